@@ -1,0 +1,6 @@
+//! ptscope: look inside a live Linux process through ptrace(2).
+
+#[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
+compile_error!("ptscope works on Linux x86-64 only: it speaks the amd64 ptrace register set.");
+
+pub mod tracer;

@@ -1,0 +1,405 @@
+//! Thread states, stop causes, and the pure decision the engine takes for each wait status.
+//!
+//! `decide` performs no system call: the engine gathers the facts (siginfo, whether the trap
+//! address is one of our breakpoints, the signal policy) and carries out the returned action.
+//! That keeps the whole state machine testable from plain values.
+
+use super::signals::{signal_name, Policy};
+use super::status::{ExitKind, PtraceEvent, WaitStatus};
+use serde::Serialize;
+use std::fmt;
+
+pub type Tid = i32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadState {
+    Running,
+    /// One instruction under PTRACE_SINGLESTEP.
+    Stepping,
+    /// Interrupted (or settling after a trap); its stop has not been reported yet.
+    Stopping,
+    Stopped,
+    /// At PTRACE_EVENT_EXIT: registers still readable, the thread is about to die.
+    Exiting,
+    Exited,
+    Detached,
+}
+
+impl ThreadState {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Stepping => "stepping",
+            Self::Stopping => "stopping",
+            Self::Stopped => "stopped",
+            Self::Exiting => "exiting",
+            Self::Exited => "exited",
+            Self::Detached => "detached",
+        }
+    }
+
+    /// A thread in one of these states will not run until the tracer resumes it.
+    pub fn is_settled(self) -> bool {
+        matches!(self, Self::Stopped | Self::Exiting | Self::Exited | Self::Detached)
+    }
+}
+
+impl fmt::Display for ThreadState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StopCause {
+    /// Interrupted: by request, at attach, or because another thread stopped.
+    Stopped,
+    /// Finished one single-step.
+    Stepped,
+    Breakpoint { addr: u64 },
+    Signal { sig: i32 },
+    ThreadCreated { tid: Tid },
+    ThreadExiting { status: ExitKind },
+    Exec,
+    /// A job-control stop (SIGSTOP, SIGTSTP, ...) the tracer honours.
+    GroupStop { sig: i32 },
+}
+
+impl fmt::Display for StopCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stopped => write!(f, "stopped"),
+            Self::Stepped => write!(f, "stepped"),
+            Self::Breakpoint { addr } => write!(f, "breakpoint {addr:#x}"),
+            Self::Signal { sig } => write!(f, "signal {}", signal_name(*sig)),
+            Self::ThreadCreated { tid } => write!(f, "new thread {tid}"),
+            Self::ThreadExiting { status } => write!(f, "exiting {status}"),
+            Self::Exec => write!(f, "exec"),
+            Self::GroupStop { sig } => write!(f, "group-stop {}", signal_name(*sig)),
+        }
+    }
+}
+
+impl StopCause {
+    /// The text JSON consumers get in `"cause"`.
+    pub fn label(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// si_code values of a SIGTRAP that matter here (from <asm-generic/siginfo.h>).
+pub const SI_KERNEL: i32 = 0x80;
+pub const TRAP_TRACE: i32 = 2;
+
+/// What the engine knows about a stop besides the wait status.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StopFacts {
+    /// si_code of a SIGTRAP signal-delivery-stop.
+    pub si_code: Option<i32>,
+    /// rip - 1 is the address of one of our breakpoints (an int3 of ours just executed).
+    pub our_breakpoint: Option<u64>,
+    /// rip - 1 holds no int3 now although a SI_KERNEL trap says one ran there: an int3 of ours
+    /// that was removed after this thread executed it (another thread's stop removed them).
+    pub stale_breakpoint: Option<u64>,
+    pub policy: Option<Policy>,
+    /// PTRACE_GETEVENTMSG of an event stop.
+    pub event_msg: u64,
+    pub stop_on_thread_events: bool,
+    /// The thread was parked with PTRACE_LISTEN in a group-stop.
+    pub listening: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Leave the thread in the ptrace-stop it reported.
+    Rest,
+    /// Move rip back onto the breakpoint, then settle.
+    RewindAndSettle { addr: u64 },
+    /// PTRACE_INTERRUPT + PTRACE_CONT(0): the SIGTRAP we hold is ours, so drop it and let the
+    /// queued interrupt re-stop the thread before it runs a user instruction. A thread resting in
+    /// an event-stop is safe if ptscope dies; one in a signal-delivery-stop would get the signal.
+    Settle,
+    /// Move rip back onto a removed breakpoint and let the thread go on as it was.
+    RewindAndResume { addr: u64 },
+    /// PTRACE_CONT with this signal (0 for none).
+    Resume { sig: i32 },
+    /// PTRACE_SINGLESTEP again with this signal: the step was interrupted by an event.
+    StepAgain { sig: i32 },
+    /// PTRACE_LISTEN: honour the job-control stop but keep hearing of SIGCONT.
+    Listen,
+    /// The thread is gone.
+    Forget,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub state: ThreadState,
+    /// None keeps the cause the thread already has.
+    pub cause: Option<StopCause>,
+    pub action: Action,
+    /// This thread stopped for a reason of its own: every other thread must be stopped too.
+    pub stops_world: bool,
+    /// A signal held in the signal-delivery-stop, to be delivered on resume.
+    pub holds_signal: Option<i32>,
+}
+
+impl Decision {
+    fn new(state: ThreadState, cause: Option<StopCause>, action: Action) -> Self {
+        Decision { state, cause, action, stops_world: false, holds_signal: None }
+    }
+    fn stopping_world(mut self, yes: bool) -> Self {
+        self.stops_world = yes;
+        self
+    }
+}
+
+/// The state machine: given a thread's state before the report and what the kernel reported,
+/// where the thread goes and what the engine does to it.
+pub fn decide(prev: ThreadState, status: WaitStatus, facts: &StopFacts) -> Decision {
+    use Action::*;
+    use ThreadState as S;
+    let was_running = prev == S::Running;
+    // A report while stepping, or while we were stopping the thread, ends there; a report while
+    // running is a stop of the thread's own.
+    match status {
+        WaitStatus::Exited { .. } | WaitStatus::Killed { .. } => {
+            Decision::new(S::Exited, None, Forget)
+        }
+        WaitStatus::EventStop { event: PtraceEvent::Exit } => {
+            let cause = StopCause::ThreadExiting {
+                status: ExitKind::from_wait_status(facts.event_msg as i32),
+            };
+            if was_running && !facts.stop_on_thread_events {
+                Decision::new(S::Running, Some(cause), Resume { sig: 0 })
+            } else {
+                Decision::new(S::Exiting, Some(cause), Rest).stopping_world(was_running)
+            }
+        }
+        WaitStatus::EventStop { event: PtraceEvent::Clone } => {
+            let cause = StopCause::ThreadCreated { tid: facts.event_msg as Tid };
+            if was_running && !facts.stop_on_thread_events {
+                Decision::new(S::Running, Some(cause), Resume { sig: 0 })
+            } else {
+                Decision::new(S::Stopped, Some(cause), Rest).stopping_world(was_running)
+            }
+        }
+        WaitStatus::EventStop { event: PtraceEvent::Exec } => {
+            Decision::new(S::Stopped, Some(StopCause::Exec), Rest).stopping_world(true)
+        }
+        WaitStatus::EventStop { .. } | WaitStatus::SyscallStop | WaitStatus::Unknown => {
+            // Fork, vfork and vfork-done only get logged (the engine deals with the child).
+            match prev {
+                S::Running => Decision::new(S::Running, None, Resume { sig: 0 }),
+                S::Stepping => Decision::new(S::Stepping, None, StepAgain { sig: 0 }),
+                _ => Decision::new(S::Stopped, None, Rest),
+            }
+        }
+        WaitStatus::InterruptStop => match prev {
+            // Our PTRACE_INTERRUPT landed (or a settle finished): keep the cause we set.
+            S::Stopping => Decision::new(S::Stopped, None, Rest),
+            // An interrupt left over from an earlier stop, or the SIGCONT that ends a
+            // group-stop we were listening to: nothing the user asked for.
+            S::Running => Decision::new(S::Running, None, Resume { sig: 0 }),
+            S::Stepping => Decision::new(S::Stepping, None, StepAgain { sig: 0 }),
+            S::Stopped if facts.listening => Decision::new(S::Running, None, Resume { sig: 0 }),
+            other => Decision::new(other, None, Rest),
+        },
+        WaitStatus::GroupStop { sig } => {
+            let cause = Some(StopCause::GroupStop { sig });
+            match prev {
+                // "The tracee is stopped ... and will not run until SIGCONT": LISTEN keeps it
+                // stopped as the sender wanted while we still hear of the SIGCONT.
+                S::Running => Decision::new(S::Stopped, cause, Listen),
+                S::Stopped if facts.listening => Decision::new(S::Stopped, cause, Listen),
+                _ => Decision::new(S::Stopped, cause, Rest),
+            }
+        }
+        WaitStatus::SignalDeliveryStop { sig } => {
+            if sig == libc::SIGTRAP && facts.si_code == Some(SI_KERNEL) {
+                if let Some(addr) = facts.our_breakpoint {
+                    return Decision::new(
+                        S::Stopping,
+                        Some(StopCause::Breakpoint { addr }),
+                        RewindAndSettle { addr },
+                    )
+                    .stopping_world(was_running);
+                }
+                if let Some(addr) = facts.stale_breakpoint {
+                    return match prev {
+                        S::Running => Decision::new(S::Running, None, RewindAndResume { addr }),
+                        _ => Decision::new(S::Stopping, None, RewindAndSettle { addr }),
+                    };
+                }
+            }
+            if sig == libc::SIGTRAP && prev == S::Stepping && facts.si_code == Some(TRAP_TRACE) {
+                return Decision::new(S::Stopping, Some(StopCause::Stepped), Settle);
+            }
+            match facts.policy.unwrap_or(Policy::Stop) {
+                Policy::Pass => match prev {
+                    S::Stepping => Decision::new(S::Stepping, None, StepAgain { sig }),
+                    // A Stopping thread still has our interrupt queued: it stops right after.
+                    S::Stopping => Decision::new(S::Stopping, None, Resume { sig }),
+                    _ => Decision::new(S::Running, None, Resume { sig }),
+                },
+                Policy::Stop => {
+                    let mut d = Decision::new(S::Stopped, Some(StopCause::Signal { sig }), Rest)
+                        .stopping_world(was_running);
+                    d.holds_signal = Some(sig);
+                    d
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ThreadState as S;
+
+    fn facts() -> StopFacts {
+        StopFacts { stop_on_thread_events: true, ..Default::default() }
+    }
+
+    #[test]
+    fn breakpoint_hit_rewinds_settles_and_stops_the_world() {
+        let f = StopFacts {
+            si_code: Some(SI_KERNEL),
+            our_breakpoint: Some(0x401136),
+            ..facts()
+        };
+        let d = decide(S::Running, WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP }, &f);
+        assert_eq!(d.state, S::Stopping);
+        assert_eq!(d.cause, Some(StopCause::Breakpoint { addr: 0x401136 }));
+        assert_eq!(d.action, Action::RewindAndSettle { addr: 0x401136 });
+        assert!(d.stops_world);
+        assert_eq!(d.holds_signal, None, "our SIGTRAP must never be delivered");
+    }
+
+    #[test]
+    fn programs_own_int3_is_a_signal() {
+        let f = StopFacts { si_code: Some(SI_KERNEL), policy: Some(Policy::Stop), ..facts() };
+        let d = decide(S::Running, WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP }, &f);
+        assert_eq!(d.cause, Some(StopCause::Signal { sig: libc::SIGTRAP }));
+        assert_eq!(d.action, Action::Rest);
+        assert_eq!(d.holds_signal, Some(libc::SIGTRAP));
+    }
+
+    #[test]
+    fn stale_trap_of_a_removed_breakpoint_is_swallowed() {
+        let f = StopFacts {
+            si_code: Some(SI_KERNEL),
+            stale_breakpoint: Some(0x1000),
+            ..facts()
+        };
+        let d = decide(S::Stopping, WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP }, &f);
+        assert_eq!(d.action, Action::RewindAndSettle { addr: 0x1000 });
+        assert_eq!(d.cause, None);
+        let d = decide(S::Running, WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP }, &f);
+        assert_eq!(d.action, Action::RewindAndResume { addr: 0x1000 });
+        assert!(!d.stops_world);
+    }
+
+    #[test]
+    fn step_completion_settles_without_stopping_others() {
+        let f = StopFacts { si_code: Some(TRAP_TRACE), ..facts() };
+        let d = decide(S::Stepping, WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP }, &f);
+        assert_eq!(d.cause, Some(StopCause::Stepped));
+        assert_eq!(d.action, Action::Settle);
+        assert!(!d.stops_world);
+    }
+
+    #[test]
+    fn passed_signals_keep_the_thread_going() {
+        let f = StopFacts { policy: Some(Policy::Pass), ..facts() };
+        let sig = WaitStatus::SignalDeliveryStop { sig: libc::SIGCHLD };
+        let d = decide(S::Running, sig, &f);
+        assert_eq!((d.state, d.action), (S::Running, Action::Resume { sig: libc::SIGCHLD }));
+        let d = decide(S::Stopping, sig, &f);
+        assert_eq!((d.state, d.action), (S::Stopping, Action::Resume { sig: libc::SIGCHLD }));
+        let d = decide(S::Stepping, sig, &f);
+        assert_eq!(d.action, Action::StepAgain { sig: libc::SIGCHLD });
+    }
+
+    #[test]
+    fn stopping_signals_are_held_for_continue() {
+        let f = StopFacts { policy: Some(Policy::Stop), ..facts() };
+        let d = decide(S::Running, WaitStatus::SignalDeliveryStop { sig: libc::SIGUSR1 }, &f);
+        assert_eq!(d.state, S::Stopped);
+        assert_eq!(d.holds_signal, Some(libc::SIGUSR1));
+        assert!(d.stops_world);
+        // Arriving while we were already stopping it: held too, but no new all-stop.
+        let d = decide(S::Stopping, WaitStatus::SignalDeliveryStop { sig: libc::SIGUSR1 }, &f);
+        assert_eq!(d.holds_signal, Some(libc::SIGUSR1));
+        assert!(!d.stops_world);
+    }
+
+    #[test]
+    fn interrupt_stop_ends_stopping_and_is_absorbed_otherwise() {
+        let d = decide(S::Stopping, WaitStatus::InterruptStop, &facts());
+        assert_eq!((d.state, d.action, d.cause), (S::Stopped, Action::Rest, None));
+        let d = decide(S::Running, WaitStatus::InterruptStop, &facts());
+        assert_eq!((d.state, d.action), (S::Running, Action::Resume { sig: 0 }));
+        let listening = StopFacts { listening: true, ..facts() };
+        let d = decide(S::Stopped, WaitStatus::InterruptStop, &listening);
+        assert_eq!((d.state, d.action), (S::Running, Action::Resume { sig: 0 }));
+    }
+
+    #[test]
+    fn group_stop_is_honoured_with_listen() {
+        let g = WaitStatus::GroupStop { sig: libc::SIGSTOP };
+        let d = decide(S::Running, g, &facts());
+        assert_eq!(d.action, Action::Listen);
+        assert_eq!(d.cause, Some(StopCause::GroupStop { sig: libc::SIGSTOP }));
+        assert!(!d.stops_world, "the kernel stops the whole group itself");
+        let d = decide(S::Stopping, g, &facts());
+        assert_eq!((d.state, d.action), (S::Stopped, Action::Rest));
+    }
+
+    #[test]
+    fn thread_events_stop_or_pass_by_policy() {
+        let clone = WaitStatus::EventStop { event: PtraceEvent::Clone };
+        let f = StopFacts { event_msg: 4242, ..facts() };
+        let d = decide(S::Running, clone, &f);
+        assert_eq!(d.cause, Some(StopCause::ThreadCreated { tid: 4242 }));
+        assert!(d.stops_world);
+        assert_eq!(d.state, S::Stopped);
+        let quiet = StopFacts { stop_on_thread_events: false, ..f };
+        let d = decide(S::Running, clone, &quiet);
+        assert_eq!((d.state, d.action), (S::Running, Action::Resume { sig: 0 }));
+
+        let exit = WaitStatus::EventStop { event: PtraceEvent::Exit };
+        let f = StopFacts { event_msg: 7 << 8, ..facts() };
+        let d = decide(S::Running, exit, &f);
+        assert_eq!(d.state, S::Exiting);
+        assert_eq!(
+            d.cause,
+            Some(StopCause::ThreadExiting { status: ExitKind::Code { code: 7 } })
+        );
+        assert_eq!(d.cause.map(|c| c.to_string()).as_deref(), Some("exiting 7"));
+    }
+
+    #[test]
+    fn exit_statuses_forget_the_thread() {
+        let d = decide(S::Running, WaitStatus::Exited { code: 0 }, &facts());
+        assert_eq!((d.state, d.action), (S::Exited, Action::Forget));
+    }
+
+    #[test]
+    fn fork_events_only_log() {
+        let fork = WaitStatus::EventStop { event: PtraceEvent::Fork };
+        assert_eq!(decide(S::Running, fork, &facts()).action, Action::Resume { sig: 0 });
+        assert_eq!(decide(S::Stepping, fork, &facts()).action, Action::StepAgain { sig: 0 });
+        assert_eq!(decide(S::Stopping, fork, &facts()).action, Action::Rest);
+    }
+
+    #[test]
+    fn causes_read_as_the_ui_shows_them() {
+        assert_eq!(StopCause::Breakpoint { addr: 0x401136 }.to_string(), "breakpoint 0x401136");
+        assert_eq!(StopCause::Signal { sig: libc::SIGUSR1 }.to_string(), "signal SIGUSR1");
+        assert_eq!(StopCause::ThreadCreated { tid: 4242 }.to_string(), "new thread 4242");
+        assert_eq!(StopCause::GroupStop { sig: libc::SIGSTOP }.to_string(), "group-stop SIGSTOP");
+    }
+}
