@@ -5,3 +5,4 @@ compile_error!("ptscope works on Linux x86-64 only: it speaks the amd64 ptrace r
 
 pub mod text;
 pub mod tracer;
+pub mod ui;
