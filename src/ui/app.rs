@@ -380,7 +380,9 @@ impl Model {
         self.process = s.state;
         self.stopped_by = s.stopped_by;
         let mut old = std::mem::take(&mut self.threads);
-        for t in &s.threads {
+        // Gone threads stay in the log, not the table: a process that churns threads would
+        // otherwise fill it with the dead.
+        for t in s.threads.iter().filter(|t| t.state != ThreadState::Exited) {
             let mut row = old.remove(&t.tid).unwrap_or_else(|| ThreadRow::new(t.tid));
             row.apply_info(t);
             self.threads.insert(t.tid, row);
@@ -526,6 +528,7 @@ impl Model {
                 self.process = ProcessState::Running;
                 self.stopped_by = None;
                 self.log_line(at, None, LogBody::Text("resumed".into()));
+                self.info("running");
                 Vec::new()
             }
             EventKind::Note { tid, text } => {

@@ -9,4 +9,5 @@ pub mod keymap;
 pub mod layout;
 pub mod panes;
 pub mod run;
+pub mod session;
 pub mod theme;
