@@ -11,6 +11,7 @@ fn main() {
                 1
             }
         },
+        Some(Cmd::Hold { pid, addr }) => ptscope::target::hold::run(pid, addr),
         Some(Cmd::Target { name, args }) => ptscope::target::run(&name, &args),
         None => {
             eprintln!("ptscope: nothing to do (try `ptscope --help`)");

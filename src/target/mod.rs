@@ -1,6 +1,7 @@
 //! Programs to be traced, built into the ptscope binary itself (`ptscope __target NAME`), so
 //! that tests and `ptscope demo` need no second build and no compiler on the machine.
 
+pub mod hold;
 pub mod lab;
 
 /// Runs the named target; returns the process exit code.
