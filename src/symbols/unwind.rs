@@ -134,6 +134,7 @@ fn step_cfi(row: &UnwindRow, regs: &Regs, read: &mut ReadMem<'_>) -> Option<Regs
     next[RSP] = Some(cfa);
     // x86-64 CIEs leave the return address implicit at CFA-8 unless a rule says otherwise.
     let mut ra_rule_seen = false;
+    let mut ra_undefined = false;
     for (reg, rule) in &row.rules {
         let reg = *reg as usize;
         if reg >= next.len() {
@@ -150,6 +151,7 @@ fn step_cfi(row: &UnwindRow, regs: &Regs, read: &mut ReadMem<'_>) -> Option<Regs
         };
         if reg == row.ra_register as usize {
             ra_rule_seen = true;
+            ra_undefined = matches!(rule, RegRule::Undefined);
         }
         next[reg] = value;
     }
@@ -157,6 +159,10 @@ fn step_cfi(row: &UnwindRow, regs: &Regs, read: &mut ReadMem<'_>) -> Option<Regs
         next[RA] = next.get(row.ra_register as usize).copied().flatten();
     } else if !ra_rule_seen {
         next[RA] = read_u64(read, cfa.wrapping_sub(8));
+    }
+    // Undefined on purpose marks the outermost frame; undefined because a read failed is not.
+    if next[RA].is_none() && !ra_undefined {
+        return None;
     }
     Some(next)
 }
