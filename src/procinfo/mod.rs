@@ -219,7 +219,9 @@ pub struct ProcessInfo {
     /// NUL-separated arguments exactly as the kernel holds them; not UTF-8 in general.
     pub cmdline: Vec<u8>,
     pub comm: String,
-    /// The process already being traced (by gdb, strace, another ptscope), when it is.
+    /// Who traces the leader thread (gdb, strace, another ptscope), when someone does.
+    /// /proc/PID/status speaks for the leader only, and names the tracing thread (a tid, not
+    /// necessarily its process id: read /proc/TID/status Tgid for that).
     pub tracer_pid: Option<i32>,
 }
 

@@ -71,6 +71,7 @@ pub fn start_chain(exe: &Path) -> Target {
     assert_eq!(t.pid, t.child.id() as i32);
     wait_in_syscall(t.pid, t.chain_tid, "read");
     wait_in_syscall(t.pid, t.mutex_tid, "futex");
+    wait_in_syscall(t.pid, t.pid, "pause");
     t
 }
 
