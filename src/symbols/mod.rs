@@ -398,3 +398,76 @@ impl Symbolizer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symbolizer_and_cache_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Symbolizer>();
+        send_sync::<ModuleCache>();
+        send_sync::<ElfModule>();
+    }
+
+    #[test]
+    fn unreadable_modules_say_so() {
+        let cache = ModuleCache::new();
+        let err = cache
+            .load(&[PathBuf::from("/nonexistent/libgone.so")])
+            .unwrap_err();
+        assert!(err.contains("/nonexistent/libgone.so"), "{err}");
+        let loc = Location {
+            addr: 0x7f00_0000_1234,
+            module: Some("/usr/lib/libgone.so".into()),
+            module_offset: 0x1234,
+            unreadable: Some(err),
+            mapped: true,
+            ..Default::default()
+        };
+        assert_eq!(loc.to_string(), "libgone.so+0x1234 (unreadable)");
+    }
+
+    #[test]
+    fn hostile_names_are_sanitized_for_display() {
+        let loc = Location {
+            function: Some("evil\x1b[2Jname".into()),
+            offset: 8,
+            module: Some("/tmp/lib\x1b]0;x\x07.so".into()),
+            mapped: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            loc.to_string(),
+            "evil\\x1b[2Jname+0x8 (lib\\x1b]0;x\\x07.so)"
+        );
+    }
+
+    #[test]
+    fn module_names_match_path_file_and_stem() {
+        let m = Module {
+            path: "/usr/lib/x86_64-linux-gnu/libc.so.6".into(),
+            deleted: false,
+            dev: (0, 0),
+            inode: 1,
+            first: maps::parse_maps(
+                "7f00-7f01 r--p 00000000 00:01 1 /usr/lib/x86_64-linux-gnu/libc.so.6",
+            )
+            .remove(0),
+            mappings: vec![0],
+            elf: OnceLock::new(),
+        };
+        for yes in [
+            "/usr/lib/x86_64-linux-gnu/libc.so.6",
+            "libc.so.6",
+            "libc",
+            "libc.so",
+        ] {
+            assert!(m.matches_name(yes), "{yes}");
+        }
+        for no in ["lib", "libcrypto", "c", "libc.so.6x"] {
+            assert!(!m.matches_name(no), "{no}");
+        }
+    }
+}

@@ -42,6 +42,23 @@ pub struct Frame {
     pub location: Location,
 }
 
+impl Frame {
+    /// The `dump --json` frame: `{"pc": "0x..", "function": .. or null, "offset": 16,
+    /// "module": .. or null, "file": .. or null, "line": .. or null}`. Names are raw (JSON
+    /// escapes control characters itself); sanitize only for terminals.
+    pub fn to_json(&self) -> serde_json::Value {
+        let l = &self.location;
+        serde_json::json!({
+            "pc": format!("{:#x}", self.pc),
+            "function": l.function,
+            "offset": if l.function.is_some() { l.offset } else { l.module_offset },
+            "module": l.module,
+            "file": l.file,
+            "line": l.line,
+        })
+    }
+}
+
 /// Why the walk ended. Only `Outermost` means the whole stack was walked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -262,4 +279,31 @@ pub fn unwind(
         state = next;
     };
     Backtrace { frames, stop }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_json_matches_the_dump_contract() {
+        let f = Frame {
+            pc: 0x7f00_0000_1010,
+            sp: 0x7ffd_0000_0000,
+            kind: FrameKind::Cfi,
+            location: Location {
+                addr: 0x7f00_0000_1010,
+                module: Some("/usr/lib/x86_64-linux-gnu/libc.so.6".into()),
+                module_offset: 0x1010,
+                function: Some("read".into()),
+                offset: 16,
+                mapped: true,
+                ..Default::default()
+            },
+        };
+        assert_eq!(
+            f.to_json().to_string(),
+            r#"{"file":null,"function":"read","line":null,"module":"/usr/lib/x86_64-linux-gnu/libc.so.6","offset":16,"pc":"0x7f0000001010"}"#
+        );
+    }
 }
