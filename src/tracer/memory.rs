@@ -54,10 +54,7 @@ impl Memory {
         if buf.is_empty() {
             return 0;
         }
-        let remote = [nix::sys::uio::RemoteIoVec {
-            base: addr as usize,
-            len: buf.len(),
-        }];
+        let remote = [nix::sys::uio::RemoteIoVec { base: addr as usize, len: buf.len() }];
         let mut local = [IoSliceMut::new(buf)];
         nix::sys::uio::process_vm_readv(nix::unistd::Pid::from_raw(self.pid), &mut local, &remote)
             .unwrap_or(0)
@@ -70,10 +67,7 @@ impl Memory {
                 addr,
                 reason: format!("only {n} of {} bytes written", bytes.len()),
             }),
-            Err(e) => Err(TraceError::Unwritable {
-                addr,
-                reason: e.to_string(),
-            }),
+            Err(e) => Err(TraceError::Unwritable { addr, reason: e.to_string() }),
         }
     }
 }
