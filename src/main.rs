@@ -1,8 +1,21 @@
+use clap::Parser;
+use ptscope::cli::{Cli, Cmd};
+
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("__target")
-        && args.get(2).map(String::as_str) == Some("chain")
-    {
-        ptscope::target::chain::run(&args[3..]);
-    }
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Some(Cmd::Dump { pid, json }) => match ptscope::dump::run(pid, json) {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("ptscope: {e}");
+                1
+            }
+        },
+        Some(Cmd::Target { name, args }) => ptscope::target::run(&name, &args),
+        None => {
+            eprintln!("ptscope: nothing to do (try `ptscope --help`)");
+            2
+        }
+    };
+    std::process::exit(code);
 }

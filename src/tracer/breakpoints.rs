@@ -46,7 +46,10 @@ impl Breakpoints {
         if self.table.contains_key(&addr) {
             return Err(TraceError::BreakpointExists(addr));
         }
-        let original = *mem.read(addr, 1).first().ok_or(TraceError::NotMapped(addr))?;
+        let original = *mem
+            .read(addr, 1)
+            .first()
+            .ok_or(TraceError::NotMapped(addr))?;
         if self.inserted {
             mem.write(addr, &[INT3])?;
         }
@@ -55,7 +58,10 @@ impl Breakpoints {
     }
 
     pub fn remove(&mut self, mem: &Memory, addr: u64) -> Result<()> {
-        let bp = self.table.remove(&addr).ok_or(TraceError::NoBreakpoint(addr))?;
+        let bp = self
+            .table
+            .remove(&addr)
+            .ok_or(TraceError::NoBreakpoint(addr))?;
         if self.inserted {
             mem.write(addr, &[bp.original])?;
         }
@@ -116,13 +122,22 @@ impl Breakpoints {
     }
 
     pub fn info(&self) -> Vec<BreakpointInfo> {
-        self.table.iter().map(|(addr, bp)| BreakpointInfo { addr: *addr, hits: bp.hits }).collect()
+        self.table
+            .iter()
+            .map(|(addr, bp)| BreakpointInfo {
+                addr: *addr,
+                hits: bp.hits,
+            })
+            .collect()
     }
 
     /// Keeps a memory write coherent with the table: while int3 bytes are in, a write over a
     /// breakpoint changes the saved original byte and the int3 stays.
     pub fn overlay_write(&mut self, addr: u64, bytes: &mut [u8]) {
-        for (bp_addr, bp) in self.table.range_mut(addr..addr.saturating_add(bytes.len() as u64)) {
+        for (bp_addr, bp) in self
+            .table
+            .range_mut(addr..addr.saturating_add(bytes.len() as u64))
+        {
             let i = (bp_addr - addr) as usize;
             bp.original = bytes[i];
             if self.inserted {
@@ -136,7 +151,10 @@ impl Breakpoints {
         if !self.inserted {
             return;
         }
-        for (bp_addr, bp) in self.table.range(addr..addr.saturating_add(bytes.len() as u64)) {
+        for (bp_addr, bp) in self
+            .table
+            .range(addr..addr.saturating_add(bytes.len() as u64))
+        {
             bytes[(bp_addr - addr) as usize] = bp.original;
         }
     }

@@ -11,7 +11,11 @@ pub enum TraceError {
     #[error("permission denied for process {pid}: {reason}")]
     PermissionDenied { pid: i32, reason: String },
     #[error("process {pid} is already traced by PID {tracer} ({tracer_name})")]
-    AlreadyTraced { pid: i32, tracer: i32, tracer_name: String },
+    AlreadyTraced {
+        pid: i32,
+        tracer: i32,
+        tracer_name: String,
+    },
     #[error("process {0} is not a user process (kernel thread)")]
     NotUserProcess(i32),
     #[error("refusing to trace ptscope itself ({0})")]
@@ -43,7 +47,10 @@ pub enum TraceError {
     #[error("cannot launch {program}: {reason}")]
     Launch { program: String, reason: String },
     #[error("{op} failed: {errno}")]
-    Os { op: &'static str, errno: nix::errno::Errno },
+    Os {
+        op: &'static str,
+        errno: nix::errno::Errno,
+    },
     #[error("the tracer thread is gone")]
     TracerGone,
     #[error("timed out waiting for {0}")]

@@ -38,8 +38,12 @@ pub enum ProcessState {
     Stopping,
     Stopped,
     /// Every thread is in a job-control stop sent from outside.
-    GroupStopped { sig: i32 },
-    Exited { status: ExitKind },
+    GroupStopped {
+        sig: i32,
+    },
+    Exited {
+        status: ExitKind,
+    },
     Detached,
 }
 
@@ -79,7 +83,10 @@ pub enum EventKind {
     /// cleaned and released, breakpoints dropped at exec.
     Note { tid: Option<Tid>, text: String },
     /// The answer to a command sent with `TracerHandle::send`.
-    Reply { id: u64, result: Result<Reply, TraceError> },
+    Reply {
+        id: u64,
+        result: Result<Reply, TraceError>,
+    },
     /// The whole process is gone; the tracer thread ends.
     ProcessExited(ExitKind),
     /// Every thread was detached; the tracer thread ends.
@@ -102,15 +109,36 @@ pub enum Command {
     /// Resume every stopped thread, stepping over breakpoints first; replied once running.
     Continue,
     /// One instruction on one thread; replied when the step has finished.
-    Step { tid: Tid },
-    AddBreakpoint { addr: u64 },
-    RemoveBreakpoint { addr: u64 },
-    GetRegisters { tid: Tid },
-    SetRegister { tid: Tid, name: String, value: u64 },
-    ReadMemory { addr: u64, len: usize },
-    WriteMemory { addr: u64, bytes: Vec<u8> },
+    Step {
+        tid: Tid,
+    },
+    AddBreakpoint {
+        addr: u64,
+    },
+    RemoveBreakpoint {
+        addr: u64,
+    },
+    GetRegisters {
+        tid: Tid,
+    },
+    SetRegister {
+        tid: Tid,
+        name: String,
+        value: u64,
+    },
+    ReadMemory {
+        addr: u64,
+        len: usize,
+    },
+    WriteMemory {
+        addr: u64,
+        bytes: Vec<u8>,
+    },
     Snapshot,
-    SetSignalPolicy { sig: i32, policy: Policy },
+    SetSignalPolicy {
+        sig: i32,
+        policy: Policy,
+    },
     /// Whether thread creation and exit stop every thread.
     SetStopOnThreadEvents(bool),
     /// Restore every byte, pass on pending signals, detach every thread.

@@ -21,15 +21,25 @@ pub struct Memory {
 
 impl Memory {
     pub fn open(pid: i32) -> Result<Self> {
+        Self::open_path(pid, pid, format!("/proc/{pid}/mem"))
+    }
+
+    /// Through one thread's view of the shared memory: needed when the leader is a zombie.
+    pub fn open_thread(pid: i32, tid: i32) -> Result<Self> {
+        Self::open_path(pid, tid, format!("/proc/{pid}/task/{tid}/mem"))
+    }
+
+    fn open_path(pid: i32, tid: i32, path: String) -> Result<Self> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .open(format!("/proc/{pid}/mem"))
+            .open(&path)
             .map_err(|e| TraceError::PermissionDenied {
                 pid,
-                reason: format!("cannot open /proc/{pid}/mem: {e}"),
+                reason: format!("cannot open {path}: {e}"),
             })?;
-        Ok(Memory { pid, file })
+        // process_vm_readv needs a thread that still has the memory mapped.
+        Ok(Memory { pid: tid, file })
     }
 
     /// Reads up to `len` bytes; the result is shorter when the range runs into an unreadable
@@ -54,7 +64,10 @@ impl Memory {
         if buf.is_empty() {
             return 0;
         }
-        let remote = [nix::sys::uio::RemoteIoVec { base: addr as usize, len: buf.len() }];
+        let remote = [nix::sys::uio::RemoteIoVec {
+            base: addr as usize,
+            len: buf.len(),
+        }];
         let mut local = [IoSliceMut::new(buf)];
         nix::sys::uio::process_vm_readv(nix::unistd::Pid::from_raw(self.pid), &mut local, &remote)
             .unwrap_or(0)
@@ -67,7 +80,10 @@ impl Memory {
                 addr,
                 reason: format!("only {n} of {} bytes written", bytes.len()),
             }),
-            Err(e) => Err(TraceError::Unwritable { addr, reason: e.to_string() }),
+            Err(e) => Err(TraceError::Unwritable {
+                addr,
+                reason: e.to_string(),
+            }),
         }
     }
 }

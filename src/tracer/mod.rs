@@ -1,11 +1,231 @@
 //! The tracer engine: one thread owns every ptrace call for one process.
 
 pub mod breakpoints;
+mod engine;
 pub mod error;
 pub mod event;
+mod launch;
 pub mod memory;
+mod ptrace;
 pub mod regs;
 pub mod signals;
 pub mod status;
+mod tasks;
 pub mod thread;
 pub mod wakeup;
+
+pub use error::{Result, TraceError};
+pub use event::{
+    BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
+    ThreadInfo, Transition,
+};
+pub use regs::Registers;
+pub use signals::{signal_name, Policy};
+pub use status::{ExitKind, RawStatus, WaitStatus};
+pub use thread::{StopCause, ThreadState, Tid};
+
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use wakeup::CommandBell;
+
+/// Where a launched program's standard streams go.
+#[derive(Clone, Debug, Default)]
+pub enum LaunchStdio {
+    /// Share ptscope's terminal (fine for `dump`-like uses, not under the full-screen UI).
+    #[default]
+    Inherit,
+    /// stdin from /dev/null, stdout and stderr appended to this file.
+    File(std::path::PathBuf),
+    Null,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Whether thread creation and exit stop every thread (the seed's behaviour).
+    pub stop_on_thread_events: bool,
+    pub stdio: LaunchStdio,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            stop_on_thread_events: true,
+            stdio: LaunchStdio::Inherit,
+        }
+    }
+}
+
+pub(crate) enum ReplyTo {
+    /// Answer as an `EventKind::Reply` on the event stream.
+    Event(u64),
+    Channel(Sender<Result<Reply>>),
+}
+
+pub(crate) struct Request {
+    pub cmd: Command,
+    pub reply: ReplyTo,
+}
+
+pub(crate) enum Target {
+    Attach(i32),
+    Launch { program: String, args: Vec<String> },
+}
+
+/// The front ends' side of a tracer thread. Dropping it detaches from an attached process and
+/// kills a launched one, so every way out of ptscope (including a panic unwinding) leaves the
+/// target as it was.
+pub struct TracerHandle {
+    pid: i32,
+    launched: bool,
+    tx: Sender<Request>,
+    bell: Arc<CommandBell>,
+    events: Receiver<Event>,
+    next_id: AtomicU64,
+    join: Option<JoinHandle<()>>,
+}
+
+impl TracerHandle {
+    /// Seizes every thread of `pid` and interrupts them all. Returns once every thread is
+    /// seized; the `AllStopped` event follows when each has reported its stop.
+    pub fn attach(pid: i32, opts: Options) -> Result<Self> {
+        Self::start(Target::Attach(pid), opts)
+    }
+
+    /// Starts `program` under the tracer, stopped at its exec before its first instruction.
+    pub fn launch(program: &str, args: &[String], opts: Options) -> Result<Self> {
+        Self::start(
+            Target::Launch {
+                program: program.to_string(),
+                args: args.to_vec(),
+            },
+            opts,
+        )
+    }
+
+    fn start(target: Target, opts: Options) -> Result<Self> {
+        let launched = matches!(target, Target::Launch { .. });
+        let bell = Arc::new(CommandBell::new().map_err(|e| TraceError::Os {
+            op: "eventfd",
+            errno: nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+        })?);
+        let (tx, rx) = unbounded();
+        let (ev_tx, ev_rx) = unbounded();
+        let (ready_tx, ready_rx) = bounded(1);
+        let thread_bell = bell.clone();
+        let join = std::thread::Builder::new()
+            .name("ptscope-tracer".into())
+            .spawn(move || engine::run(target, opts, rx, thread_bell, ev_tx, ready_tx))
+            .map_err(|_| TraceError::TracerGone)?;
+        match ready_rx.recv() {
+            Ok(Ok(pid)) => Ok(TracerHandle {
+                pid,
+                launched,
+                tx,
+                bell,
+                events: ev_rx,
+                next_id: AtomicU64::new(1),
+                join: Some(join),
+            }),
+            Ok(Err(e)) => {
+                let _ = join.join();
+                Err(e)
+            }
+            Err(_) => {
+                let _ = join.join();
+                Err(TraceError::TracerGone)
+            }
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    pub fn launched(&self) -> bool {
+        self.launched
+    }
+
+    /// The stream of everything the tracer saw, in order.
+    pub fn events(&self) -> &Receiver<Event> {
+        &self.events
+    }
+
+    /// Sends a command without waiting; its answer arrives as `EventKind::Reply { id, .. }`.
+    pub fn send(&self, cmd: Command) -> u64 {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        if self
+            .tx
+            .send(Request {
+                cmd,
+                reply: ReplyTo::Event(id),
+            })
+            .is_ok()
+        {
+            self.bell.ring();
+        }
+        id
+    }
+
+    /// Sends a command and waits for its answer, at most `timeout`.
+    pub fn call_timeout(&self, cmd: Command, timeout: Duration) -> Result<Reply> {
+        let (tx, rx) = bounded(1);
+        self.tx
+            .send(Request {
+                cmd,
+                reply: ReplyTo::Channel(tx),
+            })
+            .map_err(|_| TraceError::TracerGone)?;
+        self.bell.ring();
+        match rx.recv_timeout(timeout) {
+            Ok(r) => r,
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(TraceError::Timeout("reply")),
+            Err(_) => Err(TraceError::TracerGone),
+        }
+    }
+
+    /// `call_timeout` with a bound generous enough for any healthy process.
+    pub fn call(&self, cmd: Command) -> Result<Reply> {
+        self.call_timeout(cmd, Duration::from_secs(10))
+    }
+
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        match self.call(Command::Snapshot)? {
+            Reply::Snapshot(s) => Ok(*s),
+            _ => Err(TraceError::TracerGone),
+        }
+    }
+
+    /// Detaches (attached process) or kills (launched), then waits for the tracer thread.
+    pub fn shutdown(mut self) -> Result<()> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        let Some(join) = self.join.take() else {
+            return Ok(());
+        };
+        let cmd = if self.launched {
+            Command::Kill
+        } else {
+            Command::Detach
+        };
+        let res = match self.call_timeout(cmd, Duration::from_secs(10)) {
+            Ok(_) | Err(TraceError::TracerGone) => Ok(()),
+            Err(TraceError::ProcessExited) | Err(TraceError::Detached) => Ok(()),
+            Err(e) => Err(e),
+        };
+        drop(std::mem::replace(&mut self.tx, unbounded().0));
+        self.bell.ring();
+        let _ = join.join();
+        res
+    }
+}
+
+impl Drop for TracerHandle {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}

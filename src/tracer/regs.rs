@@ -59,9 +59,9 @@ impl Registers {
 
     pub fn from_raw(r: &libc::user_regs_struct) -> Self {
         Registers([
-            r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8, r.r9, r.r10, r.r11, r.r12,
-            r.r13, r.r14, r.r15, r.rip, r.eflags, r.cs, r.ss, r.ds, r.es, r.fs, r.gs, r.fs_base,
-            r.gs_base, r.orig_rax,
+            r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8, r.r9, r.r10, r.r11,
+            r.r12, r.r13, r.r14, r.r15, r.rip, r.eflags, r.cs, r.ss, r.ds, r.es, r.fs, r.gs,
+            r.fs_base, r.gs_base, r.orig_rax,
         ])
     }
 

@@ -1,10 +1,38 @@
 //! Signal names and the per-signal policy: stop the world, or pass straight on.
 
 const NAMES: [&str; 32] = [
-    "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
-    "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
-    "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
-    "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+    "0",
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGILL",
+    "SIGTRAP",
+    "SIGABRT",
+    "SIGBUS",
+    "SIGFPE",
+    "SIGKILL",
+    "SIGUSR1",
+    "SIGSEGV",
+    "SIGUSR2",
+    "SIGPIPE",
+    "SIGALRM",
+    "SIGTERM",
+    "SIGSTKFLT",
+    "SIGCHLD",
+    "SIGCONT",
+    "SIGSTOP",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGURG",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGWINCH",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSYS",
 ];
 
 pub fn signal_name(sig: i32) -> String {
@@ -18,7 +46,11 @@ pub fn signal_name(sig: i32) -> String {
 
 pub fn signal_from_name(name: &str) -> Option<i32> {
     let up = name.trim().to_ascii_uppercase();
-    let full = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let full = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     NAMES
         .iter()
         .position(|n| *n == full)
@@ -28,7 +60,10 @@ pub fn signal_from_name(name: &str) -> Option<i32> {
 }
 
 pub fn is_stop_signal(sig: i32) -> bool {
-    matches!(sig, libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU)
+    matches!(
+        sig,
+        libc::SIGSTOP | libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU
+    )
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +103,10 @@ impl Default for SignalPolicy {
 
 impl SignalPolicy {
     pub fn get(&self, sig: i32) -> Policy {
-        self.table.get(sig as usize).copied().unwrap_or(Policy::Stop)
+        self.table
+            .get(sig as usize)
+            .copied()
+            .unwrap_or(Policy::Stop)
     }
     pub fn set(&mut self, sig: i32, p: Policy) {
         if let Some(slot) = self.table.get_mut(sig as usize) {
@@ -96,7 +134,13 @@ mod tests {
         for s in [libc::SIGALRM, libc::SIGCHLD, libc::SIGWINCH, libc::SIGPROF] {
             assert_eq!(p.get(s), Policy::Pass, "{}", signal_name(s));
         }
-        for s in [libc::SIGUSR1, libc::SIGSEGV, libc::SIGTRAP, libc::SIGSTOP, libc::SIGINT] {
+        for s in [
+            libc::SIGUSR1,
+            libc::SIGSEGV,
+            libc::SIGTRAP,
+            libc::SIGSTOP,
+            libc::SIGINT,
+        ] {
             assert_eq!(p.get(s), Policy::Stop, "{}", signal_name(s));
         }
     }

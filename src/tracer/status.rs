@@ -76,7 +76,9 @@ impl WaitStatus {
     pub fn decode(raw: i32) -> Self {
         let low = raw & 0x7f;
         if low == 0 {
-            return Self::Exited { code: (raw >> 8) & 0xff };
+            return Self::Exited {
+                code: (raw >> 8) & 0xff,
+            };
         }
         if (raw & 0xff) == 0x7f {
             let sig = (raw >> 8) & 0xff;
@@ -100,7 +102,10 @@ impl WaitStatus {
             return Self::SignalDeliveryStop { sig };
         }
         if low != 0x7f {
-            return Self::Killed { sig: low, core: raw & 0x80 != 0 };
+            return Self::Killed {
+                sig: low,
+                core: raw & 0x80 != 0,
+            };
         }
         Self::Unknown
     }
@@ -115,7 +120,10 @@ pub struct RawStatus {
 
 impl RawStatus {
     pub fn new(raw: i32) -> Self {
-        RawStatus { raw, decoded: WaitStatus::decode(raw) }
+        RawStatus {
+            raw,
+            decoded: WaitStatus::decode(raw),
+        }
     }
 }
 
@@ -136,7 +144,11 @@ impl fmt::Display for RawStatus {
                 write!(f, "WIFSTOPPED {} (signal-delivery-stop)", signal_name(sig))
             }
             WaitStatus::GroupStop { sig } => {
-                write!(f, "{} | PTRACE_EVENT_STOP<<8 (group-stop)", signal_name(sig))
+                write!(
+                    f,
+                    "{} | PTRACE_EVENT_STOP<<8 (group-stop)",
+                    signal_name(sig)
+                )
             }
             WaitStatus::InterruptStop => write!(f, "SIGTRAP | PTRACE_EVENT_STOP<<8"),
             WaitStatus::EventStop { event } => write!(f, "SIGTRAP | {}<<8", event.name()),
@@ -161,7 +173,9 @@ impl ExitKind {
         match WaitStatus::decode(raw) {
             WaitStatus::Killed { sig, .. } => ExitKind::Signal { sig },
             WaitStatus::Exited { code } => ExitKind::Code { code },
-            _ => ExitKind::Code { code: (raw >> 8) & 0xff },
+            _ => ExitKind::Code {
+                code: (raw >> 8) & 0xff,
+            },
         }
     }
 }
@@ -189,28 +203,76 @@ mod tests {
         assert_eq!(WaitStatus::decode(0), WaitStatus::Exited { code: 0 });
         assert_eq!(
             WaitStatus::decode(libc::SIGKILL),
-            WaitStatus::Killed { sig: libc::SIGKILL, core: false }
+            WaitStatus::Killed {
+                sig: libc::SIGKILL,
+                core: false
+            }
         );
         assert_eq!(
             WaitStatus::decode(libc::SIGSEGV | 0x80),
-            WaitStatus::Killed { sig: libc::SIGSEGV, core: true }
+            WaitStatus::Killed {
+                sig: libc::SIGSEGV,
+                core: true
+            }
         );
     }
 
     #[test]
     fn stops_named_as_ptrace_names_them() {
         let cases = [
-            (stopped(libc::SIGUSR1, 0), WaitStatus::SignalDeliveryStop { sig: libc::SIGUSR1 }),
-            (stopped(libc::SIGTRAP, 0), WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP }),
+            (
+                stopped(libc::SIGUSR1, 0),
+                WaitStatus::SignalDeliveryStop { sig: libc::SIGUSR1 },
+            ),
+            (
+                stopped(libc::SIGTRAP, 0),
+                WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP },
+            ),
             (stopped(libc::SIGTRAP, 128), WaitStatus::InterruptStop),
-            (stopped(libc::SIGSTOP, 128), WaitStatus::GroupStop { sig: libc::SIGSTOP }),
-            (stopped(libc::SIGTSTP, 128), WaitStatus::GroupStop { sig: libc::SIGTSTP }),
-            (stopped(libc::SIGTRAP, 3), WaitStatus::EventStop { event: PtraceEvent::Clone }),
-            (stopped(libc::SIGTRAP, 6), WaitStatus::EventStop { event: PtraceEvent::Exit }),
-            (stopped(libc::SIGTRAP, 4), WaitStatus::EventStop { event: PtraceEvent::Exec }),
-            (stopped(libc::SIGTRAP, 1), WaitStatus::EventStop { event: PtraceEvent::Fork }),
-            (stopped(libc::SIGTRAP, 2), WaitStatus::EventStop { event: PtraceEvent::Vfork }),
-            (stopped(libc::SIGTRAP, 5), WaitStatus::EventStop { event: PtraceEvent::VforkDone }),
+            (
+                stopped(libc::SIGSTOP, 128),
+                WaitStatus::GroupStop { sig: libc::SIGSTOP },
+            ),
+            (
+                stopped(libc::SIGTSTP, 128),
+                WaitStatus::GroupStop { sig: libc::SIGTSTP },
+            ),
+            (
+                stopped(libc::SIGTRAP, 3),
+                WaitStatus::EventStop {
+                    event: PtraceEvent::Clone,
+                },
+            ),
+            (
+                stopped(libc::SIGTRAP, 6),
+                WaitStatus::EventStop {
+                    event: PtraceEvent::Exit,
+                },
+            ),
+            (
+                stopped(libc::SIGTRAP, 4),
+                WaitStatus::EventStop {
+                    event: PtraceEvent::Exec,
+                },
+            ),
+            (
+                stopped(libc::SIGTRAP, 1),
+                WaitStatus::EventStop {
+                    event: PtraceEvent::Fork,
+                },
+            ),
+            (
+                stopped(libc::SIGTRAP, 2),
+                WaitStatus::EventStop {
+                    event: PtraceEvent::Vfork,
+                },
+            ),
+            (
+                stopped(libc::SIGTRAP, 5),
+                WaitStatus::EventStop {
+                    event: PtraceEvent::VforkDone,
+                },
+            ),
             (stopped(libc::SIGTRAP | 0x80, 0), WaitStatus::SyscallStop),
             (stopped(libc::SIGTRAP, 77), WaitStatus::Unknown),
             (0xffff, WaitStatus::SignalDeliveryStop { sig: 0xff }),
@@ -235,7 +297,10 @@ mod tests {
 
     #[test]
     fn exit_event_payload() {
-        assert_eq!(ExitKind::from_wait_status(7 << 8), ExitKind::Code { code: 7 });
+        assert_eq!(
+            ExitKind::from_wait_status(7 << 8),
+            ExitKind::Code { code: 7 }
+        );
         assert_eq!(
             ExitKind::from_wait_status(libc::SIGKILL),
             ExitKind::Signal { sig: libc::SIGKILL }

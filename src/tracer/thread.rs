@@ -41,7 +41,10 @@ impl ThreadState {
 
     /// A thread in one of these states will not run until the tracer resumes it.
     pub fn is_settled(self) -> bool {
-        matches!(self, Self::Stopped | Self::Exiting | Self::Exited | Self::Detached)
+        matches!(
+            self,
+            Self::Stopped | Self::Exiting | Self::Exited | Self::Detached
+        )
     }
 }
 
@@ -58,13 +61,23 @@ pub enum StopCause {
     Stopped,
     /// Finished one single-step.
     Stepped,
-    Breakpoint { addr: u64 },
-    Signal { sig: i32 },
-    ThreadCreated { tid: Tid },
-    ThreadExiting { status: ExitKind },
+    Breakpoint {
+        addr: u64,
+    },
+    Signal {
+        sig: i32,
+    },
+    ThreadCreated {
+        tid: Tid,
+    },
+    ThreadExiting {
+        status: ExitKind,
+    },
     Exec,
     /// A job-control stop (SIGSTOP, SIGTSTP, ...) the tracer honours.
-    GroupStop { sig: i32 },
+    GroupStop {
+        sig: i32,
+    },
 }
 
 impl fmt::Display for StopCause {
@@ -147,7 +160,13 @@ pub struct Decision {
 
 impl Decision {
     fn new(state: ThreadState, cause: Option<StopCause>, action: Action) -> Self {
-        Decision { state, cause, action, stops_world: false, holds_signal: None }
+        Decision {
+            state,
+            cause,
+            action,
+            stops_world: false,
+            holds_signal: None,
+        }
     }
     fn stopping_world(mut self, yes: bool) -> Self {
         self.stops_world = yes;
@@ -167,7 +186,9 @@ pub fn decide(prev: ThreadState, status: WaitStatus, facts: &StopFacts) -> Decis
         WaitStatus::Exited { .. } | WaitStatus::Killed { .. } => {
             Decision::new(S::Exited, None, Forget)
         }
-        WaitStatus::EventStop { event: PtraceEvent::Exit } => {
+        WaitStatus::EventStop {
+            event: PtraceEvent::Exit,
+        } => {
             let cause = StopCause::ThreadExiting {
                 status: ExitKind::from_wait_status(facts.event_msg as i32),
             };
@@ -177,17 +198,21 @@ pub fn decide(prev: ThreadState, status: WaitStatus, facts: &StopFacts) -> Decis
                 Decision::new(S::Exiting, Some(cause), Rest).stopping_world(was_running)
             }
         }
-        WaitStatus::EventStop { event: PtraceEvent::Clone } => {
-            let cause = StopCause::ThreadCreated { tid: facts.event_msg as Tid };
+        WaitStatus::EventStop {
+            event: PtraceEvent::Clone,
+        } => {
+            let cause = StopCause::ThreadCreated {
+                tid: facts.event_msg as Tid,
+            };
             if was_running && !facts.stop_on_thread_events {
                 Decision::new(S::Running, Some(cause), Resume { sig: 0 })
             } else {
                 Decision::new(S::Stopped, Some(cause), Rest).stopping_world(was_running)
             }
         }
-        WaitStatus::EventStop { event: PtraceEvent::Exec } => {
-            Decision::new(S::Stopped, Some(StopCause::Exec), Rest).stopping_world(true)
-        }
+        WaitStatus::EventStop {
+            event: PtraceEvent::Exec,
+        } => Decision::new(S::Stopped, Some(StopCause::Exec), Rest).stopping_world(true),
         WaitStatus::EventStop { .. } | WaitStatus::SyscallStop | WaitStatus::Unknown => {
             // Fork, vfork and vfork-done only get logged (the engine deals with the child).
             match prev {
@@ -260,7 +285,10 @@ mod tests {
     use ThreadState as S;
 
     fn facts() -> StopFacts {
-        StopFacts { stop_on_thread_events: true, ..Default::default() }
+        StopFacts {
+            stop_on_thread_events: true,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -270,7 +298,11 @@ mod tests {
             our_breakpoint: Some(0x401136),
             ..facts()
         };
-        let d = decide(S::Running, WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP }, &f);
+        let d = decide(
+            S::Running,
+            WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP },
+            &f,
+        );
         assert_eq!(d.state, S::Stopping);
         assert_eq!(d.cause, Some(StopCause::Breakpoint { addr: 0x401136 }));
         assert_eq!(d.action, Action::RewindAndSettle { addr: 0x401136 });
@@ -280,8 +312,16 @@ mod tests {
 
     #[test]
     fn programs_own_int3_is_a_signal() {
-        let f = StopFacts { si_code: Some(SI_KERNEL), policy: Some(Policy::Stop), ..facts() };
-        let d = decide(S::Running, WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP }, &f);
+        let f = StopFacts {
+            si_code: Some(SI_KERNEL),
+            policy: Some(Policy::Stop),
+            ..facts()
+        };
+        let d = decide(
+            S::Running,
+            WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP },
+            &f,
+        );
         assert_eq!(d.cause, Some(StopCause::Signal { sig: libc::SIGTRAP }));
         assert_eq!(d.action, Action::Rest);
         assert_eq!(d.holds_signal, Some(libc::SIGTRAP));
@@ -294,18 +334,33 @@ mod tests {
             stale_breakpoint: Some(0x1000),
             ..facts()
         };
-        let d = decide(S::Stopping, WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP }, &f);
+        let d = decide(
+            S::Stopping,
+            WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP },
+            &f,
+        );
         assert_eq!(d.action, Action::RewindAndSettle { addr: 0x1000 });
         assert_eq!(d.cause, None);
-        let d = decide(S::Running, WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP }, &f);
+        let d = decide(
+            S::Running,
+            WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP },
+            &f,
+        );
         assert_eq!(d.action, Action::RewindAndResume { addr: 0x1000 });
         assert!(!d.stops_world);
     }
 
     #[test]
     fn step_completion_settles_without_stopping_others() {
-        let f = StopFacts { si_code: Some(TRAP_TRACE), ..facts() };
-        let d = decide(S::Stepping, WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP }, &f);
+        let f = StopFacts {
+            si_code: Some(TRAP_TRACE),
+            ..facts()
+        };
+        let d = decide(
+            S::Stepping,
+            WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP },
+            &f,
+        );
         assert_eq!(d.cause, Some(StopCause::Stepped));
         assert_eq!(d.action, Action::Settle);
         assert!(!d.stops_world);
@@ -313,25 +368,45 @@ mod tests {
 
     #[test]
     fn passed_signals_keep_the_thread_going() {
-        let f = StopFacts { policy: Some(Policy::Pass), ..facts() };
+        let f = StopFacts {
+            policy: Some(Policy::Pass),
+            ..facts()
+        };
         let sig = WaitStatus::SignalDeliveryStop { sig: libc::SIGCHLD };
         let d = decide(S::Running, sig, &f);
-        assert_eq!((d.state, d.action), (S::Running, Action::Resume { sig: libc::SIGCHLD }));
+        assert_eq!(
+            (d.state, d.action),
+            (S::Running, Action::Resume { sig: libc::SIGCHLD })
+        );
         let d = decide(S::Stopping, sig, &f);
-        assert_eq!((d.state, d.action), (S::Stopping, Action::Resume { sig: libc::SIGCHLD }));
+        assert_eq!(
+            (d.state, d.action),
+            (S::Stopping, Action::Resume { sig: libc::SIGCHLD })
+        );
         let d = decide(S::Stepping, sig, &f);
         assert_eq!(d.action, Action::StepAgain { sig: libc::SIGCHLD });
     }
 
     #[test]
     fn stopping_signals_are_held_for_continue() {
-        let f = StopFacts { policy: Some(Policy::Stop), ..facts() };
-        let d = decide(S::Running, WaitStatus::SignalDeliveryStop { sig: libc::SIGUSR1 }, &f);
+        let f = StopFacts {
+            policy: Some(Policy::Stop),
+            ..facts()
+        };
+        let d = decide(
+            S::Running,
+            WaitStatus::SignalDeliveryStop { sig: libc::SIGUSR1 },
+            &f,
+        );
         assert_eq!(d.state, S::Stopped);
         assert_eq!(d.holds_signal, Some(libc::SIGUSR1));
         assert!(d.stops_world);
         // Arriving while we were already stopping it: held too, but no new all-stop.
-        let d = decide(S::Stopping, WaitStatus::SignalDeliveryStop { sig: libc::SIGUSR1 }, &f);
+        let d = decide(
+            S::Stopping,
+            WaitStatus::SignalDeliveryStop { sig: libc::SIGUSR1 },
+            &f,
+        );
         assert_eq!(d.holds_signal, Some(libc::SIGUSR1));
         assert!(!d.stops_world);
     }
@@ -339,10 +414,16 @@ mod tests {
     #[test]
     fn interrupt_stop_ends_stopping_and_is_absorbed_otherwise() {
         let d = decide(S::Stopping, WaitStatus::InterruptStop, &facts());
-        assert_eq!((d.state, d.action, d.cause), (S::Stopped, Action::Rest, None));
+        assert_eq!(
+            (d.state, d.action, d.cause),
+            (S::Stopped, Action::Rest, None)
+        );
         let d = decide(S::Running, WaitStatus::InterruptStop, &facts());
         assert_eq!((d.state, d.action), (S::Running, Action::Resume { sig: 0 }));
-        let listening = StopFacts { listening: true, ..facts() };
+        let listening = StopFacts {
+            listening: true,
+            ..facts()
+        };
         let d = decide(S::Stopped, WaitStatus::InterruptStop, &listening);
         assert_eq!((d.state, d.action), (S::Running, Action::Resume { sig: 0 }));
     }
@@ -360,23 +441,38 @@ mod tests {
 
     #[test]
     fn thread_events_stop_or_pass_by_policy() {
-        let clone = WaitStatus::EventStop { event: PtraceEvent::Clone };
-        let f = StopFacts { event_msg: 4242, ..facts() };
+        let clone = WaitStatus::EventStop {
+            event: PtraceEvent::Clone,
+        };
+        let f = StopFacts {
+            event_msg: 4242,
+            ..facts()
+        };
         let d = decide(S::Running, clone, &f);
         assert_eq!(d.cause, Some(StopCause::ThreadCreated { tid: 4242 }));
         assert!(d.stops_world);
         assert_eq!(d.state, S::Stopped);
-        let quiet = StopFacts { stop_on_thread_events: false, ..f };
+        let quiet = StopFacts {
+            stop_on_thread_events: false,
+            ..f
+        };
         let d = decide(S::Running, clone, &quiet);
         assert_eq!((d.state, d.action), (S::Running, Action::Resume { sig: 0 }));
 
-        let exit = WaitStatus::EventStop { event: PtraceEvent::Exit };
-        let f = StopFacts { event_msg: 7 << 8, ..facts() };
+        let exit = WaitStatus::EventStop {
+            event: PtraceEvent::Exit,
+        };
+        let f = StopFacts {
+            event_msg: 7 << 8,
+            ..facts()
+        };
         let d = decide(S::Running, exit, &f);
         assert_eq!(d.state, S::Exiting);
         assert_eq!(
             d.cause,
-            Some(StopCause::ThreadExiting { status: ExitKind::Code { code: 7 } })
+            Some(StopCause::ThreadExiting {
+                status: ExitKind::Code { code: 7 }
+            })
         );
         assert_eq!(d.cause.map(|c| c.to_string()).as_deref(), Some("exiting 7"));
     }
@@ -389,17 +485,37 @@ mod tests {
 
     #[test]
     fn fork_events_only_log() {
-        let fork = WaitStatus::EventStop { event: PtraceEvent::Fork };
-        assert_eq!(decide(S::Running, fork, &facts()).action, Action::Resume { sig: 0 });
-        assert_eq!(decide(S::Stepping, fork, &facts()).action, Action::StepAgain { sig: 0 });
+        let fork = WaitStatus::EventStop {
+            event: PtraceEvent::Fork,
+        };
+        assert_eq!(
+            decide(S::Running, fork, &facts()).action,
+            Action::Resume { sig: 0 }
+        );
+        assert_eq!(
+            decide(S::Stepping, fork, &facts()).action,
+            Action::StepAgain { sig: 0 }
+        );
         assert_eq!(decide(S::Stopping, fork, &facts()).action, Action::Rest);
     }
 
     #[test]
     fn causes_read_as_the_ui_shows_them() {
-        assert_eq!(StopCause::Breakpoint { addr: 0x401136 }.to_string(), "breakpoint 0x401136");
-        assert_eq!(StopCause::Signal { sig: libc::SIGUSR1 }.to_string(), "signal SIGUSR1");
-        assert_eq!(StopCause::ThreadCreated { tid: 4242 }.to_string(), "new thread 4242");
-        assert_eq!(StopCause::GroupStop { sig: libc::SIGSTOP }.to_string(), "group-stop SIGSTOP");
+        assert_eq!(
+            StopCause::Breakpoint { addr: 0x401136 }.to_string(),
+            "breakpoint 0x401136"
+        );
+        assert_eq!(
+            StopCause::Signal { sig: libc::SIGUSR1 }.to_string(),
+            "signal SIGUSR1"
+        );
+        assert_eq!(
+            StopCause::ThreadCreated { tid: 4242 }.to_string(),
+            "new thread 4242"
+        );
+        assert_eq!(
+            StopCause::GroupStop { sig: libc::SIGSTOP }.to_string(),
+            "group-stop SIGSTOP"
+        );
     }
 }

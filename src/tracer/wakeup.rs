@@ -75,7 +75,10 @@ impl ChildWakeup {
         let fd = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?;
         let raw = fd.as_raw_fd();
         for (slot, cell) in SLOTS_FDS.iter().enumerate() {
-            if cell.compare_exchange(-1, raw, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            if cell
+                .compare_exchange(-1, raw, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
                 return Ok(ChildWakeup { fd, slot });
             }
         }
@@ -105,7 +108,9 @@ pub struct CommandBell {
 
 impl CommandBell {
     pub fn new() -> std::io::Result<Self> {
-        Ok(CommandBell { fd: EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)? })
+        Ok(CommandBell {
+            fd: EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
+        })
     }
     pub fn ring(&self) {
         let _ = self.fd.write(1);

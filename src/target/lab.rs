@@ -1,0 +1,179 @@
+//! The test bench target: a multithreaded process that does, on a line of stdin, one thing a
+//! tracer must cope with, and says on stdout what it did. Tests read those lines with bounded
+//! timeouts instead of sleeping.
+//!
+//! Start line: `READY {"pid":..,"hot":"0x..","counter":"0x..","usr1":"0x..","tids":[..]}`.
+
+use std::io::{BufRead, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+pub static HOT_CALLS: AtomicU64 = AtomicU64::new(0);
+pub static USR1_SEEN: AtomicU64 = AtomicU64::new(0);
+pub static TRAPS_SEEN: AtomicU64 = AtomicU64::new(0);
+
+/// A function worth a breakpoint: called in a loop by `hot` threads.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn ptscope_lab_hot(x: u64) -> u64 {
+    HOT_CALLS.fetch_add(1, Ordering::Relaxed);
+    std::hint::black_box(x).wrapping_mul(3).wrapping_add(1)
+}
+
+fn say(line: &str) {
+    // One write(2) per line so that lines from several threads never interleave.
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(format!("{line}\n").as_bytes());
+    let _ = out.flush();
+}
+
+extern "C" fn on_usr1(_: libc::c_int) {
+    USR1_SEEN.fetch_add(1, Ordering::SeqCst);
+    let msg = b"usr1\n";
+    unsafe { libc::write(1, msg.as_ptr().cast(), msg.len()) };
+}
+
+extern "C" fn on_trap(_: libc::c_int) {
+    TRAPS_SEEN.fetch_add(1, Ordering::SeqCst);
+}
+
+fn install(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler as *const () as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+fn gettid() -> i32 {
+    unsafe { libc::gettid() }
+}
+
+fn idle_forever() -> ! {
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+/// Spawns a named thread and returns its kernel thread id once it runs.
+fn spawn_named(name: &str, body: impl FnOnce() + Send + 'static) -> i32 {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let _ = tx.send(gettid());
+            body();
+        });
+    match spawned {
+        Ok(_) => rx.recv().unwrap_or(-1),
+        Err(_) => -1,
+    }
+}
+
+fn hot_loop() -> ! {
+    let mut x = 0u64;
+    loop {
+        x = ptscope_lab_hot(x);
+    }
+}
+
+pub fn run(args: &[String]) -> i32 {
+    let threads: usize = args
+        .iter()
+        .position(|a| a == "--threads")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3);
+    install(libc::SIGUSR1, on_usr1);
+    install(libc::SIGTRAP, on_trap);
+    let mut tids = vec![gettid()];
+    for i in 0..threads {
+        tids.push(spawn_named(&format!("idle-{i}"), || idle_forever()));
+    }
+    let (zombie_tx, zombie_rx) = std::sync::mpsc::channel::<()>();
+    let control = spawn_named("control", move || control_loop(zombie_tx));
+    tids.push(control);
+    say(&format!(
+        "READY {{\"pid\":{},\"hot\":\"{:#x}\",\"counter\":\"{:#x}\",\"usr1\":\"{:#x}\",\"tids\":{:?}}}",
+        std::process::id(),
+        ptscope_lab_hot as *const () as usize,
+        &HOT_CALLS as *const AtomicU64 as usize,
+        &USR1_SEEN as *const AtomicU64 as usize,
+        tids
+    ));
+    if zombie_rx.recv().is_ok() {
+        // The main thread leaves with exit(2), not exit_group(2): the process lives on with a
+        // zombie leader, as after pthread_exit in main.
+        say("zombie");
+        unsafe { libc::syscall(libc::SYS_exit, 0) };
+    }
+    idle_forever()
+}
+
+fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("spawn"), name) => {
+                let tid = spawn_named(name.unwrap_or("spawned"), || idle_forever());
+                say(&format!("spawned {tid}"));
+            }
+            (Some("exit-thread"), code) => {
+                let code: i64 = code.and_then(|c| c.parse().ok()).unwrap_or(0);
+                let tid = spawn_named("short", move || {
+                    // exit(2) of this thread alone with a chosen code, which pthread_exit
+                    // cannot give.
+                    unsafe { libc::syscall(libc::SYS_exit, code) };
+                });
+                say(&format!("exiting {tid}"));
+            }
+            (Some("hot"), _) => {
+                let tid = spawn_named("hot", || hot_loop());
+                say(&format!("hot {tid}"));
+            }
+            (Some("int3"), _) => {
+                unsafe { std::arch::asm!("int3") };
+                say(&format!("after-int3 {}", TRAPS_SEEN.load(Ordering::SeqCst)));
+            }
+            (Some("churn"), _) => {
+                let tid = spawn_named("churn", || loop {
+                    let _ = std::thread::Builder::new()
+                        .name("brief".into())
+                        .spawn(|| std::hint::black_box(1))
+                        .map(|h| h.join());
+                });
+                say(&format!("churn {tid}"));
+            }
+            (Some("fork"), _) => fork_child(),
+            (Some("zombie"), _) => {
+                let _ = zombie.send(());
+            }
+            (Some("calls"), _) => say(&format!("calls {}", HOT_CALLS.load(Ordering::SeqCst))),
+            (Some("quit"), code) => {
+                std::process::exit(code.and_then(|c| c.parse().ok()).unwrap_or(0))
+            }
+            _ => say("?"),
+        }
+    }
+}
+
+/// A child that runs through the hot function (where a test put a breakpoint) and exits;
+/// the parent reports how it ended.
+fn fork_child() {
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let mut x = 0;
+        for _ in 0..1000 {
+            x = ptscope_lab_hot(x);
+        }
+        unsafe { libc::_exit(if std::hint::black_box(x) == 0 { 1 } else { 0 }) };
+    }
+    say(&format!("forked {pid}"));
+    let mut status = 0;
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    say(&format!("child-status {status}"));
+}

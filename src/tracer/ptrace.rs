@@ -1,0 +1,108 @@
+//! Thin wrappers over the ptrace requests the engine uses, each turning errno into a typed
+//! error. Only the tracer thread may call these: the kernel answers only the thread that
+//! attached.
+
+use super::error::{Result, TraceError};
+use super::regs::Registers;
+use super::thread::Tid;
+use nix::sys::ptrace;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+fn pid(tid: Tid) -> Pid {
+    Pid::from_raw(tid)
+}
+
+fn sig_arg(sig: i32) -> Option<Signal> {
+    if sig == 0 {
+        None
+    } else {
+        Signal::try_from(sig).ok()
+    }
+}
+
+pub fn options(launched: bool) -> ptrace::Options {
+    use ptrace::Options as O;
+    let base = O::PTRACE_O_TRACECLONE
+        | O::PTRACE_O_TRACEEXIT
+        | O::PTRACE_O_TRACEEXEC
+        | O::PTRACE_O_TRACEFORK
+        | O::PTRACE_O_TRACEVFORK
+        | O::PTRACE_O_TRACEVFORKDONE;
+    // EXITKILL only for a program we started: a process we attached to must outlive us.
+    if launched {
+        base | O::PTRACE_O_EXITKILL
+    } else {
+        base
+    }
+}
+
+/// PTRACE_SEIZE rather than PTRACE_ATTACH: it does not send SIGSTOP (which the target would
+/// see, and which races with real job control), and only seized tracees support
+/// PTRACE_INTERRUPT and PTRACE_LISTEN.
+pub fn seize(tid: Tid, opts: ptrace::Options) -> std::result::Result<(), nix::errno::Errno> {
+    ptrace::seize(pid(tid), opts)
+}
+
+/// Stops a running tracee without a signal; it reports SIGTRAP | PTRACE_EVENT_STOP<<8.
+pub fn interrupt(tid: Tid) -> Result<()> {
+    ptrace::interrupt(pid(tid))
+        .map_err(|e| TraceError::from_thread_errno("PTRACE_INTERRUPT", tid, e))
+}
+
+pub fn cont(tid: Tid, sig: i32) -> Result<()> {
+    ptrace::cont(pid(tid), sig_arg(sig))
+        .map_err(|e| TraceError::from_thread_errno("PTRACE_CONT", tid, e))
+}
+
+pub fn step(tid: Tid, sig: i32) -> Result<()> {
+    ptrace::step(pid(tid), sig_arg(sig))
+        .map_err(|e| TraceError::from_thread_errno("PTRACE_SINGLESTEP", tid, e))
+}
+
+/// Keeps a tracee in its group-stop while letting the tracer hear of SIGCONT. nix does not
+/// wrap PTRACE_LISTEN.
+pub fn listen(tid: Tid) -> Result<()> {
+    let r = unsafe { libc::ptrace(libc::PTRACE_LISTEN, tid, 0usize, 0usize) };
+    if r < 0 {
+        Err(TraceError::from_thread_errno(
+            "PTRACE_LISTEN",
+            tid,
+            nix::errno::Errno::last(),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+pub fn detach(tid: Tid, sig: i32) -> Result<()> {
+    ptrace::detach(pid(tid), sig_arg(sig))
+        .map_err(|e| TraceError::from_thread_errno("PTRACE_DETACH", tid, e))
+}
+
+pub fn getregs(tid: Tid) -> Result<Registers> {
+    ptrace::getregs(pid(tid))
+        .map(|r| Registers::from_raw(&r))
+        .map_err(|e| TraceError::from_thread_errno("PTRACE_GETREGS", tid, e))
+}
+
+pub fn setregs(tid: Tid, regs: &Registers) -> Result<()> {
+    ptrace::setregs(pid(tid), regs.to_raw())
+        .map_err(|e| TraceError::from_thread_errno("PTRACE_SETREGS", tid, e))
+}
+
+pub fn event_msg(tid: Tid) -> Result<u64> {
+    ptrace::getevent(pid(tid))
+        .map(|v| v as u64)
+        .map_err(|e| TraceError::from_thread_errno("PTRACE_GETEVENTMSG", tid, e))
+}
+
+pub fn si_code(tid: Tid) -> Result<i32> {
+    ptrace::getsiginfo(pid(tid))
+        .map(|si| si.si_code)
+        .map_err(|e| TraceError::from_thread_errno("PTRACE_GETSIGINFO", tid, e))
+}
+
+pub fn gettid() -> Tid {
+    nix::unistd::gettid().as_raw()
+}

@@ -1,0 +1,602 @@
+//! The tracer engine against real multithreaded processes.
+
+mod common;
+
+use common::*;
+use ptscope::tracer::{
+    Command, EventKind, ExitKind, Options, ProcessState, Reply, StopCause, ThreadState, TraceError,
+    TracerHandle,
+};
+
+fn attach(lab: &Lab) -> TracerHandle {
+    TracerHandle::attach(lab.pid, Options::default()).expect("attach")
+}
+
+fn regs(h: &TracerHandle, tid: i32) -> ptscope::tracer::Registers {
+    match h.call(Command::GetRegisters { tid }).expect("registers") {
+        Reply::Registers(r) => *r,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn read(h: &TracerHandle, addr: u64, len: usize) -> Vec<u8> {
+    match h.call(Command::ReadMemory { addr, len }).expect("read") {
+        Reply::Memory(m) => m.bytes,
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+fn cont(h: &TracerHandle) {
+    h.call(Command::Continue).expect("continue");
+}
+
+#[test]
+fn attach_stops_every_thread_of_a_50_thread_process_and_detach_restores_it() {
+    let mut lab = Lab::start(50);
+    let h = attach(&lab);
+    let snap = wait_all_stopped(&h);
+    let tids = task_ids(lab.pid);
+    assert_eq!(tids.len(), 52);
+    assert_eq!(snap.threads.len(), 52);
+    assert_eq!(snap.state, ProcessState::Stopped);
+    for t in &snap.threads {
+        assert_eq!(t.state, ThreadState::Stopped, "thread {}", t.tid);
+        assert_eq!(t.cause, Some(StopCause::Stopped));
+        assert!(t.regs.is_some_and(|r| r.rip() != 0));
+    }
+    for tid in tids {
+        assert!(
+            status_field(lab.pid, tid, "State").starts_with('t'),
+            "{tid} not in tracing stop"
+        );
+        assert_ne!(status_field(lab.pid, tid, "TracerPid"), "0");
+    }
+    assert!(snap.threads.iter().any(|t| t.name == "idle-49"));
+    h.shutdown().expect("detach");
+    assert_untraced_and_running(lab.pid);
+    lab.assert_alive();
+}
+
+#[test]
+fn a_thread_created_after_attach_is_traced_and_stopped() {
+    let mut lab = Lab::start(2);
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    cont(&h);
+    lab.send("spawn newbie");
+    let snap = wait_all_stopped(&h);
+    let creator = snap.stopped_by.expect("a thread caused the stop");
+    let cause = snap
+        .threads
+        .iter()
+        .find(|t| t.tid == creator)
+        .unwrap()
+        .cause;
+    let Some(StopCause::ThreadCreated { tid: new_tid }) = cause else {
+        panic!("creator cause {cause:?}");
+    };
+    let newbie = snap
+        .threads
+        .iter()
+        .find(|t| t.tid == new_tid)
+        .expect("new thread listed");
+    assert_eq!(newbie.state, ThreadState::Stopped);
+    assert!(status_field(lab.pid, new_tid, "State").starts_with('t'));
+    assert_ne!(status_field(lab.pid, new_tid, "TracerPid"), "0");
+    cont(&h);
+    assert_eq!(
+        lab.expect("spawned ").split_whitespace().nth(1).unwrap(),
+        new_tid.to_string()
+    );
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+}
+
+#[test]
+fn a_thread_exit_reports_its_code() {
+    let mut lab = Lab::start(1);
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    cont(&h);
+    lab.send("exit-thread 7");
+    // Its birth stops the world first (thread events stop by default).
+    let snap = wait_all_stopped(&h);
+    let by = snap
+        .threads
+        .iter()
+        .find(|t| Some(t.tid) == snap.stopped_by)
+        .unwrap();
+    assert!(
+        matches!(by.cause, Some(StopCause::ThreadCreated { .. })),
+        "{:?}",
+        by.cause
+    );
+    cont(&h);
+    let ev = wait_for(&h, |e| {
+        matches!(&e.kind, EventKind::Transition(t)
+            if t.cause == Some(StopCause::ThreadExiting { status: ExitKind::Code { code: 7 } }))
+    });
+    let EventKind::Transition(t) = ev.kind else {
+        unreachable!()
+    };
+    assert_eq!(t.new, ThreadState::Exiting);
+    // The all-stop it causes completes, and continuing lets the thread die.
+    wait_all_stopped(&h);
+    cont(&h);
+    eventually("the thread to be gone", || {
+        !task_ids(lab.pid).contains(&t.tid)
+    });
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+    lab.assert_alive();
+}
+
+#[test]
+fn breakpoint_hit_continue_and_hit_again() {
+    let mut lab = Lab::start(1);
+    let hot_tid = lab.command_tid("hot");
+    let original = read_proc_mem(lab.pid, lab.hot, 16);
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    h.call(Command::AddBreakpoint { addr: lab.hot }).unwrap();
+    for round in 1..=2u64 {
+        cont(&h);
+        let snap = wait_all_stopped(&h);
+        assert_eq!(snap.stopped_by, Some(hot_tid));
+        let t = snap.threads.iter().find(|t| t.tid == hot_tid).unwrap();
+        assert_eq!(t.cause, Some(StopCause::Breakpoint { addr: lab.hot }));
+        assert_eq!(
+            t.regs.unwrap().rip(),
+            lab.hot,
+            "rip must be on the breakpoint"
+        );
+        assert_eq!(snap.breakpoints[0].hits, round);
+        // At rest no int3 of ours is in memory, and reads never show one.
+        assert_eq!(read_proc_mem(lab.pid, lab.hot, 16), original);
+        assert_eq!(read(&h, lab.hot, 16), original);
+        for other in snap.threads.iter().filter(|t| t.tid != hot_tid) {
+            assert_eq!(other.state, ThreadState::Stopped);
+        }
+    }
+    h.shutdown().unwrap();
+    assert_eq!(read_proc_mem(lab.pid, lab.hot, 16), original);
+    assert_untraced_and_running(lab.pid);
+    lab.assert_alive();
+}
+
+#[test]
+fn the_programs_own_int3_is_reported_as_sigtrap_and_delivered() {
+    let mut lab = Lab::start(1);
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    cont(&h);
+    lab.send("int3");
+    let snap = wait_all_stopped(&h);
+    let by = snap.stopped_by.unwrap();
+    let t = snap.threads.iter().find(|t| t.tid == by).unwrap();
+    assert_eq!(t.cause, Some(StopCause::Signal { sig: libc::SIGTRAP }));
+    // The PC stays just past the program's int3: it is not ours to rewind.
+    let rip = t.regs.unwrap().rip();
+    assert_eq!(read(&h, rip - 1, 1), vec![0xcc]);
+    cont(&h);
+    assert_eq!(
+        lab.expect("after-int3"),
+        "after-int3 1",
+        "the program's SIGTRAP handler ran"
+    );
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+}
+
+#[test]
+fn a_sigusr1_pending_at_a_stop_is_delivered_on_continue() {
+    let lab = Lab::start(2);
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(lab.pid),
+        nix::sys::signal::SIGUSR1,
+    )
+    .unwrap();
+    cont(&h);
+    let snap = wait_all_stopped(&h);
+    let by = snap.stopped_by.unwrap();
+    let t = snap.threads.iter().find(|t| t.tid == by).unwrap();
+    assert_eq!(t.cause, Some(StopCause::Signal { sig: libc::SIGUSR1 }));
+    assert_eq!(t.pending_signal, Some(libc::SIGUSR1));
+    assert_eq!(
+        read(&h, lab.usr1, 8),
+        0u64.to_ne_bytes(),
+        "handler must not have run yet"
+    );
+    cont(&h);
+    lab.expect("usr1");
+    h.call(Command::Stop).unwrap();
+    assert_eq!(read(&h, lab.usr1, 8), 1u64.to_ne_bytes());
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+}
+
+#[test]
+fn step_advances_rip_and_registers_can_be_set() {
+    let mut lab = Lab::start(1);
+    let hot_tid = lab.command_tid("hot");
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    let before = regs(&h, hot_tid);
+    h.call(Command::Step { tid: hot_tid }).unwrap();
+    let after = regs(&h, hot_tid);
+    assert_ne!(before.rip(), after.rip(), "one instruction later");
+    let snap = h.snapshot().unwrap();
+    let t = snap.threads.iter().find(|t| t.tid == hot_tid).unwrap();
+    assert_eq!(t.cause, Some(StopCause::Stepped));
+    for other in snap.threads.iter().filter(|t| t.tid != hot_tid) {
+        assert_eq!(other.state, ThreadState::Stopped);
+    }
+    // Set a register and read it back, then put the real value back before running on.
+    let reply = h
+        .call(Command::SetRegister {
+            tid: hot_tid,
+            name: "rip".into(),
+            value: lab.hot,
+        })
+        .unwrap();
+    assert!(matches!(reply, Reply::Registers(r) if r.rip() == lab.hot));
+    assert_eq!(regs(&h, hot_tid).rip(), lab.hot);
+    h.call(Command::SetRegister {
+        tid: hot_tid,
+        name: "rip".into(),
+        value: after.rip(),
+    })
+    .unwrap();
+    let err = h.call(Command::SetRegister {
+        tid: hot_tid,
+        name: "xmm9".into(),
+        value: 0,
+    });
+    assert_eq!(err, Err(TraceError::UnknownRegister("xmm9".into())));
+    cont(&h);
+    let err = h.call(Command::Step { tid: hot_tid }).unwrap_err();
+    assert!(err.to_string().contains("running"), "{err}");
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+    lab.assert_alive();
+}
+
+#[test]
+fn memory_round_trip_and_partial_reads() {
+    let lab = Lab::start(1);
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    let original = read(&h, lab.counter, 8);
+    let pattern = 0x1122_3344_5566_7788u64.to_ne_bytes().to_vec();
+    h.call(Command::WriteMemory {
+        addr: lab.counter,
+        bytes: pattern.clone(),
+    })
+    .unwrap();
+    assert_eq!(read(&h, lab.counter, 8), pattern);
+    assert_eq!(read_proc_mem(lab.pid, lab.counter, 8), pattern);
+    h.call(Command::WriteMemory {
+        addr: lab.counter,
+        bytes: original.clone(),
+    })
+    .unwrap();
+    assert_eq!(read_proc_mem(lab.pid, lab.counter, 8), original);
+
+    // A range running off the end of a mapping into a hole reads up to the hole.
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", lab.pid)).unwrap();
+    let ranges: Vec<(u64, u64, String)> = maps
+        .lines()
+        .map(|l| {
+            let mut p = l.split_whitespace();
+            let (a, b) = p.next().unwrap().split_once('-').unwrap();
+            let perms = p.next().unwrap().to_string();
+            (
+                u64::from_str_radix(a, 16).unwrap(),
+                u64::from_str_radix(b, 16).unwrap(),
+                perms,
+            )
+        })
+        .collect();
+    let edge = ranges
+        .windows(2)
+        .find(|w| w[0].1 < w[1].0 && w[0].2.starts_with('r'))
+        .map(|w| w[0].1)
+        .expect("a readable mapping followed by a hole");
+    match h
+        .call(Command::ReadMemory {
+            addr: edge - 8,
+            len: 64,
+        })
+        .unwrap()
+    {
+        Reply::Memory(m) => {
+            assert_eq!(m.bytes.len(), 8);
+            assert_eq!(m.requested, 64);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        h.call(Command::ReadMemory { addr: 0x10, len: 8 }),
+        Err(TraceError::Unreadable {
+            addr: 0x10,
+            len: 8,
+            read: 0
+        })
+    );
+    h.shutdown().unwrap();
+}
+
+#[test]
+fn breakpoint_errors_are_typed() {
+    let lab = Lab::start(1);
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    assert_eq!(
+        h.call(Command::AddBreakpoint { addr: 0x10 }),
+        Err(TraceError::NotMapped(0x10))
+    );
+    assert_eq!(
+        h.call(Command::AddBreakpoint { addr: lab.counter }),
+        Err(TraceError::NotExecutable(lab.counter))
+    );
+    h.call(Command::AddBreakpoint { addr: lab.hot }).unwrap();
+    assert_eq!(
+        h.call(Command::AddBreakpoint { addr: lab.hot }),
+        Err(TraceError::BreakpointExists(lab.hot))
+    );
+    h.call(Command::RemoveBreakpoint { addr: lab.hot }).unwrap();
+    assert_eq!(
+        h.call(Command::RemoveBreakpoint { addr: lab.hot }),
+        Err(TraceError::NoBreakpoint(lab.hot))
+    );
+    h.shutdown().unwrap();
+}
+
+#[test]
+fn detach_while_running_with_breakpoints_leaves_text_as_it_was() {
+    let mut lab = Lab::start(2);
+    lab.command_tid("hot");
+    let text_before = read_proc_mem(lab.pid, lab.hot, 64);
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    h.call(Command::AddBreakpoint { addr: lab.hot }).unwrap();
+    cont(&h);
+    wait_all_stopped(&h);
+    cont(&h);
+    // Detach straight from running: it must stop, take the bytes out, and let go.
+    h.shutdown().unwrap();
+    assert_eq!(read_proc_mem(lab.pid, lab.hot, 64), text_before);
+    assert_untraced_and_running(lab.pid);
+    lab.send("calls");
+    let first: u64 = lab
+        .expect("calls ")
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    eventually("the hot loop to run on", || {
+        lab.send("calls");
+        let n: u64 = lab
+            .expect("calls ")
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        n > first
+    });
+}
+
+#[test]
+fn attach_while_threads_are_born_and_die_in_a_tight_loop() {
+    let mut lab = Lab::start(2);
+    lab.command_tid("churn");
+    for _ in 0..3 {
+        let h = attach(&lab);
+        let snap = wait_all_stopped(&h);
+        assert!(snap.threads.len() >= 4);
+        for t in &snap.threads {
+            assert!(t.state.is_settled(), "thread {} is {:?}", t.tid, t.state);
+        }
+        for tid in task_ids(lab.pid) {
+            let st = status_field(lab.pid, tid, "State");
+            assert!(
+                st.starts_with('t') || st.starts_with('Z') || st.is_empty(),
+                "{tid}: {st}"
+            );
+        }
+        h.shutdown().unwrap();
+        assert_untraced_and_running(lab.pid);
+    }
+    lab.assert_alive();
+}
+
+#[test]
+fn a_zombie_leader_is_shown_and_never_waited_for() {
+    let mut lab = Lab::start(2);
+    lab.send("zombie");
+    lab.expect("zombie");
+    eventually("the leader to be a zombie", || {
+        status_field(lab.pid, lab.pid, "State").starts_with('Z')
+    });
+    let h = attach(&lab);
+    let snap = wait_all_stopped(&h);
+    let leader = snap
+        .threads
+        .iter()
+        .find(|t| t.tid == lab.pid)
+        .expect("leader listed");
+    assert!(leader.zombie);
+    for t in snap.threads.iter().filter(|t| t.tid != lab.pid) {
+        assert_eq!(t.state, ThreadState::Stopped);
+    }
+    cont(&h);
+    h.call(Command::Stop).unwrap();
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+    lab.assert_alive();
+}
+
+#[test]
+fn sigstop_from_outside_is_shown_and_honoured() {
+    let mut lab = Lab::start(2);
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    cont(&h);
+    let pid = nix::unistd::Pid::from_raw(lab.pid);
+    nix::sys::signal::kill(pid, nix::sys::signal::SIGSTOP).unwrap();
+    let snap = wait_all_stopped(&h);
+    let by = snap
+        .threads
+        .iter()
+        .find(|t| Some(t.tid) == snap.stopped_by)
+        .unwrap();
+    assert_eq!(by.cause, Some(StopCause::Signal { sig: libc::SIGSTOP }));
+    // Continuing delivers the SIGSTOP: the whole group enters the job-control stop and stays
+    // there, listened to, until SIGCONT.
+    cont(&h);
+    let n = snap.threads.len();
+    let mut group_stopped = std::collections::HashSet::new();
+    while group_stopped.len() < n {
+        let ev = wait_for(&h, |e| {
+            matches!(&e.kind, EventKind::Transition(t)
+                if t.cause == Some(StopCause::GroupStop { sig: libc::SIGSTOP }))
+        });
+        if let EventKind::Transition(t) = ev.kind {
+            group_stopped.insert(t.tid);
+        }
+    }
+    let snap = h.snapshot().unwrap();
+    assert_eq!(
+        snap.state,
+        ProcessState::GroupStopped { sig: libc::SIGSTOP }
+    );
+    nix::sys::signal::kill(pid, nix::sys::signal::SIGCONT).unwrap();
+    lab.assert_alive();
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+}
+
+#[test]
+fn two_tracers_in_one_process_keep_their_own_events() {
+    let mut a = Lab::start(1);
+    let mut b = Lab::start(1);
+    let ta = a.command_tid("hot");
+    let tb = b.command_tid("hot");
+    let ha = attach(&a);
+    let hb = attach(&b);
+    wait_all_stopped(&ha);
+    wait_all_stopped(&hb);
+    ha.call(Command::AddBreakpoint { addr: a.hot }).unwrap();
+    hb.call(Command::AddBreakpoint { addr: b.hot }).unwrap();
+    for _ in 0..20 {
+        cont(&ha);
+        cont(&hb);
+        let sa = wait_all_stopped(&ha);
+        let sb = wait_all_stopped(&hb);
+        assert_eq!((sa.pid, sa.stopped_by), (a.pid, Some(ta)));
+        assert_eq!((sb.pid, sb.stopped_by), (b.pid, Some(tb)));
+    }
+    assert_eq!(ha.snapshot().unwrap().breakpoints[0].hits, 20);
+    assert_eq!(hb.snapshot().unwrap().breakpoints[0].hits, 20);
+    ha.shutdown().unwrap();
+    hb.shutdown().unwrap();
+    assert_untraced_and_running(a.pid);
+    assert_untraced_and_running(b.pid);
+}
+
+#[test]
+fn a_child_forked_with_our_breakpoints_in_memory_does_not_die() {
+    let mut lab = Lab::start(1);
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    h.call(Command::AddBreakpoint { addr: lab.hot }).unwrap();
+    cont(&h);
+    lab.send("fork");
+    lab.expect("forked ");
+    assert_eq!(
+        lab.expect("child-status"),
+        "child-status 0",
+        "the child ran through the int3 address"
+    );
+    h.call(Command::Stop).unwrap();
+    assert_eq!(
+        h.snapshot().unwrap().breakpoints[0].hits,
+        0,
+        "the parent never called it"
+    );
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+}
+
+#[test]
+fn launch_stops_before_the_first_instruction_and_kills_on_exit() {
+    let args = vec!["__target".to_string(), "lab".to_string()];
+    let opts = Options {
+        stdio: ptscope::tracer::LaunchStdio::Null,
+        ..Options::default()
+    };
+    let h = TracerHandle::launch(bin(), &args, opts).expect("launch");
+    let pid = h.pid();
+    let snap = h.snapshot().unwrap();
+    assert_eq!(snap.threads.len(), 1);
+    assert_eq!(snap.threads[0].cause, Some(StopCause::Exec));
+    assert!(status_field(pid, pid, "State").starts_with('t'));
+    h.shutdown().unwrap();
+    // We launched it, so we killed it; our own child is reaped by the tracer thread.
+    eventually("the launched program to be gone", || {
+        std::fs::read_to_string(format!("/proc/{pid}/status")).is_err()
+            || status_field(pid, pid, "State").starts_with('Z')
+            || status_field(pid, pid, "State").starts_with('X')
+    });
+}
+
+#[test]
+fn launch_of_a_missing_program_is_a_clear_error() {
+    let err = TracerHandle::launch("/no/such/program", &[], Options::default())
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "cannot launch /no/such/program: no such file"
+    );
+    let err = TracerHandle::launch("no-such-command-xyz", &[], Options::default())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("not found"), "{err}");
+}
+
+#[test]
+fn bad_targets_get_one_line_errors() {
+    assert_eq!(
+        TracerHandle::attach(i32::MAX, Options::default()).err(),
+        Some(TraceError::NoSuchProcess(i32::MAX))
+    );
+    assert_eq!(
+        TracerHandle::attach(2, Options::default()).err(),
+        Some(TraceError::NotUserProcess(2))
+    );
+    let me = std::process::id() as i32;
+    assert_eq!(
+        TracerHandle::attach(me, Options::default()).err(),
+        Some(TraceError::IsSelf(me))
+    );
+    let lab = Lab::start(1);
+    let h = attach(&lab);
+    match TracerHandle::attach(lab.pid, Options::default()).err() {
+        Some(TraceError::AlreadyTraced {
+            pid,
+            tracer,
+            tracer_name,
+        }) => {
+            assert_eq!(pid, lab.pid);
+            assert!(tracer > 0);
+            assert_eq!(tracer_name, "ptscope-tracer");
+        }
+        other => panic!("{other:?}"),
+    }
+    h.shutdown().unwrap();
+}
