@@ -27,6 +27,7 @@ fn main() {
                 1
             }
         },
+        Some(Cmd::Hold { pid, addr }) => ptscope::target::hold::run(pid, addr),
         Some(Cmd::Target { name, args }) => ptscope::target::run(&name, &args),
         Some(Cmd::Demo {
             stop_on_thread_events,
