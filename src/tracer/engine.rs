@@ -969,7 +969,15 @@ impl Engine {
                 .iter()
                 .map(|(tid, t)| ThreadInfo {
                     tid: *tid,
-                    name: t.name.clone(),
+                    // Threads usually name themselves after they are born (pthread_setname_np),
+                    // so the name read at birth is the parent's: read it again for each picture.
+                    name: if t.is_live() {
+                        Some(tasks::thread_name(self.pid, *tid))
+                            .filter(|n| !n.is_empty())
+                            .unwrap_or_else(|| t.name.clone())
+                    } else {
+                        t.name.clone()
+                    },
                     state: t.state,
                     cause: t.cause,
                     regs: if t.state.is_settled() && t.is_live() {

@@ -10,7 +10,7 @@ pub const FULL_MIN: (u16, u16) = (100, 30);
 pub const COMPACT_MIN: (u16, u16) = (40, 10);
 
 const REGISTERS_WIDTH: u16 = 29;
-const BREAKPOINTS_WIDTH: u16 = 34;
+const BREAKPOINTS_WIDTH: u16 = 30;
 const STATUS_HEIGHT: u16 = 2;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
