@@ -15,7 +15,21 @@ use crate::tracer::status::{ExitKind, RawStatus};
 use crate::tracer::thread::{StopCause, ThreadState, Tid};
 use ratatui::layout::Rect;
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// Turns a symbol expression (`main`, `read+0x10`, `libc!read`) into an address. Injected by
+/// the session (ELF symbols of the live process); the only lookup `update` makes that is not in
+/// the model, and tests give it a table.
+#[derive(Clone)]
+pub struct Resolver(pub Arc<dyn Fn(&str) -> Result<u64, String> + Send + Sync>);
+
+impl fmt::Debug for Resolver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Resolver")
+    }
+}
 
 /// Lines the event log keeps; older ones are dropped so a thread storm cannot eat memory.
 pub const LOG_CAPACITY: usize = 5000;
@@ -200,6 +214,8 @@ pub struct Model {
     pub banner: Option<String>,
     /// Names the prompts accept as addresses.
     pub symbols: BTreeMap<String, u64>,
+    /// Symbol names of the process, for names `symbols` does not know.
+    pub resolver: Option<Resolver>,
     pub focus: Focus,
     pub prompt: Option<Prompt>,
     pub help: bool,
@@ -230,6 +246,7 @@ impl Model {
             status: None,
             banner: None,
             symbols: BTreeMap::new(),
+            resolver: None,
             focus: Focus::Threads,
             prompt: None,
             help: false,
@@ -604,10 +621,20 @@ impl Model {
         };
         let addr = match addr::eval(&p.input, &scope) {
             Ok(a) => a,
-            Err(e) => {
-                self.error(e);
-                return Vec::new();
-            }
+            Err(e) => match &self.resolver {
+                // Registers and numbers failed; the ELF symbols may know the name.
+                Some(r) if !e.contains("must be stopped") => match (r.0)(p.input.trim()) {
+                    Ok(a) => a,
+                    Err(e) => {
+                        self.error(e);
+                        return Vec::new();
+                    }
+                },
+                _ => {
+                    self.error(e);
+                    return Vec::new();
+                }
+            },
         };
         match p.kind {
             PromptKind::Breakpoint => {

@@ -1,5 +1,6 @@
 use super::*;
 use crate::ui::fixtures::*;
+use std::sync::Arc;
 
 fn running_model() -> Model {
     let mut m = demo_model();
@@ -403,4 +404,35 @@ fn signals_quit() {
     let mut m = running_model();
     update(&mut m, Msg::Signal("SIGTERM"));
     assert!(m.quit);
+}
+
+#[test]
+fn unknown_names_go_to_the_resolver() {
+    let mut m = demo_model();
+    m.resolver = Some(Resolver(Arc::new(|text: &str| match text {
+        "read+0x10" => Ok(0x7f00_0000_1010),
+        other => Err(format!("no symbol {other}")),
+    })));
+    for (input, want) in [
+        ("read+0x10", Some(0x7f00_0000_1010)),
+        ("0x1000", Some(0x1000)),
+        ("ptscope_demo_hot", Some(HOT)),
+        ("nosuch", None),
+    ] {
+        update(&mut m, Msg::BreakpointPrompt);
+        input.chars().for_each(|c| {
+            update(&mut m, Msg::PromptChar(c));
+        });
+        let cmds = update(&mut m, Msg::PromptSubmit);
+        match want {
+            Some(addr) => assert_eq!(cmds, vec![Command::AddBreakpoint { addr }], "{input}"),
+            None => {
+                assert!(cmds.is_empty());
+                assert_eq!(
+                    status(&m),
+                    (StatusKind::Error, "no symbol nosuch".to_string())
+                );
+            }
+        }
+    }
 }

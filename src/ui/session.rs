@@ -3,8 +3,9 @@
 //! it was and shuts the tracer down: an attached process is detached and runs on, a launched
 //! one is killed.
 
-use super::app::Model;
+use super::app::{Model, Resolver};
 use super::run::{self, Input, Tracer};
+use crate::symbols::Symbolizer;
 use crate::target::{addr, demo};
 use crate::tracer::event::{Command, Event};
 use crate::tracer::signals::Policy;
@@ -14,6 +15,7 @@ use ratatui::crossterm::event::{self as ct, Event as CtEvent};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 impl Tracer for TracerHandle {
     fn send(&self, cmd: Command) -> u64 {
@@ -53,9 +55,36 @@ fn demo_log_path() -> PathBuf {
     std::env::temp_dir().join(format!("ptscope-demo-{}.log", std::process::id()))
 }
 
+/// Symbols of `pid`, loaded on first use and re-read from /proc/PID/maps on each use so that
+/// libraries loaded later are found.
+fn resolver(pid: i32) -> Resolver {
+    let cell: Mutex<Option<Symbolizer>> = Mutex::new(None);
+    Resolver(Arc::new(move |text: &str| {
+        let mut guard = cell
+            .lock()
+            .map_err(|_| "symbol lookup failed earlier".to_string())?;
+        match guard.as_mut() {
+            Some(s) => {
+                let _ = s.refresh();
+            }
+            None => *guard = Some(Symbolizer::new(pid).map_err(|e| e.to_string())?),
+        }
+        match guard.as_ref() {
+            Some(s) => s.resolve(text).map_err(|e| e.to_string()),
+            None => Err("no symbols".to_string()),
+        }
+    }))
+}
+
 /// Starts the tracer and builds the first model. Demo set-up (hot function address, SIGUSR1
 /// passed on, running) happens here, before the screen takes over, so errors print plainly.
 pub fn start(target: Target, settings: &Settings) -> Result<(TracerHandle, Model), String> {
+    let (h, mut model) = start_tracer(target, settings)?;
+    model.resolver = Some(resolver(h.pid()));
+    Ok((h, model))
+}
+
+fn start_tracer(target: Target, settings: &Settings) -> Result<(TracerHandle, Model), String> {
     let mut opts = Options {
         stop_on_thread_events: settings.stop_on_thread_events,
         ..Options::default()
