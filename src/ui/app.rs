@@ -23,7 +23,9 @@ use std::time::Duration;
 /// the session (ELF symbols of the live process); the only lookup `update` makes that is not in
 /// the model, and tests give it a table.
 #[derive(Clone)]
-pub struct Resolver(pub Arc<dyn Fn(&str) -> Result<u64, String> + Send + Sync>);
+pub struct Resolver(pub Arc<ResolveFn>);
+
+pub type ResolveFn = dyn Fn(&str) -> Result<u64, String> + Send + Sync;
 
 impl fmt::Debug for Resolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
