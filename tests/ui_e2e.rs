@@ -83,10 +83,24 @@ impl Ui {
         }
     }
 
+    /// Waits for ptscope to exit and checks it gave the terminal back: main screen, cursor shown.
     fn wait_exit(&mut self) -> u32 {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             if let Some(st) = self.child.try_wait().expect("try_wait") {
+                // The reader thread may still be parsing the last bytes; give it a bounded moment.
+                let restored = || {
+                    let p = self.screen.lock().unwrap();
+                    !p.screen().alternate_screen() && !p.screen().hide_cursor()
+                };
+                let until = Instant::now() + Duration::from_secs(5);
+                while !restored() && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                assert!(
+                    restored(),
+                    "terminal not restored: alternate screen or hidden cursor"
+                );
                 return st.exit_code();
             }
             assert!(
@@ -242,22 +256,44 @@ fn attached_target_is_left_untraced_and_running() {
 }
 
 #[test]
-fn sigterm_quits_gracefully_and_detaches() {
-    let mut target = std::process::Command::new(bin())
-        .args(["__target", "demo", "--seconds", "60"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start the demo");
-    let pid = target.id() as i32;
-    common::eventually("the demo's threads", || task_ids(pid).len() >= 5);
-    let mut ui = Ui::start(&[&pid.to_string()]);
-    ui.wait("the attached process stopped", |t| {
-        t.contains("STOPPED").then_some(())
+fn sigint_sigterm_sighup_quit_gracefully_and_detach() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let mut target = std::process::Command::new(bin())
+            .args(["__target", "demo", "--seconds", "60"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start the demo");
+        let pid = target.id() as i32;
+        common::eventually("the demo's threads", || task_ids(pid).len() >= 5);
+        let mut ui = Ui::start(&[&pid.to_string()]);
+        ui.wait("the attached process stopped", |t| {
+            t.contains("STOPPED").then_some(())
+        });
+        let ui_pid = ui.child.process_id().expect("ptscope pid") as i32;
+        // SAFETY: kill(2) on a pid we spawned and have not reaped.
+        unsafe { libc::kill(ui_pid, sig) };
+        assert_eq!(ui.wait_exit(), 0, "exit status after signal {sig}");
+        assert_untraced_and_running(pid);
+        target.kill().unwrap();
+        target.wait().unwrap();
+    }
+}
+
+#[test]
+fn launched_program_starts_stopped_and_is_killed_on_quit() {
+    let mut ui = Ui::start(&["--", bin(), "__target", "demo", "--seconds", "60"]);
+    let pid = ui.wait("the program stopped at its start", |t| {
+        (t.contains("STOPPED") && t.contains("(launched)"))
+            .then(|| pid_of(t))
+            .flatten()
     });
-    let ui_pid = ui.child.process_id().expect("ptscope pid") as i32;
-    unsafe { libc::kill(ui_pid, libc::SIGTERM) };
+    ui.keys("c");
+    ui.wait("its threads running", |t| {
+        (t.contains("RUNNING") && thread_rows(t).len() >= 5).then_some(())
+    });
+    ui.keys("q");
     assert_eq!(ui.wait_exit(), 0);
-    assert_untraced_and_running(pid);
-    target.kill().unwrap();
-    target.wait().unwrap();
+    common::eventually("the launched program to be gone", || {
+        task_ids(pid).is_empty()
+    });
 }
