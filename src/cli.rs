@@ -22,6 +22,9 @@ pub enum Cmd {
         /// Machine-readable output (all 27 registers as hex strings).
         #[arg(long)]
         json: bool,
+        /// Skip the stack walk (registers and kernel view only).
+        #[arg(long)]
+        no_backtrace: bool,
     },
     /// Internal: stop PID on a breakpoint at ADDR and rest (tests kill this with SIGKILL).
     #[command(name = "__hold", hide = true)]

@@ -4,7 +4,11 @@ use ptscope::cli::{Cli, Cmd};
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
-        Some(Cmd::Dump { pid, json }) => match ptscope::dump::run(pid, json) {
+        Some(Cmd::Dump {
+            pid,
+            json,
+            no_backtrace,
+        }) => match ptscope::dump::run(pid, json, !no_backtrace) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("ptscope: {e}");

@@ -17,8 +17,12 @@ pub fn run(pid: i32, addr: u64) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut breakpoint_set = false;
     while Instant::now() < deadline {
-        let Ok(ev) = h.events().recv_timeout(Duration::from_millis(100)) else { continue };
-        let EventKind::AllStopped(snap) = ev.kind else { continue };
+        let Ok(ev) = h.events().recv_timeout(Duration::from_millis(100)) else {
+            continue;
+        };
+        let EventKind::AllStopped(snap) = ev.kind else {
+            continue;
+        };
         if !breakpoint_set {
             if let Err(e) = h.call(Command::AddBreakpoint { addr }) {
                 eprintln!("ptscope: {e}");
