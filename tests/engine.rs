@@ -609,3 +609,24 @@ fn bad_targets_get_one_line_errors() {
     }
     h.shutdown().unwrap();
 }
+
+#[test]
+fn a_breakpoint_set_by_name_is_hit() {
+    let mut lab = Lab::start(1);
+    let hot_tid = lab.command_tid("hot");
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    let sym = ptscope::symbols::Symbolizer::new(lab.pid).unwrap();
+    let addr = sym.resolve("ptscope_lab_hot").unwrap();
+    assert_eq!(addr, lab.hot);
+    h.call(Command::AddBreakpoint { addr }).unwrap();
+    cont(&h);
+    let snap = wait_all_stopped(&h);
+    let t = snap.threads.iter().find(|t| t.tid == hot_tid).unwrap();
+    assert_eq!(t.cause, Some(StopCause::Breakpoint { addr }));
+    let at = sym.symbolize(t.regs.unwrap().rip(), false);
+    assert_eq!(at.function.as_deref(), Some("ptscope_lab_hot"));
+    assert_eq!(at.offset, 0);
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+}
