@@ -38,6 +38,9 @@ pub enum Cmd {
         /// Machine-readable output (all 27 registers as hex strings).
         #[arg(long)]
         json: bool,
+        /// Skip the stack walk (registers and kernel view only).
+        #[arg(long)]
+        no_backtrace: bool,
     },
     /// Open the inspector on a bundled demo program (workers, a lock, threads born and dying,
     /// a handled signal); the demo is killed when you quit.

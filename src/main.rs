@@ -20,7 +20,11 @@ fn inspect(target: Target, stop_on_thread_events: bool) -> i32 {
 fn main() {
     let cli = Cli::parse();
     let code = match cli.command {
-        Some(Cmd::Dump { pid, json }) => match ptscope::dump::run(pid, json) {
+        Some(Cmd::Dump {
+            pid,
+            json,
+            no_backtrace,
+        }) => match ptscope::dump::run(pid, json, !no_backtrace) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("ptscope: {e}");

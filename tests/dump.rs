@@ -1,6 +1,7 @@
 //! `ptscope dump` as a user runs it: output contract, errors, exit codes.
 
 mod common;
+mod symbols_support;
 
 use common::*;
 use std::process::Command;
@@ -60,7 +61,10 @@ fn text_names_each_thread_and_escapes_hostile_names() {
         "{text}"
     );
     for tid in task_ids(lab.pid) {
-        assert!(text.contains(&format!("{tid}  ")), "{tid} missing:\n{text}");
+        assert!(
+            text.contains(&format!("\nthread {tid} ")),
+            "{tid} missing:\n{text}"
+        );
     }
     assert!(text.contains("\\x1b[31mevil\\x07"), "{text}");
     assert!(!text.contains('\x1b') && !text.contains('\x07'));
@@ -96,4 +100,72 @@ fn a_thread_id_is_not_a_process() {
         err.contains(&format!("is a thread of process {}", lab.pid)),
         "{err}"
     );
+}
+
+#[test]
+fn json_has_the_kernel_view_and_the_call_chain_of_each_thread() {
+    let t = symbols_support::start_default();
+    let out = dump(&[&t.pid.to_string(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let thread = |tid: i32| {
+        v["threads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["tid"] == tid)
+            .unwrap()
+            .clone()
+    };
+    let chain = thread(t.chain_tid);
+    // Read before the stop: the state the service was in, not our tracing stop.
+    assert_eq!(chain["kernel"]["state"], "S");
+    assert_eq!(chain["kernel"]["syscall"], "read");
+    let functions: Vec<String> = chain["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["function"].as_str().unwrap_or("?").to_string())
+        .collect();
+    let at = |name: &str| {
+        functions
+            .iter()
+            .position(|f| f == name)
+            .unwrap_or_else(|| panic!("{name} not in {functions:?}"))
+    };
+    assert!(at("read") < at("ptscope_chain_c"));
+    assert!(at("ptscope_chain_c") < at("ptscope_chain_b"));
+    assert!(at("ptscope_chain_b") < at("ptscope_chain_a"));
+    let top = &chain["frames"][0];
+    assert!(top["module"].as_str().unwrap().contains("libc"), "{top}");
+    assert!(top["pc"].as_str().unwrap().starts_with("0x"));
+
+    let mutex = thread(t.mutex_tid);
+    assert_eq!(mutex["kernel"]["syscall"], "futex");
+    let text = mutex["frames"].to_string();
+    assert!(
+        text.contains("pthread_mutex_lock") && text.contains("mutex_waiter"),
+        "{text}"
+    );
+    assert_untraced_and_running(t.pid);
+}
+
+#[test]
+fn text_reads_like_a_thread_backtrace() {
+    let t = symbols_support::start_default();
+    let out = dump(&[&t.pid.to_string()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let block = text
+        .split("\nthread ")
+        .find(|b| b.starts_with(&t.chain_tid.to_string()))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(block.contains("[kernel: S"), "{block}");
+    assert!(block.contains("read("), "{block}");
+    let c = block.find("ptscope_chain_c").unwrap();
+    let a = block.find("ptscope_chain_a").unwrap();
+    assert!(block.find("#0 ").unwrap() < c && c < a, "{block}");
 }

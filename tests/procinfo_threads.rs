@@ -53,11 +53,18 @@ fn process_info_and_tracer_pid() {
     assert_eq!(p.comm, "ptscope");
     assert_eq!(p.tracer_pid, None);
 
-    // The kernel names the tracing *thread*: this test's thread, which did the seize.
-    let me = unsafe { libc::gettid() };
-    // /proc/PID/status speaks for the leader thread.
-    let traced = with_stopped(t.pid, |_| r.process(t.pid).unwrap());
-    assert_eq!(traced.tracer_pid, Some(me));
+    // /proc/PID/status speaks for the leader thread, and names the tracing *thread*: the
+    // engine's tracer thread inside this test process.
+    let (traced, comm) = with_stopped(t.pid, t.pid, |_| {
+        let p = r.process(t.pid).unwrap();
+        let tracer = p.tracer_pid.expect("traced while stopped");
+        (
+            p,
+            std::fs::read_to_string(format!("/proc/self/task/{tracer}/comm")).unwrap(),
+        )
+    });
+    assert!(traced.tracer_pid.is_some());
+    assert_eq!(comm.trim(), "ptscope-tracer");
     // Detached again: untraced, and the leader is back where it was.
     assert_eq!(r.process(t.pid).unwrap().tracer_pid, None);
     wait_in_syscall(t.pid, t.pid, "pause");

@@ -86,9 +86,13 @@ fn dump_of_a_process_already_traced_names_the_tracer() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(
-        err.contains(&format!("already traced by PID")) && err.contains("(ptscope-tracer)"),
-        "{err}"
+    assert_eq!(
+        err.trim(),
+        format!(
+            "ptscope: process {} is already traced by PID {} (ptscope)",
+            lab.pid,
+            holder.id()
+        )
     );
     // Closing the holder's stdin makes it detach properly.
     drop(holder.stdin.take());

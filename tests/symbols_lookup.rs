@@ -177,7 +177,9 @@ fn stripped_copy_falls_back_to_module_plus_offset() {
     let t = start_chain(&copy);
     let sym = Symbolizer::new(t.pid).unwrap();
     let mut read = mem_reader(t.pid);
-    let bt = with_stopped(t.chain_tid, |regs| unwind(&sym, regs, &mut read, MAX_DEPTH));
+    let bt = with_stopped(t.pid, t.chain_tid, |regs| {
+        unwind(&sym, regs, &mut read, MAX_DEPTH)
+    });
     std::fs::remove_dir_all(&dir).ok();
 
     // libc still names its read; the executable's frames have no names, but a module and the

@@ -9,7 +9,7 @@ use symbols_support::*;
 fn backtrace(t: &Target, tid: i32) -> Backtrace {
     let sym = Symbolizer::new(t.pid).unwrap();
     let mut read = mem_reader(t.pid);
-    with_stopped(tid, |regs| unwind(&sym, regs, &mut read, MAX_DEPTH))
+    with_stopped(t.pid, tid, |regs| unwind(&sym, regs, &mut read, MAX_DEPTH))
 }
 
 fn names(bt: &Backtrace) -> Vec<String> {
@@ -97,7 +97,7 @@ fn mutex_thread_shows_futex_then_the_lock_and_waiter_in_its_stack() {
 
     let sym = Symbolizer::new(t.pid).unwrap();
     let mut read = mem_reader(t.pid);
-    let (bt, stopped_view) = with_stopped(t.mutex_tid, |regs| {
+    let (bt, stopped_view) = with_stopped(t.pid, t.mutex_tid, |regs| {
         (
             unwind(&sym, regs, &mut read, MAX_DEPTH),
             proc_reader.thread(t.pid, t.mutex_tid).unwrap(),

@@ -1,18 +1,13 @@
 //! Shared by the symbols_* and procinfo_* tests: start the chain target, wait for its threads
 //! to block, and read one thread's registers.
 //!
-//! TEST-ONLY ptrace: the engine (src/tracer) owns ptrace in the product. Until its
-//! TracerHandle lands, `with_stopped` seizes one thread, interrupts it, reads its registers,
-//! runs the check while it is stopped, and detaches, all on the calling test thread. Swap it
-//! for TracerHandle (attach, Command::GetRegs, memory read, detach) when the engine is in.
+//! Registers come through the engine (TracerHandle), as in the product.
 
 #![allow(dead_code)]
 
-use nix::sys::ptrace;
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 use ptscope::procinfo::ProcReader;
 use ptscope::tracer::regs::Registers;
+use ptscope::tracer::{Command as TraceCommand, Options, Reply, TracerHandle};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -102,23 +97,20 @@ pub fn mem_reader(pid: i32) -> impl FnMut(u64, &mut [u8]) -> usize {
     move |addr, buf| file.read_at(buf, addr).unwrap_or(0)
 }
 
-/// Stops one thread, hands its registers to `f` while it is stopped, then detaches it so it
-/// runs on as before.
-pub fn with_stopped<T>(tid: i32, f: impl FnOnce(&Registers) -> T) -> T {
-    let pid = Pid::from_raw(tid);
-    ptrace::seize(pid, ptrace::Options::empty()).expect("seize");
-    ptrace::interrupt(pid).expect("interrupt");
-    match waitpid(pid, Some(WaitPidFlag::__WALL)).expect("waitpid") {
-        WaitStatus::PtraceEvent(..) | WaitStatus::Stopped(..) => {}
-        other => panic!("unexpected wait status {other:?}"),
-    }
-    let regs = ptrace::getregs(pid).map(|r| Registers::from_raw(&r));
-    // A failing check must still detach, or the thread would stay stopped under a dead tracer.
-    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &regs {
-        Ok(r) => f(r),
-        Err(e) => panic!("getregs: {e}"),
-    }));
-    ptrace::detach(pid, None).expect("detach");
+/// Stops the process through the engine, hands one thread's registers to `f` while everything
+/// holds still, then detaches so the process runs on as before (also when `f` panics).
+pub fn with_stopped<T>(pid: i32, tid: i32, f: impl FnOnce(&Registers) -> T) -> T {
+    let h = TracerHandle::attach(pid, Options::default()).expect("attach");
+    h.call(TraceCommand::Stop).expect("all threads stop");
+    let regs = match h
+        .call(TraceCommand::GetRegisters { tid })
+        .expect("registers")
+    {
+        Reply::Registers(r) => *r,
+        other => panic!("unexpected reply {other:?}"),
+    };
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&regs)));
+    h.shutdown().expect("detach");
     match out {
         Ok(v) => v,
         Err(p) => std::panic::resume_unwind(p),
