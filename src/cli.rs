@@ -99,7 +99,8 @@ mod tests {
             c.command,
             Some(Cmd::Dump {
                 pid: 77,
-                json: true
+                json: true,
+                ..
             })
         ));
         let c = parse(&["__target", "demo", "--seconds", "3"]).unwrap();
