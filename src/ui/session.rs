@@ -180,8 +180,15 @@ fn spawn_signals(tx: Sender<Input>) -> std::io::Result<signal_hook::iterator::Ha
 pub fn run(handle: TracerHandle, mut model: Model) -> Result<(), String> {
     let (tx, rx) = unbounded();
     let signals = spawn_signals(tx.clone()).map_err(|e| format!("cannot watch signals: {e}"))?;
-    let mut terminal =
-        ratatui::try_init().map_err(|e| format!("cannot set up the terminal: {e}"))?;
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            // Raw mode may be on already if the alternate screen is what failed.
+            ratatui::restore();
+            signals.close();
+            return Err(format!("cannot set up the terminal: {e}"));
+        }
+    };
     spawn_input(tx);
     let result = run::run(&mut terminal, &handle, &mut model, &rx);
     ratatui::restore();
