@@ -62,6 +62,8 @@ keys Enter
 wait_for 'breakpoint set at'
 keys c
 wait_for '> [0-9]+ +worker-[0-9] +stopped +breakpoint'
+# Function names come from a symbol thread a moment later.
+wait_for 'breakpoint 0x[0-9a-f]+ +0x[0-9a-f]+ ptscope_demo_hot'
 shot breakpoint.png
 
 # One instruction on the thread that hit it, then the memory at its stack.

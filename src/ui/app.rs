@@ -14,7 +14,7 @@ use crate::tracer::regs::Registers;
 use crate::tracer::status::{ExitKind, RawStatus};
 use crate::tracer::thread::{StopCause, ThreadState, Tid};
 use ratatui::layout::Rect;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -191,6 +191,8 @@ pub enum Msg {
     Tick,
     /// SIGINT, SIGTERM or SIGHUP reached ptscope.
     Signal(&'static str),
+    /// Function names for PCs, from the symbol thread.
+    PcNames(Vec<(u64, Option<String>)>),
 }
 
 #[derive(Clone, Debug)]
@@ -218,6 +220,12 @@ pub struct Model {
     pub symbols: BTreeMap<String, u64>,
     /// Symbol names of the process, for names `symbols` does not know.
     pub resolver: Option<Resolver>,
+    /// Function names of the PCs seen so far, already sanitised (empty: no name); cleared at
+    /// exec. Filled by `Msg::PcNames` from a symbol thread, so a slow first ELF parse never
+    /// holds up keys or drawing.
+    pub pc_names: HashMap<u64, String>,
+    /// PCs handed out by `take_unnamed_pcs` and not answered yet.
+    pub pc_asked: HashSet<u64>,
     pub focus: Focus,
     pub prompt: Option<Prompt>,
     pub help: bool,
@@ -249,6 +257,8 @@ impl Model {
             banner: None,
             symbols: BTreeMap::new(),
             resolver: None,
+            pc_names: HashMap::new(),
+            pc_asked: HashSet::new(),
             focus: Focus::Threads,
             prompt: None,
             help: false,
@@ -415,6 +425,28 @@ impl Model {
         self.keep_selection_visible();
     }
 
+    /// PCs of stopped threads that have no name yet and were not asked for: the run loop sends
+    /// them to the symbol thread.
+    pub fn take_unnamed_pcs(&mut self) -> Vec<u64> {
+        let mut pcs: Vec<u64> = self
+            .threads
+            .values()
+            .filter_map(|r| r.regs.map(|g| g.rip()))
+            .filter(|pc| !self.pc_names.contains_key(pc) && !self.pc_asked.contains(pc))
+            .collect();
+        pcs.sort_unstable();
+        pcs.dedup();
+        self.pc_asked.extend(&pcs);
+        pcs
+    }
+
+    pub fn pc_name(&self, pc: u64) -> Option<&str> {
+        self.pc_names
+            .get(&pc)
+            .map(|s| s.as_str())
+            .filter(|s| !s.is_empty())
+    }
+
     fn apply_transition(&mut self, at: Duration, t: Transition) {
         let row = self.threads.entry(t.tid).or_insert_with(|| {
             self.names_stale = true;
@@ -423,6 +455,11 @@ impl Model {
         row.state = t.new;
         if t.cause.is_some() {
             row.cause = t.cause;
+        }
+        if t.cause == Some(StopCause::Exec) {
+            // A new program image: old names would lie.
+            self.pc_names.clear();
+            self.pc_asked.clear();
         }
         if t.new == ThreadState::Exited {
             self.threads.remove(&t.tid);
@@ -821,6 +858,15 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
             Vec::new()
         }
         Msg::Tracer(ev) => m.on_event(ev),
+        Msg::PcNames(names) => {
+            for (pc, name) in names {
+                if m.pc_asked.remove(&pc) {
+                    m.pc_names
+                        .insert(pc, name.map(|n| sanitize(&n)).unwrap_or_default());
+                }
+            }
+            Vec::new()
+        }
         Msg::Tick => {
             let asked = m.pending.values().any(|c| *c == Command::Snapshot);
             if m.names_stale && !asked && m.gone().is_none() {

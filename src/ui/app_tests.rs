@@ -436,3 +436,44 @@ fn unknown_names_go_to_the_resolver() {
         }
     }
 }
+
+#[test]
+fn pcs_are_asked_for_once_and_forgotten_at_exec() {
+    let mut m = Model::new(PID, "demo", true);
+    let stop = |m: &mut Model| {
+        let k = EventKind::AllStopped(Box::new(demo_snapshot()));
+        update(m, Msg::Tracer(event(1, 1, k)));
+    };
+    stop(&mut m);
+    // Two distinct PCs among seven threads.
+    assert_eq!(m.take_unnamed_pcs(), vec![HOT, 0x7f3a_1c29_5d7e]);
+    assert!(m.take_unnamed_pcs().is_empty(), "asked already");
+    update(
+        &mut m,
+        Msg::PcNames(vec![
+            (HOT, Some("hot\x1b[1m".into())),
+            (0x7f3a_1c29_5d7e, None),
+        ]),
+    );
+    assert_eq!(m.pc_name(HOT), Some("hot\\x1b[1m"));
+    assert_eq!(m.pc_name(0x7f3a_1c29_5d7e), None);
+    stop(&mut m);
+    assert!(m.take_unnamed_pcs().is_empty(), "named already");
+    let exec = EventKind::Transition(Transition {
+        tid: PID,
+        old: ThreadState::Running,
+        new: ThreadState::Stopped,
+        cause: Some(StopCause::Exec),
+        status: None,
+        note: "exec",
+    });
+    update(&mut m, Msg::Tracer(event(2, 2, exec)));
+    // A late answer from before the exec is not taken.
+    update(&mut m, Msg::PcNames(vec![(HOT, Some("old".into()))]));
+    assert_eq!(m.pc_name(HOT), None);
+    assert_eq!(
+        m.take_unnamed_pcs(),
+        vec![HOT, 0x7f3a_1c29_5d7e],
+        "asked again after exec"
+    );
+}

@@ -199,6 +199,7 @@ pub fn demo_model() -> Model {
             EventKind::AllStopped(Box::new(demo_snapshot())),
         )),
     );
+    name_pcs(&mut m);
     m
 }
 
@@ -219,4 +220,21 @@ pub fn with_memory(m: &mut Model, addr: u64, readable: usize, requested: usize) 
         bytes,
         requested,
     });
+}
+
+/// Function names for the fixture's PCs, as the symbol thread would answer them.
+pub fn name_pcs(m: &mut Model) {
+    let names = m
+        .take_unnamed_pcs()
+        .into_iter()
+        .map(|pc| {
+            let name = match pc {
+                HOT => Some("ptscope_demo_hot".to_string()),
+                0x7f3a_1c29_5d7e => Some("clock_nanosleep+0x4e".to_string()),
+                _ => None,
+            };
+            (pc, name)
+        })
+        .collect();
+    update(m, Msg::PcNames(names));
 }

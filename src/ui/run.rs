@@ -7,7 +7,7 @@ use super::app::{update, Msg};
 use super::keymap::{self, Mode};
 use super::panes::screen::ScreenView;
 use crate::tracer::event::{Command, Event};
-use crossbeam_channel::{never, select, tick, Receiver, TryRecvError};
+use crossbeam_channel::{never, select, tick, Receiver, Sender, TryRecvError};
 use ratatui::backend::Backend;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::Terminal;
@@ -28,6 +28,13 @@ pub enum Input {
 pub trait Tracer {
     fn send(&self, cmd: Command) -> u64;
     fn events(&self) -> &Receiver<Event>;
+}
+
+/// The symbol thread: PCs out, function names back. Its lookups may parse large ELF files, so
+/// they never run on the UI thread.
+pub struct Namer {
+    pub ask: Sender<Vec<u64>>,
+    pub answers: Receiver<Vec<(u64, Option<String>)>>,
 }
 
 /// How long one burst may be applied before the screen is drawn anyway.
@@ -81,6 +88,7 @@ pub fn run<B: Backend, T: Tracer>(
     tracer: &T,
     model: &mut Model,
     inputs: &Receiver<Input>,
+    namer: Option<&Namer>,
 ) -> io::Result<Stats> {
     let mut stats = Stats::default();
     let size = terminal
@@ -95,6 +103,8 @@ pub fn run<B: Backend, T: Tracer>(
     let ticker = tick(TICK);
     let closed = never();
     let mut events = tracer.events();
+    let no_names = never();
+    let names = namer.map(|n| &n.answers).unwrap_or(&no_names);
     draw(terminal, model)?;
     stats.frames += 1;
     while !model.quit {
@@ -112,6 +122,7 @@ pub fn run<B: Backend, T: Tracer>(
                     None
                 }
             },
+            recv(names) -> n => n.ok().map(Msg::PcNames),
             recv(ticker) -> _ => Some(Msg::Tick),
         };
         if let Some(msg) = first {
@@ -133,6 +144,12 @@ pub fn run<B: Backend, T: Tracer>(
             };
             if let Some(msg) = msg {
                 apply(model, msg, tracer, &mut stats);
+            }
+        }
+        if let Some(n) = namer {
+            let pcs = model.take_unnamed_pcs();
+            if !pcs.is_empty() {
+                let _ = n.ask.send(pcs);
             }
         }
         if !model.quit {

@@ -62,7 +62,7 @@ fn a_key_is_not_queued_behind_a_storm_of_births() {
     in_tx.send(key('q')).unwrap();
     let mut term = Terminal::new(TestBackend::new(120, 35)).unwrap();
     let mut m = demo_model();
-    let stats = run(&mut term, &tracer, &mut m, &in_rx).unwrap();
+    let stats = run(&mut term, &tracer, &mut m, &in_rx, None).unwrap();
     assert!(m.quit);
     // Keys are taken before the rest of a burst: at most the one event select! picked first.
     assert!(
@@ -98,7 +98,7 @@ fn a_storm_is_drawn_in_a_few_frames_and_keys_still_work() {
         ev_tx
     });
     let t0 = Instant::now();
-    let stats = run(&mut term, &tracer, &mut m, &in_rx).unwrap();
+    let stats = run(&mut term, &tracer, &mut m, &in_rx, None).unwrap();
     let _keep_open = keys.join().unwrap();
     assert!(m.quit);
     assert!(
@@ -122,7 +122,7 @@ fn commands_reach_the_tracer_with_their_ids() {
     in_tx.send(key('c')).unwrap();
     in_tx.send(key('q')).unwrap();
     drop(ev_tx);
-    run(&mut term, &tracer, &mut m, &in_rx).unwrap();
+    run(&mut term, &tracer, &mut m, &in_rx, None).unwrap();
     let sent = tracer.sent.borrow().clone();
     assert_eq!(
         sent,
@@ -148,7 +148,7 @@ fn every_event_of_a_burst_is_applied_before_a_later_signal() {
         }
         in_tx.send(Input::Signal("SIGTERM")).unwrap();
     });
-    run(&mut term, &tracer, &mut m, &in_rx).unwrap();
+    run(&mut term, &tracer, &mut m, &in_rx, None).unwrap();
     sig.join().unwrap();
     assert!(m.quit);
     let n = m.threads.len();
@@ -156,4 +156,36 @@ fn every_event_of_a_burst_is_applied_before_a_later_signal() {
     draw(&mut term, &m).unwrap();
     let screen = format!("{}", term.backend());
     assert!(screen.contains(&format!("Threads ({n})")), "{screen}");
+}
+
+#[test]
+fn names_come_from_the_symbol_thread() {
+    let (tracer, ev_tx, in_tx, in_rx) = setup();
+    let (ask_tx, ask_rx) = unbounded::<Vec<u64>>();
+    let (ans_tx, ans_rx) = unbounded();
+    let namer = Namer {
+        ask: ask_tx,
+        answers: ans_rx,
+    };
+    let mut term = Terminal::new(TestBackend::new(120, 35)).unwrap();
+    let mut m = crate::ui::app::Model::new(PID, "demo", true);
+    let k = EventKind::AllStopped(Box::new(demo_snapshot()));
+    ev_tx.send(event(1, 1, k)).unwrap();
+    let worker = std::thread::spawn(move || {
+        let pcs = ask_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        ans_tx
+            .send(
+                pcs.iter()
+                    .map(|pc| (*pc, Some(format!("f{pc:x}"))))
+                    .collect(),
+            )
+            .unwrap();
+        // Quit once the answer is in; the loop has applied it by the time it sees q.
+        in_tx.send(key('q')).unwrap();
+        pcs
+    });
+    run(&mut term, &tracer, &mut m, &in_rx, Some(&namer)).unwrap();
+    let asked = worker.join().unwrap();
+    assert_eq!(asked, vec![HOT, 0x7f3a_1c29_5d7e]);
+    assert_eq!(m.pc_name(HOT), Some(format!("f{HOT:x}").as_str()));
 }

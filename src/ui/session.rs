@@ -76,6 +76,45 @@ fn resolver(pid: i32) -> Resolver {
     }))
 }
 
+/// The symbol thread for `run::Namer`: loads the process's symbols on the first request and
+/// re-reads its mappings for each batch, so libraries loaded later are named too.
+fn spawn_namer(pid: i32) -> std::io::Result<run::Namer> {
+    let (ask, asks) = unbounded::<Vec<u64>>();
+    let (reply, answers) = unbounded();
+    std::thread::Builder::new()
+        .name("ptscope-symbols".into())
+        .spawn(move || {
+            let mut symbols: Option<Symbolizer> = None;
+            for pcs in asks {
+                match symbols.as_mut() {
+                    Some(s) => {
+                        let _ = s.refresh();
+                    }
+                    None => symbols = Symbolizer::new(pid).ok(),
+                }
+                let names = pcs
+                    .iter()
+                    .map(|pc| {
+                        let name = symbols.as_ref().and_then(|s| {
+                            let loc = s.symbolize(*pc, false);
+                            let func = loc.function?;
+                            Some(if loc.offset == 0 {
+                                func
+                            } else {
+                                format!("{func}+{:#x}", loc.offset)
+                            })
+                        });
+                        (*pc, name)
+                    })
+                    .collect();
+                if reply.send(names).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(run::Namer { ask, answers })
+}
+
 /// Starts the tracer and builds the first model. Demo set-up (hot function address, SIGUSR1
 /// passed on, running) happens here, before the screen takes over, so errors print plainly.
 pub fn start(target: Target, settings: &Settings) -> Result<(TracerHandle, Model), String> {
@@ -190,7 +229,9 @@ pub fn run(handle: TracerHandle, mut model: Model) -> Result<(), String> {
         }
     };
     spawn_input(tx);
-    let result = run::run(&mut terminal, &handle, &mut model, &rx);
+    // Without symbols the PC column just stays unnamed.
+    let namer = spawn_namer(handle.pid()).ok();
+    let result = run::run(&mut terminal, &handle, &mut model, &rx, namer.as_ref());
     ratatui::restore();
     signals.close();
     let shut = handle.shutdown();

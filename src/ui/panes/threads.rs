@@ -60,6 +60,13 @@ impl Widget for &ThreadsPane<'_> {
                 Cell::from(Span::styled(r.state.name(), theme::thread_state(r.state))),
                 Cell::from(cause_text(r)),
                 Cell::from(Span::styled(pc, pc_style)),
+                Cell::from(Span::styled(
+                    r.regs
+                        .and_then(|g| m.pc_name(g.rip()))
+                        .unwrap_or("")
+                        .to_string(),
+                    pc_style,
+                )),
             ]);
             if m.selected == Some(r.tid) {
                 row.style(theme::SELECTED)
@@ -67,14 +74,16 @@ impl Widget for &ThreadsPane<'_> {
                 row
             }
         });
-        let header = Row::new(["", "TID", "NAME", "STATE", "CAUSE", "PC"]).style(theme::HEADER);
+        let header =
+            Row::new(["", "TID", "NAME", "STATE", "CAUSE", "PC", "IN"]).style(theme::HEADER);
         let widths = [
             Constraint::Length(1),
             Constraint::Length(7),
             Constraint::Length(15),
             Constraint::Length(8),
-            Constraint::Fill(1),
+            Constraint::Length(26),
             Constraint::Length(14),
+            Constraint::Fill(1),
         ];
         let table = Table::new(rows, widths)
             .header(header)
