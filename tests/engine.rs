@@ -630,3 +630,43 @@ fn a_breakpoint_set_by_name_is_hit() {
     h.shutdown().unwrap();
     assert_untraced_and_running(lab.pid);
 }
+
+#[test]
+fn stepping_a_thread_blocked_in_a_system_call_ends_cleanly() {
+    let mut lab = Lab::start(1);
+    let control = *lab.tids.last().unwrap();
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    // The control thread sits in read(0, ...): the step restarts the call and only ends when
+    // the call returns, at syscall exit (reported as TRAP_BRKPT, not TRAP_TRACE).
+    h.send(Command::Step { tid: control });
+    lab.send("calls");
+    let snap = wait_all_stopped(&h);
+    let t = snap.threads.iter().find(|t| t.tid == control).unwrap();
+    assert_eq!(t.cause, Some(StopCause::Stepped));
+    assert_eq!(
+        t.pending_signal, None,
+        "our step trap is not a signal to deliver"
+    );
+    cont(&h);
+    lab.expect("calls ");
+    lab.assert_alive();
+
+    // A step that does not end (nothing more on stdin) can still be stopped, and the process
+    // survives continuing afterwards.
+    h.call(Command::Stop).unwrap();
+    h.send(Command::Step { tid: control });
+    wait_for(
+        &h,
+        |e| matches!(&e.kind, EventKind::Transition(t) if t.tid == control && t.new == ThreadState::Stepping),
+    );
+    h.call(Command::Stop).unwrap();
+    let snap = h.snapshot().unwrap();
+    let t = snap.threads.iter().find(|t| t.tid == control).unwrap();
+    assert_eq!(t.state, ThreadState::Stopped);
+    cont(&h);
+    lab.assert_alive();
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+    lab.assert_alive();
+}

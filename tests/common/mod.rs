@@ -82,12 +82,16 @@ impl Lab {
     /// The next stdout line that starts with `prefix`, within the timeout.
     pub fn expect(&self, prefix: &str) -> String {
         let deadline = Instant::now() + TIMEOUT;
+        let mut skipped = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(l) if l.starts_with(prefix) => return l,
-                Ok(_) => continue,
-                Err(_) => panic!("lab {} did not print {prefix:?} in time", self.pid),
+                Ok(l) => skipped.push(l),
+                Err(_) => panic!(
+                    "lab {} did not print {prefix:?} in time (printed instead: {skipped:?})",
+                    self.pid
+                ),
             }
         }
     }
