@@ -179,8 +179,7 @@ fn the_programs_own_int3_is_reported_as_sigtrap_and_delivered() {
     cont(&h);
     lab.send("int3");
     let snap = wait_all_stopped(&h);
-    let by = snap.stopped_by.unwrap();
-    let t = snap.threads.iter().find(|t| t.tid == by).unwrap();
+    let t = stopper(&snap);
     assert_eq!(t.cause, Some(StopCause::Signal { sig: libc::SIGTRAP }));
     // The PC stays just past the program's int3: it is not ours to rewind.
     let rip = t.regs.unwrap().rip();
@@ -207,8 +206,7 @@ fn a_sigusr1_pending_at_a_stop_is_delivered_on_continue() {
     .unwrap();
     cont(&h);
     let snap = wait_all_stopped(&h);
-    let by = snap.stopped_by.unwrap();
-    let t = snap.threads.iter().find(|t| t.tid == by).unwrap();
+    let t = stopper(&snap);
     assert_eq!(t.cause, Some(StopCause::Signal { sig: libc::SIGUSR1 }));
     assert_eq!(t.pending_signal, Some(libc::SIGUSR1));
     assert_eq!(
@@ -456,12 +454,10 @@ fn sigstop_from_outside_is_shown_and_honoured() {
     let pid = nix::unistd::Pid::from_raw(lab.pid);
     nix::sys::signal::kill(pid, nix::sys::signal::SIGSTOP).unwrap();
     let snap = wait_all_stopped(&h);
-    let by = snap
-        .threads
-        .iter()
-        .find(|t| Some(t.tid) == snap.stopped_by)
-        .unwrap();
-    assert_eq!(by.cause, Some(StopCause::Signal { sig: libc::SIGSTOP }));
+    assert_eq!(
+        stopper(&snap).cause,
+        Some(StopCause::Signal { sig: libc::SIGSTOP })
+    );
     // Continuing delivers the SIGSTOP: the whole group enters the job-control stop and stays
     // there, listened to, until SIGCONT.
     cont(&h);

@@ -3,8 +3,7 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 fn calls(lab: &mut Lab) -> u64 {
     lab.send("calls");
@@ -21,17 +20,8 @@ fn kill_9_of_ptscope_while_the_process_rests_on_a_breakpoint_leaves_it_alive() {
     let mut lab = Lab::start(2);
     let hot_tid = lab.command_tid("hot");
     let text = read_proc_mem(lab.pid, lab.hot, 32);
-    let mut holder = Command::new(bin())
-        .args(["__hold", &lab.pid.to_string(), &format!("{:#x}", lab.hot)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(holder.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert_eq!(line.trim(), format!("HELD {hot_tid}"));
+    let (mut holder, line) = start_holder(&lab);
+    assert_eq!(line, format!("HELD {hot_tid}"));
 
     // At rest: every thread in a tracing stop, and no int3 of ours in memory.
     for tid in task_ids(lab.pid) {
@@ -68,16 +58,7 @@ fn kill_9_of_ptscope_while_the_process_rests_on_a_breakpoint_leaves_it_alive() {
 fn dump_of_a_process_already_traced_names_the_tracer() {
     let mut lab = Lab::start(1);
     lab.command_tid("hot");
-    let mut holder = Command::new(bin())
-        .args(["__hold", &lab.pid.to_string(), &format!("{:#x}", lab.hot)])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(holder.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (mut holder, line) = start_holder(&lab);
     assert!(line.starts_with("HELD"));
     let out = Command::new(bin())
         .args(["dump", &lab.pid.to_string()])
