@@ -53,6 +53,9 @@ wait_for ' RUNNING '
 wait_for 'Event log \(([4-9][0-9]|[1-9][0-9]{2,})\)'
 keys s
 wait_for ' STOPPED '
+# Names and the selected thread's stack come from the symbol thread a moment later.
+wait_for 'Backtrace [0-9]+ \([0-9]+ frames\)'
+wait_for 'clock_nanosleep\+0x'
 shot overview.png
 
 keys b
@@ -63,7 +66,9 @@ wait_for 'breakpoint set at'
 keys c
 wait_for '> [0-9]+ +worker-[0-9] +stopped +breakpoint'
 # Function names come from a symbol thread a moment later.
-wait_for 'breakpoint 0x[0-9a-f]+ +0x[0-9a-f]+ ptscope_demo_hot'
+wait_for 'breakpoint 0x[0-9a-f]+ .*ptscope_demo_hot'
+# The stack of the thread that hit it, unwound on the symbol thread.
+wait_for 'Backtrace [0-9]+ \([0-9]+ frames\)'
 shot breakpoint.png
 
 # One instruction on the thread that hit it, then the memory at its stack.

@@ -134,11 +134,19 @@ fn thread_rows(text: &str) -> Vec<(i32, String)> {
         .collect()
 }
 
+/// A register's value from the two-column Registers pane: the name, then a 0x value.
 fn register(text: &str, name: &str) -> Option<u64> {
     text.lines().find_map(|l| {
-        let i = l.find(&format!("│{name} "))?;
-        let v = l[i..].split_whitespace().nth(1)?;
-        u64::from_str_radix(v.trim_start_matches("0x").trim_end_matches('│'), 16).ok()
+        let words: Vec<&str> = l
+            .split(|c: char| c == '│' || c.is_whitespace())
+            .filter(|w| !w.is_empty())
+            .collect();
+        words.windows(2).find_map(|w| {
+            (w[0] == name)
+                .then(|| w[1].strip_prefix("0x"))
+                .flatten()
+                .and_then(|v| u64::from_str_radix(v, 16).ok())
+        })
     })
 }
 
@@ -219,6 +227,108 @@ fn demo_stop_break_continue_step_quit() {
     assert_eq!(ui.wait_exit(), 0);
     // A launched demo is killed when ptscope quits.
     common::eventually("the launched demo to be gone", || task_ids(pid).is_empty());
+}
+
+/// `ptscope __target chain`: its READY line, then both threads blocked where the kernel shows it.
+fn start_chain() -> (std::process::Child, i32, i32, i32) {
+    use std::io::BufRead;
+    let mut target = std::process::Command::new(bin())
+        .args(["__target", "chain"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the chain target");
+    let mut line = String::new();
+    std::io::BufReader::new(target.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("READY line");
+    let json: serde_json::Value =
+        serde_json::from_str(line.trim().strip_prefix("READY ").expect("READY")).unwrap();
+    let id = |k: &str| json[k].as_i64().expect("tid") as i32;
+    let (pid, chain, mutex) = (id("pid"), id("chain_tid"), id("mutex_tid"));
+    let in_call = |tid: i32, nr: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall"))
+            .is_ok_and(|s| s.split_whitespace().next() == Some(nr))
+    };
+    common::eventually("chain in read(2) and mutex in futex(2)", || {
+        in_call(chain, "0") && in_call(mutex, "202")
+    });
+    (target, pid, chain, mutex)
+}
+
+#[test]
+fn chain_target_shows_its_stack_and_what_the_kernel_says() {
+    let (mut target, pid, chain, mutex) = start_chain();
+    let mut ui = Ui::start(&[&pid.to_string()]);
+    ui.wait("the attached process stopped", |t| {
+        (t.contains("STOPPED") && t.contains("before the stop") && thread_rows(t).len() >= 3)
+            .then_some(())
+    });
+    // The kernel's view from before the attach stopped everything: blocked in read and futex.
+    let row = |t: &str, tid: i32| {
+        thread_rows(t)
+            .into_iter()
+            .find(|(id, _)| *id == tid)
+            .map(|(_, r)| r)
+    };
+    let text = ui.text();
+    let chain_row = row(&text, chain).expect("chain thread listed");
+    let mutex_row = row(&text, mutex).expect("mutex thread listed");
+    assert!(
+        chain_row.contains(" S ") && chain_row.contains("read("),
+        "{text}"
+    );
+    assert!(mutex_row.contains("futex("), "{text}");
+    assert!(
+        !chain_row.contains(" t "),
+        "our own stop is not the kernel view: {text}"
+    );
+
+    // Select the chain thread (threads are in tid order) and read its backtrace.
+    let tids: Vec<i32> = thread_rows(&text).into_iter().map(|(t, _)| t).collect();
+    let selected = text
+        .find("Registers ")
+        .and_then(|i| text[i + "Registers ".len()..].split_whitespace().next())
+        .and_then(|w| w.parse::<i32>().ok())
+        .expect("a selected thread");
+    let from = tids
+        .iter()
+        .position(|t| *t == selected)
+        .expect("selected listed");
+    let to = tids.iter().position(|t| *t == chain).expect("chain listed");
+    let (key, step): (&str, isize) = if to >= from { ("j", 1) } else { ("k", -1) };
+    let mut at = from as isize;
+    while at != to as isize {
+        ui.keys(key);
+        at += step;
+        let want = format!("Registers {}", tids[at as usize]);
+        ui.wait(&want, |t| t.contains(&want).then_some(()));
+    }
+    let frames = ui.wait("the chain thread's backtrace", |t| {
+        if !t.contains(&format!("Backtrace {chain} (")) {
+            return None;
+        }
+        let order: Vec<usize> = ["ptscope_chain_c", "ptscope_chain_b", "ptscope_chain_a"]
+            .iter()
+            .map(|f| t.find(f))
+            .collect::<Option<Vec<usize>>>()?;
+        Some(order)
+    });
+    assert!(
+        frames[0] < frames[1] && frames[1] < frames[2],
+        "c, b, a innermost first:\n{}",
+        ui.text()
+    );
+    let text = ui.text();
+    let frame_line = |f: &str| text.lines().find(|l| l.contains(f)).unwrap().to_string();
+    assert!(frame_line("ptscope_chain_c").contains("#1"), "{text}");
+    assert!(frame_line("ptscope_chain_b").contains("#2"), "{text}");
+    assert!(frame_line("ptscope_chain_a").contains("#3"), "{text}");
+
+    ui.keys("q");
+    assert_eq!(ui.wait_exit(), 0);
+    assert_untraced_and_running(pid);
+    target.kill().unwrap();
+    target.wait().unwrap();
 }
 
 #[test]

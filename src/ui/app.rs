@@ -2,8 +2,10 @@
 //! resizes) in, tracer commands out. No I/O happens here, so every rule is a table test.
 
 use super::addr::{self, Scope};
+use super::inspect::{is_our_stop, BacktraceView, KernelRow, UnwindAsk};
 use super::layout;
 use super::panes::memory::bytes_per_row;
+use crate::procinfo::ThreadKernelView;
 use crate::text::sanitize;
 use crate::tracer::error::TraceError;
 use crate::tracer::event::{
@@ -14,7 +16,7 @@ use crate::tracer::regs::Registers;
 use crate::tracer::status::{ExitKind, RawStatus};
 use crate::tracer::thread::{StopCause, ThreadState, Tid};
 use ratatui::layout::Rect;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +41,7 @@ pub const LOG_CAPACITY: usize = 5000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Focus {
     Threads,
+    Backtrace,
     Registers,
     Breakpoints,
     Memory,
@@ -46,8 +49,9 @@ pub enum Focus {
 }
 
 impl Focus {
-    pub const ALL: [Focus; 5] = [
+    pub const ALL: [Focus; 6] = [
         Focus::Threads,
+        Focus::Backtrace,
         Focus::Registers,
         Focus::Breakpoints,
         Focus::Memory,
@@ -193,6 +197,10 @@ pub enum Msg {
     Signal(&'static str),
     /// Function names for PCs, from the symbol thread.
     PcNames(Vec<(u64, Option<String>)>),
+    /// Every thread as /proc showed it, from the kernel-view thread.
+    Kernel(Vec<ThreadKernelView>),
+    /// A stack walk from the symbol thread, answering an `UnwindAsk`.
+    Backtrace(BacktraceView),
 }
 
 #[derive(Clone, Debug)]
@@ -235,6 +243,26 @@ pub struct Model {
     pub pending: HashMap<u64, Command>,
     /// Threads were born since the last snapshot, so their names are unknown.
     pub names_stale: bool,
+    /// Addresses from the event log that want a name (breakpoint causes).
+    pub log_addrs: BTreeSet<u64>,
+    /// The kernel's view of each thread, from the last reading taken while it ran.
+    pub kernel: BTreeMap<Tid, KernelRow>,
+    /// A /proc reading should be taken (the run loop hands it to the kernel-view thread).
+    pub kernel_wanted: bool,
+    /// One is on its way; no second one is asked for meanwhile.
+    pub kernel_asked: bool,
+    /// `s` was pressed: the stop is sent once the reading before it is back.
+    pub stop_after_kernel: bool,
+    /// Bumped at every stop and resume: backtraces from an older one are dropped.
+    pub stop_gen: u64,
+    /// Backtraces of this stop (or, while running, the last one), by thread.
+    pub backtraces: HashMap<Tid, BacktraceView>,
+    /// The unwind asked for last and not answered yet: (generation, thread).
+    pub bt_pending: Option<(u64, Tid)>,
+    /// The next unwind to hand to the symbol thread.
+    pub bt_wanted: Option<UnwindAsk>,
+    /// First frame shown in the Backtrace pane.
+    pub bt_offset: usize,
 }
 
 impl Model {
@@ -266,6 +294,16 @@ impl Model {
             quit: false,
             pending: HashMap::new(),
             names_stale: false,
+            log_addrs: BTreeSet::new(),
+            kernel: BTreeMap::new(),
+            kernel_wanted: false,
+            kernel_asked: false,
+            stop_after_kernel: false,
+            stop_gen: 0,
+            backtraces: HashMap::new(),
+            bt_pending: None,
+            bt_wanted: None,
+            bt_offset: 0,
         }
     }
 
@@ -304,6 +342,13 @@ impl Model {
     }
 
     fn log_line(&mut self, at: Duration, tid: Option<Tid>, body: LogBody) {
+        if let LogBody::Transition {
+            cause: Some(StopCause::Breakpoint { addr }),
+            ..
+        } = body
+        {
+            self.log_addrs.insert(addr);
+        }
         if self.log.len() == LOG_CAPACITY {
             self.log.pop_front();
         }
@@ -314,7 +359,7 @@ impl Model {
         }
     }
 
-    fn is_stopped(&self) -> bool {
+    pub fn is_stopped(&self) -> bool {
         matches!(
             self.process,
             ProcessState::Stopped | ProcessState::GroupStopped { .. }
@@ -354,6 +399,89 @@ impl Model {
             .map(|r| r.width.saturating_sub(2))
             .unwrap_or(0);
         bytes_per_row(w)
+    }
+
+    fn backtrace_rows(&self) -> usize {
+        self.screen()
+            .backtrace
+            .map(layout::inner_height)
+            .unwrap_or(1)
+            .max(1)
+    }
+
+    /// The selected thread's backtrace, if one was unwound for it.
+    pub fn selected_backtrace(&self) -> Option<&BacktraceView> {
+        self.backtraces.get(&self.selected?)
+    }
+
+    /// Hands the run loop the next unwind to ask for, once.
+    pub fn take_unwind(&mut self) -> Option<UnwindAsk> {
+        self.bt_wanted.take()
+    }
+
+    /// Hands the run loop a /proc reading to ask for, once; the answer is `Msg::Kernel`.
+    pub fn take_kernel_request(&mut self) -> bool {
+        if self.kernel_wanted && !self.kernel_asked {
+            self.kernel_wanted = false;
+            self.kernel_asked = true;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Asks for the selected thread's stack when the process holds still and it is not known
+    /// for this stop yet.
+    fn want_backtrace(&mut self) {
+        if !self.is_stopped() {
+            return;
+        }
+        let Some(r) = self.selected_row() else { return };
+        let Some(regs) = r.regs else { return };
+        if r.state == ThreadState::Running || r.state == ThreadState::Stepping {
+            return;
+        }
+        let tid = r.tid;
+        let fresh = self
+            .backtraces
+            .get(&tid)
+            .is_some_and(|b| b.gen == self.stop_gen);
+        if fresh || self.bt_pending == Some((self.stop_gen, tid)) {
+            return;
+        }
+        self.bt_pending = Some((self.stop_gen, tid));
+        self.bt_wanted = Some(UnwindAsk {
+            gen: self.stop_gen,
+            tid,
+            regs,
+        });
+    }
+
+    /// A new stop (or a resume): answers in flight describe an older stack.
+    fn next_generation(&mut self) {
+        self.stop_gen += 1;
+        self.bt_pending = None;
+        self.bt_wanted = None;
+    }
+
+    fn apply_kernel(&mut self, views: Vec<ThreadKernelView>) {
+        if views.is_empty() {
+            // Unreadable (the process is gone): keep the last picture.
+            return;
+        }
+        let mut old = std::mem::take(&mut self.kernel);
+        for v in &views {
+            let row = if is_our_stop(v.state) {
+                // Stopped by us: keep what it was doing before, if we ever saw it run.
+                match old.remove(&v.tid) {
+                    Some(r) => r,
+                    None => continue,
+                }
+            } else {
+                KernelRow::from_view(v)
+            };
+            self.kernel.insert(v.tid, row);
+        }
     }
 
     fn log_rows(&self) -> usize {
@@ -406,6 +534,8 @@ impl Model {
     }
 
     fn apply_snapshot(&mut self, s: &Snapshot) {
+        let regs_before: Vec<(Tid, Option<Registers>)> =
+            self.threads.values().map(|r| (r.tid, r.regs)).collect();
         self.process = s.state;
         self.stopped_by = s.stopped_by;
         let mut old = std::mem::take(&mut self.threads);
@@ -423,6 +553,13 @@ impl Model {
         self.names_stale = false;
         self.ensure_selection();
         self.keep_selection_visible();
+        let regs_after: Vec<(Tid, Option<Registers>)> =
+            self.threads.values().map(|r| (r.tid, r.regs)).collect();
+        if regs_before != regs_after {
+            // A step moved a thread: its old stack is not its stack any more.
+            self.next_generation();
+            self.backtraces.clear();
+        }
     }
 
     /// PCs of stopped threads that have no name yet and were not asked for: the run loop sends
@@ -432,6 +569,9 @@ impl Model {
             .threads
             .values()
             .filter_map(|r| r.regs.map(|g| g.rip()))
+            .chain(self.breakpoints.iter().map(|b| b.addr))
+            .chain(self.memory.addr)
+            .chain(self.log_addrs.iter().copied())
             .filter(|pc| !self.pc_names.contains_key(pc) && !self.pc_asked.contains(pc))
             .collect();
         pcs.sort_unstable();
@@ -564,6 +704,9 @@ impl Model {
                 Vec::new()
             }
             EventKind::AllStopped(s) => {
+                self.next_generation();
+                self.backtraces.clear();
+                self.bt_offset = 0;
                 // Like a debugger switching to the thread that stopped: that is the one to read.
                 if let Some(t) = s.stopped_by {
                     self.selected = Some(t);
@@ -581,6 +724,8 @@ impl Model {
                 self.memory_read().into_iter().collect()
             }
             EventKind::Resumed => {
+                // The last stop's stacks stay on screen, marked as such, until the next one.
+                self.next_generation();
                 self.process = ProcessState::Running;
                 self.stopped_by = None;
                 self.log_line(at, None, LogBody::Text("resumed".into()));
@@ -620,6 +765,11 @@ impl Model {
                 let cur = self.selected_index().unwrap_or(0) as isize;
                 self.select_index((cur + by).clamp(0, last as isize) as usize);
             }
+            Focus::Backtrace => {
+                let n = self.selected_backtrace().map_or(0, |b| b.frames.len());
+                let max = n.saturating_sub(self.backtrace_rows()) as isize;
+                self.bt_offset = (self.bt_offset as isize + by).clamp(0, max.max(0)) as usize;
+            }
             Focus::Breakpoints => {
                 let last = self.breakpoints.len().saturating_sub(1) as isize;
                 self.bp_selected = (self.bp_selected as isize + by).clamp(0, last) as usize;
@@ -645,6 +795,7 @@ impl Model {
         match self.focus {
             Focus::Memory => self.memory_rows() as isize,
             Focus::Log => self.log_rows() as isize,
+            Focus::Backtrace => self.backtrace_rows() as isize,
             _ => self.threads_rows() as isize,
         }
     }
@@ -697,6 +848,16 @@ impl Model {
 
 /// Applies one message. Returns the commands to send to the tracer, in order.
 pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
+    let before = m.selected;
+    let cmds = apply(m, msg);
+    if m.selected != before {
+        m.bt_offset = 0;
+    }
+    m.want_backtrace();
+    cmds
+}
+
+fn apply(m: &mut Model, msg: Msg) -> Vec<Command> {
     match msg {
         Msg::Quit => {
             m.quit = true;
@@ -718,10 +879,16 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
             } else if m.is_stopped() {
                 m.info("already stopped");
                 Vec::new()
-            } else {
-                m.process = ProcessState::Stopping;
+            } else if m.stop_after_kernel {
                 m.info("stopping every thread...");
-                vec![Command::Stop]
+                Vec::new()
+            } else {
+                // What the threads were doing is read first: once stopped, /proc shows our stop.
+                m.process = ProcessState::Stopping;
+                m.stop_after_kernel = true;
+                m.kernel_wanted = true;
+                m.info("stopping every thread...");
+                Vec::new()
             }
         }
         Msg::Continue => {
@@ -867,7 +1034,30 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Command> {
             }
             Vec::new()
         }
+        Msg::Kernel(views) => {
+            m.kernel_asked = false;
+            m.apply_kernel(views);
+            if m.stop_after_kernel {
+                m.stop_after_kernel = false;
+                if m.gone().is_none() {
+                    return vec![Command::Stop];
+                }
+            }
+            Vec::new()
+        }
+        Msg::Backtrace(bt) => {
+            if m.bt_pending == Some((bt.gen, bt.tid)) {
+                m.bt_pending = None;
+            }
+            if bt.gen == m.stop_gen && m.is_stopped() {
+                m.backtraces.insert(bt.tid, bt);
+            }
+            Vec::new()
+        }
         Msg::Tick => {
+            if m.process == ProcessState::Running {
+                m.kernel_wanted = true;
+            }
             let asked = m.pending.values().any(|c| *c == Command::Snapshot);
             if m.names_stale && !asked && m.gone().is_none() {
                 m.names_stale = false;

@@ -27,13 +27,8 @@ fn commands_follow_the_process_state() {
     type Case = (fn() -> Model, Msg, Vec<Command>, StatusKind, &'static str);
     let selected = PID + 1;
     let cases: Vec<Case> = vec![
-        (
-            running,
-            Msg::Stop,
-            vec![Command::Stop],
-            StatusKind::Info,
-            "stopping",
-        ),
+        // The stop waits for the kernel-view reading before it (see below).
+        (running, Msg::Stop, vec![], StatusKind::Info, "stopping"),
         (
             stopped,
             Msg::Stop,
@@ -356,12 +351,13 @@ fn the_log_is_a_ring_and_scrolling_back_holds_still() {
 fn focus_cycles_both_ways() {
     let mut m = demo_model();
     let mut seen = vec![m.focus];
-    for _ in 0..5 {
+    for _ in 0..Focus::ALL.len() {
         update(&mut m, Msg::FocusNext);
         seen.push(m.focus);
     }
     assert_eq!(seen.first(), seen.last());
-    assert_eq!(seen[1], Focus::Registers);
+    assert_eq!(seen[1], Focus::Backtrace);
+    assert_eq!(seen[2], Focus::Registers);
     update(&mut m, Msg::FocusPrev);
     assert_eq!(m.focus, Focus::Log);
 }
@@ -445,8 +441,11 @@ fn pcs_are_asked_for_once_and_forgotten_at_exec() {
         update(m, Msg::Tracer(event(1, 1, k)));
     };
     stop(&mut m);
-    // Two distinct PCs among seven threads.
-    assert_eq!(m.take_unnamed_pcs(), vec![HOT, 0x7f3a_1c29_5d7e]);
+    // Two distinct PCs among seven threads, and the second breakpoint's address.
+    assert_eq!(
+        m.take_unnamed_pcs(),
+        vec![HOT, 0x55d0_c0a0_2000, 0x7f3a_1c29_5d7e]
+    );
     assert!(m.take_unnamed_pcs().is_empty(), "asked already");
     update(
         &mut m,
@@ -473,7 +472,148 @@ fn pcs_are_asked_for_once_and_forgotten_at_exec() {
     assert_eq!(m.pc_name(HOT), None);
     assert_eq!(
         m.take_unnamed_pcs(),
-        vec![HOT, 0x7f3a_1c29_5d7e],
+        vec![HOT, 0x55d0_c0a0_2000, 0x7f3a_1c29_5d7e],
         "asked again after exec"
     );
+}
+
+#[test]
+fn a_stop_is_sent_only_after_the_kernel_view_before_it() {
+    let mut m = running_model();
+    assert!(update(&mut m, Msg::Stop).is_empty());
+    assert!(
+        m.take_kernel_request(),
+        "a /proc reading is asked for first"
+    );
+    assert!(!m.take_kernel_request(), "once");
+    // A second s while waiting does not ask twice.
+    assert!(update(&mut m, Msg::Stop).is_empty());
+    let cmds = update(&mut m, Msg::Kernel(kernel_views()));
+    assert_eq!(cmds, vec![Command::Stop]);
+    assert_eq!(
+        m.kernel[&(PID + 2)].call.as_deref().map(|c| &c[..5]),
+        Some("futex")
+    );
+    // The next reading does not send another stop.
+    assert!(update(&mut m, Msg::Kernel(kernel_views())).is_empty());
+}
+
+#[test]
+fn ticks_read_the_kernel_view_only_while_running() {
+    let mut m = demo_model();
+    update(&mut m, Msg::Tick);
+    assert!(
+        !m.take_kernel_request(),
+        "stopped: /proc would only show our stop"
+    );
+    let mut m = running_model();
+    update(&mut m, Msg::Tick);
+    assert!(m.take_kernel_request());
+}
+
+#[test]
+fn readings_of_our_own_stop_keep_the_view_from_before() {
+    let mut m = demo_model();
+    let before = m.kernel[&(PID + 2)].clone();
+    assert_eq!(before.wchan.as_deref(), Some("futex_wait_queue"));
+    let mut after = kernel_views();
+    for v in after.iter_mut() {
+        v.state = 't';
+        v.wchan = Some("ptrace_stop".into());
+    }
+    update(&mut m, Msg::Kernel(after));
+    assert_eq!(m.kernel[&(PID + 2)], before);
+    // Never seen running: nothing to show rather than our `t`.
+    assert!(!m.kernel.contains_key(&(PID + 5)));
+    // Hostile text from /proc is sanitised.
+    let mut odd = kernel_views();
+    odd[0].wchan = Some("\x1b[2Jx".into());
+    update(&mut m, Msg::Kernel(odd));
+    assert_eq!(m.kernel[&PID].wchan.as_deref(), Some("\\x1b[2Jx"));
+}
+
+#[test]
+fn backtraces_follow_the_selection_and_stale_ones_are_dropped() {
+    let mut m = Model::new(PID, "demo", true);
+    let k = EventKind::AllStopped(Box::new(demo_snapshot()));
+    update(&mut m, Msg::Tracer(event(1, 1, k)));
+    let ask = m.take_unwind().expect("the stopping thread is unwound");
+    assert_eq!((ask.gen, ask.tid), (m.stop_gen, PID + 1));
+    assert_eq!(ask.regs.rip(), HOT);
+    assert!(m.take_unwind().is_none(), "asked once");
+    // Moving the selection asks for the next thread.
+    update(&mut m, Msg::Down);
+    let next = m.take_unwind().expect("selection change");
+    assert_eq!(next.tid, PID + 2);
+    // An answer for the old stop is dropped; one for this stop is kept.
+    let old = chain_backtrace(ask.gen - 1, PID + 2);
+    update(&mut m, Msg::Backtrace(old));
+    assert!(m.selected_backtrace().is_none());
+    update(&mut m, Msg::Backtrace(chain_backtrace(next.gen, PID + 2)));
+    assert_eq!(m.selected_backtrace().map(|b| b.frames.len()), Some(6));
+    // Back up: the first answer never came, so it is asked again; then down again is cached.
+    update(&mut m, Msg::Up);
+    assert_eq!(m.take_unwind().map(|u| u.tid), Some(PID + 1));
+    update(&mut m, Msg::Down);
+    assert!(m.take_unwind().is_none(), "cached for this stop");
+    // Running: nothing is unwound, and answers that arrive late are dropped.
+    update(&mut m, Msg::Tracer(event(2, 2, EventKind::Resumed)));
+    update(&mut m, Msg::Up);
+    assert!(m.take_unwind().is_none());
+    let late = chain_backtrace(m.stop_gen, PID + 1);
+    update(&mut m, Msg::Backtrace(late));
+    assert!(!m.backtraces.contains_key(&(PID + 1)));
+    // A new stop forgets the old stacks.
+    let k = EventKind::AllStopped(Box::new(demo_snapshot()));
+    update(&mut m, Msg::Tracer(event(3, 3, k)));
+    assert!(m.backtraces.is_empty());
+    assert!(m.take_unwind().is_some());
+}
+
+#[test]
+fn the_backtrace_pane_scrolls_when_focused() {
+    let mut m = demo_model();
+    update(&mut m, Msg::Resize(120, 35));
+    m.focus = Focus::Backtrace;
+    update(&mut m, Msg::Down);
+    assert_eq!(
+        m.bt_offset, 0,
+        "six frames fit in the pane: nothing to scroll"
+    );
+    let mut long = chain_backtrace(m.stop_gen, PID + 1);
+    let extra = long.frames.clone();
+    for _ in 0..5 {
+        long.frames.extend(extra.clone());
+    }
+    update(&mut m, Msg::Backtrace(long));
+    update(&mut m, Msg::PageDown);
+    assert!(m.bt_offset > 0);
+    update(&mut m, Msg::Home);
+    assert_eq!(m.bt_offset, 0);
+    update(&mut m, Msg::End);
+    assert_eq!(m.bt_offset, 36 - 6);
+    // Another thread's stack starts at its top.
+    m.focus = Focus::Threads;
+    update(&mut m, Msg::Down);
+    assert_eq!(m.bt_offset, 0);
+}
+
+#[test]
+fn breakpoints_memory_and_log_addresses_are_named() {
+    let mut m = Model::new(PID, "demo", true);
+    let t = EventKind::Transition(Transition {
+        tid: PID + 1,
+        old: ThreadState::Running,
+        new: ThreadState::Stopping,
+        cause: Some(StopCause::Breakpoint { addr: 0x40_1136 }),
+        status: None,
+        note: "",
+    });
+    update(&mut m, Msg::Tracer(event(1, 1, t)));
+    m.memory.addr = Some(0x40_2000);
+    m.breakpoints.push(BreakpointInfo {
+        addr: 0x40_3000,
+        hits: 0,
+    });
+    assert_eq!(m.take_unnamed_pcs(), vec![0x40_1136, 0x40_2000, 0x40_3000]);
 }

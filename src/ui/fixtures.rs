@@ -1,5 +1,6 @@
 //! Hand-made tracer output for the model and snapshot tests: what a stopped demo looks like.
 
+use crate::procinfo::{SyscallState, ThreadKernelView};
 use crate::tracer::event::{
     BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
     ThreadInfo, Transition,
@@ -8,6 +9,7 @@ use crate::tracer::regs::Registers;
 use crate::tracer::status::RawStatus;
 use crate::tracer::thread::{StopCause, ThreadState, Tid};
 use crate::ui::app::{update, Model, Msg};
+use crate::ui::inspect::{BacktraceView, BtFrame};
 use std::time::Duration;
 
 pub const PID: i32 = 4242;
@@ -200,7 +202,108 @@ pub fn demo_model() -> Model {
         )),
     );
     name_pcs(&mut m);
+    update(&mut m, Msg::Kernel(kernel_views()));
+    let bt = chain_backtrace(m.stop_gen, PID + 1);
+    update(&mut m, Msg::Backtrace(bt));
     m
+}
+
+fn view(
+    tid: Tid,
+    state: char,
+    wchan: Option<&str>,
+    syscall: &str,
+    cpu_ms: u64,
+) -> ThreadKernelView {
+    ThreadKernelView {
+        tid,
+        comm: String::new(),
+        state,
+        wchan: wchan.map(str::to_string),
+        syscall: SyscallState::parse(syscall),
+        cpu_ms,
+    }
+}
+
+/// /proc as read just before the stop: sleepers in futex, nanosleep and read, one on a CPU.
+pub fn kernel_views() -> Vec<ThreadKernelView> {
+    vec![
+        view(
+            PID,
+            'S',
+            Some("hrtimer_nanosleep"),
+            "230 0x0 0x0 0x7ffd5a3c1e00 0x0 0x0 0x0 0x7ffd5a3c1dd8 0x7f3a1c295d7e",
+            12,
+        ),
+        view(PID + 1, 'R', None, "running", 2_467),
+        view(
+            PID + 2,
+            'S',
+            Some("futex_wait_queue"),
+            "202 0x7f3a1c4b3910 0x80 0x2 0x0 0x0 0x0 0x7f3a1b000e48 0x7f3a1c291f16",
+            830,
+        ),
+        view(
+            PID + 3,
+            'D',
+            Some("io_schedule"),
+            "0 0x3 0x7f3a18000b70 0x10000 0x0 0x0 0x0 0x7f3a1a7fdd40 0x7f3a1c31ba5c",
+            41_500,
+        ),
+        view(
+            PID + 4,
+            'S',
+            Some("pipe_read"),
+            "0 0x3 0x7ffd5a3c1e00 0x10 0x0 0x0 0x0 0x7f3a19ffe0c0 0x7f3a1c31ba5c",
+            3,
+        ),
+        // Read after our stop: says nothing about before, so it is not shown.
+        view(
+            PID + 5,
+            't',
+            Some("ptrace_stop"),
+            "-1 0x7f3a197fd0c0 0x7f3a1c295d7e",
+            77,
+        ),
+    ]
+}
+
+/// What the symbol thread answers for the chain target's reader.
+pub fn chain_backtrace(gen: u64, tid: Tid) -> BacktraceView {
+    let f = |pc: u64, function: &str, module: &str, source: Option<&str>| BtFrame {
+        pc,
+        function: function.to_string(),
+        module: module.to_string(),
+        source: source.map(str::to_string),
+    };
+    BacktraceView {
+        gen,
+        tid,
+        frames: vec![
+            f(0x7f3a_1c31_ba5c, "read+0x4c", "libc.so.6", None),
+            f(
+                HOT + 0x2a,
+                "ptscope_chain_c+0x2a",
+                "ptscope",
+                Some("src/target/chain.rs:21"),
+            ),
+            f(
+                HOT + 0x6e,
+                "ptscope_chain_b+0xe",
+                "ptscope",
+                Some("src/target/chain.rs:29"),
+            ),
+            f(
+                HOT + 0x9e,
+                "ptscope_chain_a+0xe",
+                "ptscope",
+                Some("src/target/chain.rs:35"),
+            ),
+            f(0x7f3a_1c29_4ac3, "start_thread+0x2f3", "libc.so.6", None),
+            f(0x7f3a_1c32_6850, "__clone3+0x30", "libc.so.6", None),
+        ],
+        ended: None,
+    }
 }
 
 pub fn with_memory(m: &mut Model, addr: u64, readable: usize, requested: usize) {

@@ -9,13 +9,16 @@ pub const FULL_MIN: (u16, u16) = (100, 30);
 /// Below this only a "terminal too small" notice fits.
 pub const COMPACT_MIN: (u16, u16) = (40, 10);
 
-const REGISTERS_WIDTH: u16 = 29;
-const BREAKPOINTS_WIDTH: u16 = 30;
+/// Two columns of `name 0x%016x`: 27 characters each, a space between, and the borders.
+pub const REGISTERS_WIDTH: u16 = 57;
+/// 14 rows of registers, the flags, a line saying when they are from, and the borders.
+const REGISTERS_HEIGHT: u16 = 18;
 const STATUS_HEIGHT: u16 = 2;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Screen {
     pub threads: Option<Rect>,
+    pub backtrace: Option<Rect>,
     pub registers: Option<Rect>,
     pub breakpoints: Option<Rect>,
     pub memory: Option<Rect>,
@@ -29,6 +32,7 @@ impl Screen {
     pub fn pane(&self, f: Focus) -> Option<Rect> {
         match f {
             Focus::Threads => self.threads,
+            Focus::Backtrace => self.backtrace,
             Focus::Registers => self.registers,
             Focus::Breakpoints => self.breakpoints,
             Focus::Memory => self.memory,
@@ -51,25 +55,34 @@ pub fn compute(area: Rect, focus: Focus) -> Screen {
     }
 }
 
+/// The threads table spans the width: with the kernel's view beside ptscope's it needs every
+/// column. Below it, the selected thread's backtrace, memory and the log on the left; its
+/// registers in two columns and the breakpoints on the right.
 fn full(area: Rect) -> Screen {
     let [body, status] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(STATUS_HEIGHT)]).areas(area);
-    let [left, registers] =
-        Layout::horizontal([Constraint::Fill(1), Constraint::Length(REGISTERS_WIDTH)]).areas(body);
-    // The threads table gets a share of extra height, the log the rest; memory stays a page.
-    let threads_h = (left.height.saturating_sub(10) * 2 / 5).max(8);
-    let memory_h = if left.height >= 40 { 14 } else { 10 };
-    let [threads, middle, log] = Layout::vertical([
-        Constraint::Length(threads_h),
+    let threads_h = (body.height.saturating_sub(10) * 2 / 5).max(8);
+    let [threads, lower] =
+        Layout::vertical([Constraint::Length(threads_h), Constraint::Fill(1)]).areas(body);
+    let [left, right] =
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(REGISTERS_WIDTH)]).areas(lower);
+    let [registers, breakpoints] = Layout::vertical([
+        Constraint::Length(REGISTERS_HEIGHT.min(lower.height.saturating_sub(4))),
+        Constraint::Fill(1),
+    ])
+    .areas(right);
+    // Memory stays a small page; the stack and the log share the rest.
+    let memory_h = if lower.height >= 34 { 12 } else { 8 };
+    let rest = lower.height.saturating_sub(memory_h);
+    let [backtrace, memory, log] = Layout::vertical([
+        Constraint::Length(rest / 2),
         Constraint::Length(memory_h),
         Constraint::Fill(1),
     ])
     .areas(left);
-    let [memory, breakpoints] =
-        Layout::horizontal([Constraint::Fill(1), Constraint::Length(BREAKPOINTS_WIDTH)])
-            .areas(middle);
     Screen {
         threads: Some(threads),
+        backtrace: Some(backtrace),
         registers: Some(registers),
         breakpoints: Some(breakpoints),
         memory: Some(memory),
@@ -91,6 +104,7 @@ fn compact(area: Rect, focus: Focus) -> Screen {
     };
     match focus {
         Focus::Threads | Focus::Registers => s.registers = Some(other),
+        Focus::Backtrace => s.backtrace = Some(other),
         Focus::Breakpoints => s.breakpoints = Some(other),
         Focus::Memory => s.memory = Some(other),
         Focus::Log => s.log = Some(other),
@@ -118,9 +132,15 @@ mod tests {
         assert!(s.memory.unwrap().width >= 55);
         assert_eq!(
             s.registers.unwrap().height,
-            33,
-            "27 registers and flags fit"
+            18,
+            "27 registers in two columns, the flags and a note fit"
         );
+        assert_eq!(
+            s.threads.unwrap().width,
+            120,
+            "the threads table spans the width"
+        );
+        assert!(s.backtrace.unwrap().height >= 8, "six frames at least");
     }
 
     #[test]

@@ -5,9 +5,11 @@ pub mod addr;
 pub mod app;
 #[cfg(test)]
 pub mod fixtures;
+pub mod inspect;
 pub mod keymap;
 pub mod layout;
 pub mod panes;
 pub mod run;
 pub mod session;
 pub mod theme;
+pub mod workers;

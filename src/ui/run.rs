@@ -6,8 +6,9 @@ use super::app::Model;
 use super::app::{update, Msg};
 use super::keymap::{self, Mode};
 use super::panes::screen::ScreenView;
+use super::workers::{SymbolAsk, Workers};
 use crate::tracer::event::{Command, Event};
-use crossbeam_channel::{never, select, tick, Receiver, Sender, TryRecvError};
+use crossbeam_channel::{never, select, tick, Receiver, TryRecvError};
 use ratatui::backend::Backend;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::Terminal;
@@ -28,13 +29,6 @@ pub enum Input {
 pub trait Tracer {
     fn send(&self, cmd: Command) -> u64;
     fn events(&self) -> &Receiver<Event>;
-}
-
-/// The symbol thread: PCs out, function names back. Its lookups may parse large ELF files, so
-/// they never run on the UI thread.
-pub struct Namer {
-    pub ask: Sender<Vec<u64>>,
-    pub answers: Receiver<Vec<(u64, Option<String>)>>,
 }
 
 /// How long one burst may be applied before the screen is drawn anyway.
@@ -82,13 +76,39 @@ pub fn draw<B: Backend>(terminal: &mut Terminal<B>, m: &Model) -> io::Result<()>
         .map_err(|e| io::Error::other(e.to_string()))
 }
 
+/// Hands the workers what the model wants looked up. Without workers (tests, or the threads
+/// could not start) a /proc reading comes back empty at once, so a stop waiting on one is
+/// still sent.
+fn ask_workers<T: Tracer>(m: &mut Model, workers: Option<&Workers>, tracer: &T, stats: &mut Stats) {
+    let kernel = m.take_kernel_request();
+    match workers {
+        Some(w) => {
+            let pcs = m.take_unnamed_pcs();
+            if !pcs.is_empty() {
+                let _ = w.symbols.send(SymbolAsk::Names(pcs));
+            }
+            if let Some(u) = m.take_unwind() {
+                let _ = w.symbols.send(SymbolAsk::Unwind(Box::new(u)));
+            }
+            if kernel && w.kernel.send(()).is_err() {
+                apply(m, Msg::Kernel(Vec::new()), tracer, stats);
+            }
+        }
+        None => {
+            if kernel {
+                apply(m, Msg::Kernel(Vec::new()), tracer, stats);
+            }
+        }
+    }
+}
+
 /// Runs until the model says quit (key, signal, closed terminal). Drawing errors end it too.
 pub fn run<B: Backend, T: Tracer>(
     terminal: &mut Terminal<B>,
     tracer: &T,
     model: &mut Model,
     inputs: &Receiver<Input>,
-    namer: Option<&Namer>,
+    workers: Option<&Workers>,
 ) -> io::Result<Stats> {
     let mut stats = Stats::default();
     let size = terminal
@@ -103,8 +123,8 @@ pub fn run<B: Backend, T: Tracer>(
     let ticker = tick(TICK);
     let closed = never();
     let mut events = tracer.events();
-    let no_names = never();
-    let names = namer.map(|n| &n.answers).unwrap_or(&no_names);
+    let no_answers = never();
+    let answers = workers.map(|w| &w.answers).unwrap_or(&no_answers);
     draw(terminal, model)?;
     stats.frames += 1;
     while !model.quit {
@@ -122,7 +142,7 @@ pub fn run<B: Backend, T: Tracer>(
                     None
                 }
             },
-            recv(names) -> n => n.ok().map(Msg::PcNames),
+            recv(answers) -> a => a.ok(),
             recv(ticker) -> _ => Some(Msg::Tick),
         };
         if let Some(msg) = first {
@@ -146,12 +166,7 @@ pub fn run<B: Backend, T: Tracer>(
                 apply(model, msg, tracer, &mut stats);
             }
         }
-        if let Some(n) = namer {
-            let pcs = model.take_unnamed_pcs();
-            if !pcs.is_empty() {
-                let _ = n.ask.send(pcs);
-            }
-        }
+        ask_workers(model, workers, tracer, &mut stats);
         if !model.quit {
             draw(terminal, model)?;
             stats.frames += 1;

@@ -106,7 +106,7 @@ fn a_storm_is_drawn_in_a_few_frames_and_keys_still_work() {
         "took {:?}",
         t0.elapsed()
     );
-    assert_eq!(m.focus, crate::ui::app::Focus::Registers, "Tab was applied");
+    assert_eq!(m.focus, crate::ui::app::Focus::Backtrace, "Tab was applied");
     assert!(!m.help, "? opened the help and x closed it");
     // Every frame covers at least a frame's worth of events, so 10,000 births never mean
     // 10,000 draws.
@@ -161,10 +161,12 @@ fn every_event_of_a_burst_is_applied_before_a_later_signal() {
 #[test]
 fn names_come_from_the_symbol_thread() {
     let (tracer, ev_tx, in_tx, in_rx) = setup();
-    let (ask_tx, ask_rx) = unbounded::<Vec<u64>>();
+    let (ask_tx, ask_rx) = unbounded::<SymbolAsk>();
+    let (kernel_tx, _kernel_rx) = unbounded::<()>();
     let (ans_tx, ans_rx) = unbounded();
-    let namer = Namer {
-        ask: ask_tx,
+    let namer = Workers {
+        symbols: ask_tx,
+        kernel: kernel_tx,
         answers: ans_rx,
     };
     let mut term = Terminal::new(TestBackend::new(120, 35)).unwrap();
@@ -172,20 +174,24 @@ fn names_come_from_the_symbol_thread() {
     let k = EventKind::AllStopped(Box::new(demo_snapshot()));
     ev_tx.send(event(1, 1, k)).unwrap();
     let worker = std::thread::spawn(move || {
-        let pcs = ask_rx.recv_timeout(Duration::from_secs(10)).unwrap();
-        ans_tx
-            .send(
-                pcs.iter()
-                    .map(|pc| (*pc, Some(format!("f{pc:x}"))))
-                    .collect(),
-            )
-            .unwrap();
+        let pcs = loop {
+            match ask_rx.recv_timeout(Duration::from_secs(10)).unwrap() {
+                SymbolAsk::Names(pcs) => break pcs,
+                SymbolAsk::Unwind(_) => continue,
+            }
+        };
+        let names = pcs
+            .iter()
+            .map(|pc| (*pc, Some(format!("f{pc:x}"))))
+            .collect();
+        ans_tx.send(Msg::PcNames(names)).unwrap();
         // Quit once the answer is in; the loop has applied it by the time it sees q.
         in_tx.send(key('q')).unwrap();
         pcs
     });
     run(&mut term, &tracer, &mut m, &in_rx, Some(&namer)).unwrap();
     let asked = worker.join().unwrap();
-    assert_eq!(asked, vec![HOT, 0x7f3a_1c29_5d7e]);
+    // The threads' PCs and the breakpoints' addresses (the fixture's second one is not a PC).
+    assert_eq!(asked, vec![HOT, 0x55d0_c0a0_2000, 0x7f3a_1c29_5d7e]);
     assert_eq!(m.pc_name(HOT), Some(format!("f{HOT:x}").as_str()));
 }

@@ -3,8 +3,9 @@
 //! it was and shuts the tracer down: an attached process is detached and runs on, a launched
 //! one is killed.
 
-use super::app::{Model, Resolver};
+use super::app::{update, Model, Msg, Resolver};
 use super::run::{self, Input, Tracer};
+use crate::procinfo;
 use crate::symbols::Symbolizer;
 use crate::target::{addr, demo};
 use crate::tracer::event::{Command, Event};
@@ -76,45 +77,6 @@ fn resolver(pid: i32) -> Resolver {
     }))
 }
 
-/// The symbol thread for `run::Namer`: loads the process's symbols on the first request and
-/// re-reads its mappings for each batch, so libraries loaded later are named too.
-fn spawn_namer(pid: i32) -> std::io::Result<run::Namer> {
-    let (ask, asks) = unbounded::<Vec<u64>>();
-    let (reply, answers) = unbounded();
-    std::thread::Builder::new()
-        .name("ptscope-symbols".into())
-        .spawn(move || {
-            let mut symbols: Option<Symbolizer> = None;
-            for pcs in asks {
-                match symbols.as_mut() {
-                    Some(s) => {
-                        let _ = s.refresh();
-                    }
-                    None => symbols = Symbolizer::new(pid).ok(),
-                }
-                let names = pcs
-                    .iter()
-                    .map(|pc| {
-                        let name = symbols.as_ref().and_then(|s| {
-                            let loc = s.symbolize(*pc, false);
-                            let func = loc.function?;
-                            Some(if loc.offset == 0 {
-                                func
-                            } else {
-                                format!("{func}+{:#x}", loc.offset)
-                            })
-                        });
-                        (*pc, name)
-                    })
-                    .collect();
-                if reply.send(names).is_err() {
-                    return;
-                }
-            }
-        })?;
-    Ok(run::Namer { ask, answers })
-}
-
 /// Starts the tracer and builds the first model. Demo set-up (hot function address, SIGUSR1
 /// passed on, running) happens here, before the screen takes over, so errors print plainly.
 pub fn start(target: Target, settings: &Settings) -> Result<(TracerHandle, Model), String> {
@@ -130,8 +92,12 @@ fn start_tracer(target: Target, settings: &Settings) -> Result<(TracerHandle, Mo
     };
     match target {
         Target::Attach(pid) => {
+            // What each thread is doing, read before the attach stops them all: afterwards
+            // /proc would only show our stop.
+            let before = procinfo::read_threads(pid).unwrap_or_default();
             let h = TracerHandle::attach(pid, opts).map_err(|e| e.to_string())?;
-            let model = Model::new(h.pid(), &cmdline_of(h.pid()), false);
+            let mut model = Model::new(h.pid(), &cmdline_of(h.pid()), false);
+            update(&mut model, Msg::Kernel(before));
             Ok((h, model))
         }
         Target::Launch { program, args } => {
@@ -229,9 +195,9 @@ pub fn run(handle: TracerHandle, mut model: Model) -> Result<(), String> {
         }
     };
     spawn_input(tx);
-    // Without symbols the PC column just stays unnamed.
-    let namer = spawn_namer(handle.pid()).ok();
-    let result = run::run(&mut terminal, &handle, &mut model, &rx, namer.as_ref());
+    // Without these threads names, stacks and the kernel view just stay empty.
+    let workers = super::workers::spawn(handle.pid()).ok();
+    let result = run::run(&mut terminal, &handle, &mut model, &rx, workers.as_ref());
     ratatui::restore();
     signals.close();
     let shut = handle.shutdown();

@@ -18,6 +18,7 @@ pub const MARK: Style = Style::new()
     .fg(Color::LightRed)
     .add_modifier(Modifier::BOLD);
 pub const ADDRESS: Style = Style::new().fg(Color::Cyan);
+pub const SYMBOL: Style = Style::new().fg(Color::LightBlue);
 pub const UNREADABLE: Style = Style::new().fg(Color::Red);
 pub const ERROR: Style = Style::new()
     .fg(Color::White)
@@ -26,6 +27,9 @@ pub const ERROR: Style = Style::new()
 pub const INFO: Style = Style::new().fg(Color::LightGreen);
 pub const KEY: Style = Style::new().fg(Color::Black).bg(Color::Gray);
 pub const PROMPT: Style = Style::new().fg(Color::Black).bg(Color::LightYellow);
+
+/// The kernel's side of a thread, told apart from ptscope's own.
+pub const KERNEL: Style = Style::new().fg(Color::Magenta);
 
 pub const RUNNING: Style = Style::new().fg(Color::LightGreen);
 pub const STOPPED: Style = Style::new().fg(Color::LightRed);
@@ -47,5 +51,19 @@ pub fn process_state(s: ProcessState) -> Style {
         ProcessState::Stopped | ProcessState::GroupStopped { .. } => STOPPED,
         ProcessState::Stopping => TRANSIENT,
         ProcessState::Exited { .. } | ProcessState::Detached => GONE,
+    }
+}
+
+/// The scheduler's letter: on a CPU, asleep, in uninterruptible sleep (the one to worry
+/// about), stopped, or dead.
+pub fn kernel_state(c: char) -> Style {
+    match c {
+        'R' => RUNNING,
+        'D' => Style::new()
+            .fg(Color::LightRed)
+            .add_modifier(Modifier::BOLD),
+        'T' | 't' => STOPPED,
+        'Z' | 'X' => GONE,
+        _ => Style::new(),
     }
 }

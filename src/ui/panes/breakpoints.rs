@@ -1,4 +1,5 @@
-//! Our breakpoints with their hit counts; `d` deletes the selected one.
+//! Our breakpoints with their hit counts and the function each is in; `d` deletes the selected
+//! one.
 
 use super::block;
 use crate::ui::app::{Focus, Model};
@@ -33,8 +34,9 @@ impl Widget for &BreakpointsPane<'_> {
                     format!("{} hits", b.hits)
                 };
                 let line = Line::from(vec![
-                    Span::styled(format!("{:<18}", format!("{:#x}", b.addr)), theme::ADDRESS),
-                    Span::raw(hits),
+                    Span::styled(format!("{:#x} ", b.addr), theme::ADDRESS),
+                    Span::raw(format!("{hits:<9}")),
+                    Span::styled(m.pc_name(b.addr).unwrap_or("").to_string(), theme::SYMBOL),
                 ]);
                 if i == m.bp_selected && focused {
                     line.style(theme::SELECTED)

@@ -2,6 +2,7 @@
 //! decoded: the pane that shows how ptrace and NPTL threads behave.
 
 use super::block;
+use crate::tracer::thread::StopCause;
 use crate::ui::app::{Focus, LogBody, LogLine, Model};
 use crate::ui::layout::inner_height;
 use crate::ui::theme;
@@ -14,7 +15,7 @@ pub struct EventsPane<'a> {
     pub model: &'a Model,
 }
 
-pub fn log_line(l: &LogLine) -> Line<'static> {
+pub fn log_line(l: &LogLine, m: &Model) -> Line<'static> {
     let mut spans = vec![
         Span::styled(format!("{:>9.3} ", l.at.as_secs_f64()), theme::DIM),
         Span::raw(match l.tid {
@@ -30,6 +31,7 @@ pub fn log_line(l: &LogLine) -> Line<'static> {
             status,
             note,
         } => {
+            let l_cause = *cause;
             spans.push(Span::styled(
                 format!("{:>8}", old.name()),
                 theme::thread_state(*old),
@@ -39,7 +41,12 @@ pub fn log_line(l: &LogLine) -> Line<'static> {
                 format!("{:<8}", new.name()),
                 theme::thread_state(*new),
             ));
-            let cause = cause.map(|c| c.to_string()).unwrap_or_default();
+            let mut cause = cause.map(|c| c.to_string()).unwrap_or_default();
+            if let Some(StopCause::Breakpoint { addr }) = l_cause {
+                if let Some(name) = m.pc_name(addr) {
+                    cause.push_str(&format!(" <{name}>"));
+                }
+            }
             spans.push(Span::raw(format!(" {cause:<25}")));
             if let Some(s) = status {
                 spans.push(Span::styled(format!(" {s}"), theme::ADDRESS));
@@ -64,7 +71,7 @@ impl Widget for &EventsPane<'_> {
         let fit = inner_height(area);
         let end = m.log.len().saturating_sub(m.log_back);
         let start = end.saturating_sub(fit);
-        let lines: Vec<Line> = m.log.range(start..end).map(log_line).collect();
+        let lines: Vec<Line> = m.log.range(start..end).map(|l| log_line(l, m)).collect();
         Paragraph::new(lines).block(block).render(area, buf);
     }
 }

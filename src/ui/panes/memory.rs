@@ -63,11 +63,17 @@ impl Widget for &MemoryPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let m = self.model;
         let mv = &m.memory;
-        let title = match mv.addr {
+        let mut title = match mv.addr {
             Some(a) if !mv.expr.is_empty() => format!("Memory {} = {a:#x}", mv.expr),
             Some(a) => format!("Memory {a:#x}"),
             None => "Memory".to_string(),
         };
+        if let Some(name) = mv.addr.and_then(|a| m.pc_name(a)) {
+            // Unless the user typed that very name.
+            if name != mv.expr {
+                title.push_str(&format!(" <{name}>"));
+            }
+        }
         let block = block(title, m.focus == Focus::Memory);
         let Some(base) = mv.addr else {
             let hint = Line::styled(

@@ -1,6 +1,7 @@
 //! One file per pane. Each is a plain struct borrowing what it shows, drawn by a pure
 //! `Widget` impl: no I/O, no locks, so snapshot tests render them from hand-made models.
 
+pub mod backtrace;
 pub mod breakpoints;
 pub mod events;
 pub mod help;

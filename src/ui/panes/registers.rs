@@ -1,4 +1,5 @@
-//! The selected thread's 27 registers; the ones its last run changed are highlighted.
+//! The selected thread's 27 registers in two columns (rax..r13, then r14..orig_rax); the ones
+//! its last run changed are highlighted.
 
 use super::block;
 use crate::tracer::regs::decode_eflags;
@@ -40,7 +41,13 @@ impl Widget for &RegistersPane<'_> {
                         theme::DIM,
                     ));
                 }
-                for (i, (name, v)) in regs.iter().enumerate() {
+                let all: Vec<(usize, &str, u64)> = regs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (n, v))| (i, n, v))
+                    .collect();
+                let half = all.len().div_ceil(2);
+                let cell = |(i, name, v): (usize, &str, u64)| {
                     let changed = r.prev_regs.is_some_and(|p| p.0[i] != v);
                     let style = if changed {
                         theme::CHANGED
@@ -49,10 +56,18 @@ impl Widget for &RegistersPane<'_> {
                     } else {
                         ratatui::style::Style::new()
                     };
-                    lines.push(Line::from(vec![
+                    [
                         Span::styled(format!("{name:<8} "), theme::HEADER),
                         Span::styled(format!("{v:#018x}"), style),
-                    ]));
+                    ]
+                };
+                for row in 0..half {
+                    let mut spans: Vec<Span> = cell(all[row]).into();
+                    if let Some(right) = all.get(row + half) {
+                        spans.push(Span::raw(" "));
+                        spans.extend(cell(*right));
+                    }
+                    lines.push(Line::from(spans));
                 }
                 lines.push(Line::from(vec![
                     Span::styled("flags    ", theme::HEADER),

@@ -1,5 +1,6 @@
 //! The whole screen: every pane the layout has room for, the status bar, and the help overlay.
 
+use super::backtrace::BacktracePane;
 use super::breakpoints::BreakpointsPane;
 use super::events::EventsPane;
 use super::help::HelpOverlay;
@@ -34,6 +35,9 @@ impl Widget for &ScreenView<'_> {
         }
         if let Some(r) = s.threads {
             (&ThreadsPane { model }).render(r, buf);
+        }
+        if let Some(r) = s.backtrace {
+            (&BacktracePane { model }).render(r, buf);
         }
         if let Some(r) = s.registers {
             (&RegistersPane { model }).render(r, buf);

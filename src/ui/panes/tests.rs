@@ -1,5 +1,6 @@
 //! Snapshot tests: each pane and the whole screen drawn from hand-made models.
 
+use super::backtrace::BacktracePane;
 use super::breakpoints::BreakpointsPane;
 use super::events::EventsPane;
 use super::memory::MemoryPane;
@@ -47,36 +48,132 @@ fn text(t: &Terminal<TestBackend>) -> String {
 #[test]
 fn threads_pane() {
     let m = demo_model();
-    insta::assert_snapshot!(draw(90, 11, ThreadsPane { model: &m }).backend());
+    let t = draw(120, 11, ThreadsPane { model: &m });
+    insta::assert_snapshot!(t.backend());
+    let s = text(&t);
+    assert!(s.contains("before the stop"), "{s}");
+    assert!(s.contains("futex_wait_queue  futex(0x7f.."), "{s}");
+    assert!(s.contains("read(3, 0x7f.., 16)"), "{s}");
+    assert!(
+        !s.contains("0x7f3a1c295d7e"),
+        "no room for the raw PC:\n{s}"
+    );
+    assert!(s.contains(" D io_schedule"), "{s}");
+    // Read after our stop: not shown as if it were the thread's own state.
+    assert!(!s.contains("ptrace_stop"), "{s}");
+}
+
+#[test]
+fn threads_pane_narrow_drops_the_raw_pc_first() {
+    let m = demo_model();
+    let t = draw(90, 11, ThreadsPane { model: &m });
+    insta::assert_snapshot!(t.backend());
+    let s = text(&t);
+    assert!(!s.contains("0x7f3a1c295d7e"), "PC column dropped:\n{s}");
+    assert!(s.contains("SYSCALL") && s.contains("futex("), "{s}");
+}
+
+#[test]
+fn threads_pane_running_says_live_and_long_calls_shrink() {
+    let mut m = demo_model();
+    update(&mut m, Msg::Tracer(event(40, 4000, EventKind::Resumed)));
+    let mut views = crate::ui::fixtures::kernel_views();
+    // A call longer than any column, with hostile bytes in wchan.
+    views[0].syscall = crate::procinfo::SyscallState::parse(
+        "7 0x7f3a18000b70 0xffffffffffffffff 0x7fffffffffffffff 0x0 0x0 0x0 0x1 0x2",
+    );
+    views[0].wchan = Some("do_\x1b[31mpoll\x07".into());
+    update(&mut m, Msg::Kernel(views));
+    let t = draw(120, 11, ThreadsPane { model: &m });
+    insta::assert_snapshot!(t.backend());
+    let s = text(&t);
+    assert!(s.contains("kernel view: live"), "{s}");
+    assert!(s.contains("poll("), "{s}");
+    for c in t.backend().buffer().content() {
+        assert!(!c.symbol().chars().any(|ch| ch.is_control()));
+    }
+}
+
+#[test]
+fn backtrace_pane_frames_and_hostile_names() {
+    let mut m = demo_model();
+    m.focus = Focus::Backtrace;
+    let t = draw(100, 9, BacktracePane { model: &m });
+    insta::assert_snapshot!("backtrace_pane", t.backend());
+    let s = text(&t);
+    let c = s.find("ptscope_chain_c").unwrap();
+    let b = s.find("ptscope_chain_b").unwrap();
+    let a = s.find("ptscope_chain_a").unwrap();
+    assert!(c < b && b < a, "innermost first:\n{s}");
+    assert!(s.contains("chain.rs:21"));
+
+    // Names from a hostile binary, sanitised on the worker side; a walk that ended early.
+    let mut bt = crate::symbols::Backtrace {
+        frames: Vec::new(),
+        stop: crate::symbols::UnwindStop::Unreadable,
+    };
+    bt.frames.push(crate::symbols::Frame {
+        pc: 0x401136,
+        sp: 0x7ffd_0000,
+        kind: crate::symbols::FrameKind::Top,
+        location: crate::symbols::Location {
+            addr: 0x401136,
+            module: Some("/tmp/\x1b]0;evil\x07.so".into()),
+            function: Some("\x1b[2Jclear_screen\u{9b}".into()),
+            offset: 6,
+            file: Some("/src/\x1b[5mblink.c".into()),
+            line: Some(7),
+            mapped: true,
+            ..Default::default()
+        },
+    });
+    let view = crate::ui::inspect::BacktraceView::from_backtrace(m.stop_gen, PID + 1, &bt);
+    update(&mut m, Msg::Backtrace(view));
+    let t = draw(100, 5, BacktracePane { model: &m });
+    insta::assert_snapshot!("backtrace_pane_hostile", t.backend());
+    for cell in t.backend().buffer().content() {
+        assert!(!cell.symbol().chars().any(|ch| ch.is_control()));
+    }
+    assert!(text(&t).contains("stack walk ended: unreadable stack"));
+
+    // After a resume the last stack stays, marked as old.
+    update(&mut m, Msg::Tracer(event(40, 4000, EventKind::Resumed)));
+    let t = draw(100, 5, BacktracePane { model: &m });
+    assert!(text(&t).contains("as of last stop"), "{}", text(&t));
 }
 
 #[test]
 fn registers_pane_highlights_changes() {
     let m = demo_model();
-    let t = draw(29, 31, RegistersPane { model: &m });
+    let t = draw(57, 18, RegistersPane { model: &m });
     insta::assert_snapshot!(t.backend());
     let b = t.backend().buffer();
-    let row_of = |name: &str| {
+    // (column where the value starts, row) of a register in either column.
+    let at = |name: &str| {
         (0..b.area.height)
-            .find(|y| {
+            .flat_map(|y| [(1u16, y), (29u16, y)])
+            .find(|(x, y)| {
                 (0..8)
-                    .map(|x| b[(1 + x, *y)].symbol())
+                    .map(|i| b[(x + i, *y)].symbol())
                     .collect::<String>()
                     .trim()
                     == name
             })
-            .unwrap()
+            .map(|(x, y)| (x + 11, y))
+            .unwrap_or_else(|| panic!("{name} not shown"))
     };
-    assert_eq!(b[(12, row_of("rip"))].style().fg, theme::CHANGED.fg);
-    assert_eq!(b[(12, row_of("rax"))].style().fg, theme::CHANGED.fg);
-    assert_ne!(b[(12, row_of("rbx"))].style().fg, theme::CHANGED.fg);
+    assert_eq!(b[at("rip")].style().fg, theme::CHANGED.fg);
+    assert_eq!(b[at("rax")].style().fg, theme::CHANGED.fg);
+    assert_ne!(b[at("rbx")].style().fg, theme::CHANGED.fg);
 }
 
 #[test]
 fn breakpoints_pane() {
     let mut m = demo_model();
     m.focus = Focus::Breakpoints;
-    insta::assert_snapshot!(draw(34, 6, BreakpointsPane { model: &m }).backend());
+    let t = draw(57, 6, BreakpointsPane { model: &m });
+    insta::assert_snapshot!(t.backend());
+    assert!(text(&t).contains("0x55d0c0a01139 3 hits   ptscope_demo_hot"));
 }
 
 #[test]
@@ -106,7 +203,7 @@ fn event_log_pane() {
     let s = text(&t);
     assert!(s.contains("SIGTRAP | PTRACE_EVENT_CLONE<<8"), "{s}");
     assert!(
-        s.contains("running -> stopping breakpoint 0x55d0c0a01139"),
+        s.contains("running -> stopping breakpoint 0x55d0c0a01139 <ptscope_demo_hot>"),
         "{s}"
     );
 }
@@ -143,6 +240,7 @@ fn whole_screen_normal() {
     let s = text(&t);
     for title in [
         "Threads (7)",
+        "Backtrace 4243 (6 frames)",
         "Registers 4243",
         "Memory rsp",
         "Breakpoints (2)",
@@ -252,4 +350,18 @@ fn help_overlay() {
     let t = screen(&m, 120, 35);
     insta::assert_snapshot!(t.backend());
     assert!(text(&t).contains("step the selected thread"));
+}
+
+#[test]
+fn memory_title_names_the_symbol_at_the_address() {
+    let mut m = demo_model();
+    with_memory(&mut m, HOT, 32, 32);
+    m.memory.expr = "0x55d0c0a01139".into();
+    let t = draw(88, 4, MemoryPane { model: &m });
+    insta::assert_snapshot!(t.backend());
+    assert!(text(&t).contains("Memory 0x55d0c0a01139 = 0x55d0c0a01139 <ptscope_demo_hot>"));
+    // Typed by name: the name is not repeated.
+    m.memory.expr = "ptscope_demo_hot".into();
+    let t = draw(88, 4, MemoryPane { model: &m });
+    assert!(!text(&t).contains("<ptscope_demo_hot>"), "{}", text(&t));
 }

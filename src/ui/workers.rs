@@ -1,0 +1,139 @@
+//! The two helper threads of a live session, so that nothing slow runs on the UI thread (which
+//! draws) or the tracer thread (which owns ptrace):
+//!
+//! - the symbol thread keeps one `Symbolizer` for the process (ELF files parsed once, the map
+//!   re-read per batch) and answers PC names and stack walks;
+//! - the kernel-view thread reads /proc/PID/task/*/{stat,wchan,syscall} when asked: on each
+//!   tick while the process runs, and just before a user's stop is sent.
+//!
+//! Both answer with `Msg`s on one channel the run loop waits on.
+
+use super::app::Msg;
+use super::inspect::{BacktraceView, UnwindAsk};
+use crate::procinfo::ProcReader;
+use crate::symbols::{self, Symbolizer};
+use crate::tracer::memory::Memory;
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use std::io;
+
+#[derive(Clone, Debug)]
+pub enum SymbolAsk {
+    Names(Vec<u64>),
+    Unwind(Box<UnwindAsk>),
+}
+
+/// What the run loop talks to; tests build one from plain channels.
+pub struct Workers {
+    pub symbols: Sender<SymbolAsk>,
+    pub kernel: Sender<()>,
+    pub answers: Receiver<Msg>,
+}
+
+pub fn spawn(pid: i32) -> io::Result<Workers> {
+    let (answer, answers) = unbounded();
+    Ok(Workers {
+        symbols: spawn_symbols(pid, answer.clone())?,
+        kernel: spawn_kernel(pid, answer)?,
+        answers,
+    })
+}
+
+fn name_of(symbols: Option<&Symbolizer>, pc: u64) -> Option<String> {
+    let loc = symbols?.symbolize(pc, false);
+    let func = loc.function?;
+    Some(if loc.offset == 0 {
+        func
+    } else {
+        format!("{func}+{:#x}", loc.offset)
+    })
+}
+
+/// Stack memory is read with the engine's bulk reader (process_vm_readv, then /proc/PID/mem):
+/// no ptrace call, so it can run here while the tracer thread holds every thread stopped, and
+/// at rest no int3 of ours is in memory.
+fn unwind(pid: i32, symbols: &Symbolizer, ask: &UnwindAsk) -> BacktraceView {
+    let mem = Memory::open_thread(pid, ask.tid).or_else(|_| Memory::open(pid));
+    let bt = match mem {
+        Ok(mem) => {
+            let mut read = |addr: u64, buf: &mut [u8]| {
+                let got = mem.read(addr, buf.len());
+                buf[..got.len()].copy_from_slice(&got);
+                got.len()
+            };
+            symbols::unwind(symbols, &ask.regs, &mut read, symbols::MAX_DEPTH)
+        }
+        Err(_) => {
+            let mut nothing = |_: u64, _: &mut [u8]| 0;
+            symbols::unwind(symbols, &ask.regs, &mut nothing, symbols::MAX_DEPTH)
+        }
+    };
+    BacktraceView::from_backtrace(ask.gen, ask.tid, &bt)
+}
+
+fn spawn_symbols(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<SymbolAsk>> {
+    let (ask, asks) = unbounded::<SymbolAsk>();
+    std::thread::Builder::new()
+        .name("ptscope-symbols".into())
+        .spawn(move || {
+            let mut symbols: Option<Symbolizer> = None;
+            while let Ok(first) = asks.recv() {
+                // Everything already queued is one batch: one map refresh, and only the newest
+                // unwind (the selection may have moved on past the others).
+                let mut pcs = Vec::new();
+                let mut walk = None;
+                for a in std::iter::once(first).chain(asks.try_iter()) {
+                    match a {
+                        SymbolAsk::Names(p) => pcs.extend(p),
+                        SymbolAsk::Unwind(u) => walk = Some(u),
+                    }
+                }
+                match symbols.as_mut() {
+                    Some(s) => {
+                        let _ = s.refresh();
+                    }
+                    None => symbols = Symbolizer::new(pid).ok(),
+                }
+                if !pcs.is_empty() {
+                    let names = pcs
+                        .iter()
+                        .map(|pc| (*pc, name_of(symbols.as_ref(), *pc)))
+                        .collect();
+                    if answer.send(Msg::PcNames(names)).is_err() {
+                        return;
+                    }
+                }
+                if let Some(u) = walk {
+                    let view = match symbols.as_ref() {
+                        Some(s) => unwind(pid, s, &u),
+                        None => BacktraceView {
+                            gen: u.gen,
+                            tid: u.tid,
+                            frames: Vec::new(),
+                            ended: Some("no symbols: /proc/PID/maps unreadable".into()),
+                        },
+                    };
+                    if answer.send(Msg::Backtrace(view)).is_err() {
+                        return;
+                    }
+                }
+            }
+        })?;
+    Ok(ask)
+}
+
+fn spawn_kernel(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<()>> {
+    let (ask, asks) = unbounded::<()>();
+    std::thread::Builder::new()
+        .name("ptscope-kernel".into())
+        .spawn(move || {
+            let mut reader = ProcReader::new();
+            for () in asks {
+                // A gone process reads as no threads; the model keeps its last picture.
+                let views = reader.threads(pid).unwrap_or_default();
+                if answer.send(Msg::Kernel(views)).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(ask)
+}
