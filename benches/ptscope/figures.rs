@@ -240,15 +240,7 @@ impl RawRunning {
             })
             .expect("raw tracer thread");
         let tid = rx.recv().expect("raw tracer tid");
-        // Attached and running once the thread sits in its blocking wait.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !lab::task_ids(pid)
-            .iter()
-            .all(|t| traced_and_running(pid, *t))
-        {
-            assert!(Instant::now() < deadline, "raw tracer did not attach");
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        lab::await_traced_and_running(pid);
         RawRunning { stop, tid, join }
     }
 
@@ -272,22 +264,6 @@ impl RawRunning {
         }
         self.join.join().expect("raw tracer")
     }
-}
-
-fn traced_and_running(pid: i32, tid: i32) -> bool {
-    let status =
-        std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).unwrap_or_default();
-    let tracer = status
-        .lines()
-        .find_map(|l| l.strip_prefix("TracerPid:"))
-        .map(str::trim)
-        .unwrap_or("0");
-    let state = status
-        .lines()
-        .find_map(|l| l.strip_prefix("State:"))
-        .map(str::trim)
-        .unwrap_or("");
-    tracer != "0" && !state.starts_with('t')
 }
 
 extern "C" fn wake_only(_: libc::c_int) {}

@@ -2,7 +2,6 @@
 //! command itself), so gdb's start-up and symbol loading are left out of every rate; figure 1
 //! times the whole command, as a user would type it.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -156,27 +155,13 @@ impl Running {
         for s in setup {
             cmd.args(["-ex", s]);
         }
-        let mut child = cmd
+        let child = cmd
             .args(["-ex", "continue", "-ex", "detach"])
-            .stdout(Stdio::piped())
+            .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start gdb");
-        let stdout = child.stdout.take().expect("gdb stdout");
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if line.starts_with("Continuing") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-            }
-        });
-        rx.recv_timeout(Duration::from_secs(30))
-            .expect("gdb did not start continuing");
+        super::lab::await_traced_and_running(pid);
         Running { child }
     }
 

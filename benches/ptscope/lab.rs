@@ -182,9 +182,7 @@ fn clock_ns(clock: i32) -> u64 {
         tv_nsec: 0,
     };
     let r = unsafe { libc::clock_gettime(clock, &mut ts) };
-    if r != 0 {
-        return 0;
-    }
+    assert_eq!(r, 0, "CPU clock: {}", std::io::Error::last_os_error());
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
@@ -222,5 +220,34 @@ impl Lab {
                 (perms.starts_with('r') && !special && hi - lo >= len).then_some(lo)
             })
             .expect("a readable mapping of the asked size")
+    }
+}
+
+pub fn traced_and_running(pid: i32, tid: i32) -> bool {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).unwrap_or_default();
+    let tracer = status
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))
+        .map(str::trim)
+        .unwrap_or("0");
+    let state = status
+        .lines()
+        .find_map(|l| l.strip_prefix("State:"))
+        .map(str::trim)
+        .unwrap_or("");
+    tracer != "0" && !state.starts_with('t')
+}
+
+/// Polls /proc until every thread of `pid` is traced and none is in a tracing stop: the tracer
+/// has attached and let the process run (no tracer says so on its own).
+pub fn await_traced_and_running(pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !task_ids(pid).iter().all(|t| traced_and_running(pid, *t)) {
+        assert!(
+            Instant::now() < deadline,
+            "tracer of {pid} did not attach and run"
+        );
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
