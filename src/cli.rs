@@ -7,11 +7,27 @@ use clap::{Parser, Subcommand};
     name = "ptscope",
     version,
     about = "Look inside a live Linux process through ptrace(2)",
+    long_about = "Look inside a live Linux process through ptrace(2).\n\n\
+        ptscope PID            attach to a running process and open the inspector\n\
+        ptscope -- CMD ARGS    start CMD under the tracer and open the inspector\n\
+        ptscope demo           the inspector on a bundled demo program\n\
+        ptscope dump PID       print every thread and its registers, then detach\n\n\
+        Quitting the inspector (q) removes every breakpoint and detaches, leaving an attached \
+        process running as before; a program ptscope started is killed.",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Cmd>,
+    /// Process to attach to.
+    #[arg(conflicts_with = "program")]
+    pub pid: Option<i32>,
+    /// Program to start under the tracer, after `--`.
+    #[arg(last = true, id = "program", value_name = "CMD ARGS")]
+    pub program: Vec<String>,
+    /// Stop every thread when one is born or exits (otherwise those are only logged).
+    #[arg(long)]
+    pub stop_on_thread_events: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -22,6 +38,23 @@ pub enum Cmd {
         /// Machine-readable output (all 27 registers as hex strings).
         #[arg(long)]
         json: bool,
+        /// Skip the stack walk (registers and kernel view only).
+        #[arg(long)]
+        no_backtrace: bool,
+    },
+    /// Open the inspector on a bundled demo program (workers, a lock, threads born and dying,
+    /// a handled signal); the demo is killed when you quit.
+    Demo {
+        /// Stop every thread when one is born or exits (otherwise those are only logged).
+        #[arg(long)]
+        stop_on_thread_events: bool,
+    },
+    /// Internal: stop PID on a breakpoint at ADDR and rest (tests kill this with SIGKILL).
+    #[command(name = "__hold", hide = true)]
+    Hold {
+        pid: i32,
+        #[arg(value_parser = parse_addr)]
+        addr: u64,
     },
     /// Internal: run a bundled target program (used by tests and the demo).
     #[command(name = "__target", hide = true)]
@@ -30,4 +63,71 @@ pub enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// An address as a user types it: 0x-prefixed hex, or decimal.
+pub fn parse_addr(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => t.parse(),
+    };
+    parsed.map_err(|_| format!("not an address: {s:?} (use 0x-prefixed hex or decimal)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ptscope").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn command_shapes() {
+        let c = parse(&["1234"]).unwrap();
+        assert_eq!((c.pid, c.command.is_none()), (Some(1234), true));
+        let c = parse(&["--", "sleep", "--flag", "5"]).unwrap();
+        assert_eq!(c.program, ["sleep", "--flag", "5"]);
+        assert_eq!(c.pid, None);
+        assert!(matches!(
+            parse(&["demo"]).unwrap().command,
+            Some(Cmd::Demo { .. })
+        ));
+        let c = parse(&["dump", "77", "--json"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Cmd::Dump {
+                pid: 77,
+                json: true,
+                ..
+            })
+        ));
+        let c = parse(&["__target", "demo", "--seconds", "3"]).unwrap();
+        match c.command {
+            Some(Cmd::Target { name, args }) => {
+                assert_eq!(
+                    (name.as_str(), args.as_slice()),
+                    ("demo", &["--seconds".to_string(), "3".to_string()][..])
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            parse(&["12", "--", "ls"]).is_err(),
+            "a PID and a program at once"
+        );
+        assert!(parse(&["notapid"]).is_err());
+    }
+
+    #[test]
+    fn help_lists_every_mode() {
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for word in ["ptscope PID", "-- CMD ARGS", "demo", "dump"] {
+            assert!(help.contains(word), "{word} missing from:\n{help}");
+        }
+        assert!(!help.contains("__target"));
+    }
 }

@@ -1,18 +1,32 @@
 //! `ptscope dump PID`: attach, stop every thread, print them, detach.
 
+use crate::procinfo::{self, ThreadKernelView};
+use crate::symbols::{self, Backtrace, Symbolizer};
 use crate::text::sanitize;
-use crate::tracer::{
-    EventKind, Options, ProcessState, Snapshot, StopCause, TraceError, TracerHandle,
-};
+use crate::tracer::memory::Memory;
+use crate::tracer::{EventKind, Options, ProcessState, Snapshot, Tid, TraceError, TracerHandle};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// How long to wait for every thread to stop. A thread in uninterruptible sleep (D) stops only
 /// when its system call returns; a dump must not hang on it, so it is shown as still stopping.
 const STOP_DEADLINE: Duration = Duration::from_secs(2);
 
-/// Attaches, waits for the all-stop (bounded), takes the snapshot and detaches.
-pub fn take(pid: i32) -> Result<Snapshot, TraceError> {
+/// Everything a dump shows, gathered in the order that keeps it honest: the kernel's view of
+/// each thread first (after the stop every thread would read `t`, stopped by us), then the
+/// stop, registers and stacks while every thread holds still.
+pub struct Dump {
+    pub snapshot: Snapshot,
+    pub kernel: BTreeMap<Tid, ThreadKernelView>,
+    pub stacks: BTreeMap<Tid, Backtrace>,
+}
+
+/// Attaches, waits for the all-stop (bounded), unwinds every stopped thread, detaches.
+pub fn take(pid: i32, backtraces: bool) -> Result<Dump, TraceError> {
+    let kernel: BTreeMap<Tid, ThreadKernelView> = procinfo::read_threads(pid)
+        .map(|v| v.into_iter().map(|k| (k.tid, k)).collect())
+        .unwrap_or_default();
     let opts = Options {
         stop_on_thread_events: false,
         ..Options::default()
@@ -31,12 +45,50 @@ pub fn take(pid: i32) -> Result<Snapshot, TraceError> {
             Err(_) => break,
         }
     }
-    let snap = match snap {
+    let snapshot = match snap {
         Some(s) => s,
         None => handle.snapshot()?,
     };
+    let stacks = if backtraces {
+        unwind_all(pid, &snapshot)
+    } else {
+        BTreeMap::new()
+    };
     handle.shutdown()?;
-    Ok(snap)
+    Ok(Dump {
+        snapshot,
+        kernel,
+        stacks,
+    })
+}
+
+/// Stack memory is read with the engine's bulk reader (process_vm_readv, /proc/PID/mem for
+/// the rest): it needs no ptrace call, so it runs here while the tracer thread keeps every
+/// thread stopped, and no int3 of ours is in memory at rest.
+fn unwind_all(pid: i32, snap: &Snapshot) -> BTreeMap<Tid, Backtrace> {
+    let mut out = BTreeMap::new();
+    let Ok(sym) = Symbolizer::new(pid) else {
+        return out;
+    };
+    let mem = snap
+        .threads
+        .iter()
+        .filter(|t| !t.zombie)
+        .find_map(|t| Memory::open_thread(pid, t.tid).ok());
+    let Some(mem) = mem else { return out };
+    for t in &snap.threads {
+        let Some(regs) = t.regs else { continue };
+        let mut read = |addr: u64, buf: &mut [u8]| {
+            let got = mem.read(addr, buf.len());
+            buf[..got.len()].copy_from_slice(&got);
+            got.len()
+        };
+        out.insert(
+            t.tid,
+            symbols::unwind(&sym, &regs, &mut read, symbols::MAX_DEPTH),
+        );
+    }
+    out
 }
 
 #[derive(Serialize)]
@@ -46,6 +98,8 @@ struct JsonThread<'a> {
     state: &'a str,
     cause: Option<String>,
     registers: Option<&'a crate::tracer::Registers>,
+    kernel: Option<&'a ThreadKernelView>,
+    frames: Vec<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -56,10 +110,11 @@ struct JsonDump<'a> {
 
 /// The stable JSON contract for scripts. Names are passed through as data (JSON escapes
 /// control characters itself).
-pub fn to_json(snap: &Snapshot) -> String {
+pub fn to_json(d: &Dump) -> String {
     let dump = JsonDump {
-        pid: snap.pid,
-        threads: snap
+        pid: d.snapshot.pid,
+        threads: d
+            .snapshot
             .threads
             .iter()
             .map(|t| JsonThread {
@@ -68,6 +123,12 @@ pub fn to_json(snap: &Snapshot) -> String {
                 state: if t.zombie { "zombie" } else { t.state.name() },
                 cause: t.cause.map(|c| c.label()),
                 registers: t.regs.as_ref(),
+                kernel: d.kernel.get(&t.tid),
+                frames: d
+                    .stacks
+                    .get(&t.tid)
+                    .map(|b| b.frames.iter().map(|f| f.to_json()).collect())
+                    .unwrap_or_default(),
             })
             .collect(),
     };
@@ -90,44 +151,66 @@ fn state_text(state: &ProcessState) -> String {
     }
 }
 
-pub fn to_text(snap: &Snapshot) -> String {
+/// Reads like `thread apply all bt`: a header per thread with the stop cause and what the
+/// kernel said it was doing, then its frames.
+pub fn to_text(d: &Dump) -> String {
+    let snap = &d.snapshot;
     let mut out = format!(
         "process {} ({} threads, {})\n",
         snap.pid,
         snap.threads.len(),
         state_text(&snap.state)
     );
-    out.push_str(&format!(
-        "{:>8}  {:<16} {:<9} {:<24} {:>18} {:>18} {:>18}\n",
-        "TID", "NAME", "STATE", "CAUSE", "RIP", "RSP", "RBP"
-    ));
     for t in &snap.threads {
-        let hex = |v: Option<u64>| v.map_or("-".to_string(), |v| format!("{v:#x}"));
         let cause = match (t.zombie, t.cause) {
             (true, _) => "zombie leader".to_string(),
-            (false, Some(StopCause::Stopped)) | (false, None) => {
-                t.cause.map_or("-".into(), |c| c.to_string())
-            }
             (false, Some(c)) => c.to_string(),
+            (false, None) => t.state.name().to_string(),
         };
         out.push_str(&format!(
-            "{:>8}  {:<16} {:<9} {:<24} {:>18} {:>18} {:>18}\n",
+            "\nthread {} \"{}\"  {cause}",
             t.tid,
-            sanitize(&t.name),
-            t.state.name(),
-            cause,
-            hex(t.regs.map(|r| r.rip())),
-            hex(t.regs.map(|r| r.rsp())),
-            hex(t.regs.map(|r| r.rbp())),
+            sanitize(&t.name)
         ));
+        if let Some(k) = d.kernel.get(&t.tid) {
+            out.push_str(&format!("  [kernel: {}", k.state));
+            if let Some(w) = &k.wchan {
+                out.push_str(&format!(" in {}", sanitize(w)));
+            }
+            if let Some(call) = k.syscall.call() {
+                out.push_str(&format!(", {call}"));
+            }
+            out.push_str(&format!(", cpu {} ms]", k.cpu_ms));
+        }
+        out.push('\n');
+        if let Some(r) = t.regs {
+            out.push_str(&format!(
+                "    rip {:#018x}  rsp {:#018x}  rbp {:#018x}\n",
+                r.rip(),
+                r.rsp(),
+                r.rbp()
+            ));
+        }
+        if let Some(bt) = d.stacks.get(&t.tid) {
+            for (i, f) in bt.frames.iter().enumerate() {
+                out.push_str(&format!("    #{i:<2} {:#018x} {}", f.pc, f.location));
+                if let (Some(file), Some(line)) = (&f.location.file, f.location.line) {
+                    out.push_str(&format!(" at {}:{line}", sanitize(file)));
+                }
+                out.push('\n');
+            }
+            if bt.stop != symbols::UnwindStop::Outermost {
+                out.push_str(&format!("    (stack walk ended: {:?})\n", bt.stop));
+            }
+        }
     }
     out
 }
 
 /// The command: prints to stdout; the caller turns an error into one line and exit 1.
-pub fn run(pid: i32, json: bool) -> Result<(), TraceError> {
-    let snap = take(pid)?;
-    let text = if json { to_json(&snap) } else { to_text(&snap) };
+pub fn run(pid: i32, json: bool, backtraces: bool) -> Result<(), TraceError> {
+    let dump = take(pid, backtraces)?;
+    let text = if json { to_json(&dump) } else { to_text(&dump) };
     println!("{}", text.trim_end());
     Ok(())
 }

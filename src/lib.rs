@@ -5,6 +5,9 @@ compile_error!("ptscope works on Linux x86-64 only: it speaks the amd64 ptrace r
 
 pub mod cli;
 pub mod dump;
+pub mod procinfo;
+pub mod symbols;
 pub mod target;
 pub mod text;
 pub mod tracer;
+pub mod ui;

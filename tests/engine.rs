@@ -99,32 +99,39 @@ fn a_thread_exit_reports_its_code() {
     wait_all_stopped(&h);
     cont(&h);
     lab.send("exit-thread 7");
-    // Its birth stops the world first (thread events stop by default).
-    let snap = wait_all_stopped(&h);
-    let by = snap
-        .threads
-        .iter()
-        .find(|t| Some(t.tid) == snap.stopped_by)
-        .unwrap();
-    assert!(
-        matches!(by.cause, Some(StopCause::ThreadCreated { .. })),
-        "{:?}",
-        by.cause
-    );
-    cont(&h);
-    let ev = wait_for(&h, |e| {
-        matches!(&e.kind, EventKind::Transition(t)
-            if t.cause == Some(StopCause::ThreadExiting { status: ExitKind::Code { code: 7 } }))
-    });
-    let EventKind::Transition(t) = ev.kind else {
-        unreachable!()
-    };
-    assert_eq!(t.new, ThreadState::Exiting);
-    // The all-stop it causes completes, and continuing lets the thread die.
-    wait_all_stopped(&h);
+    // Its birth and its exit each stop the world (thread events stop by default); the exit
+    // may be reported within the birth's all-stop or in one of its own.
+    let mut exiting = None;
+    loop {
+        let ev = wait_for(&h, |e| {
+            matches!(&e.kind, EventKind::AllStopped(_) | EventKind::Transition(_))
+        });
+        match ev.kind {
+            EventKind::Transition(t)
+                if t.cause
+                    == Some(StopCause::ThreadExiting {
+                        status: ExitKind::Code { code: 7 },
+                    })
+                    && t.new == ThreadState::Exiting =>
+            {
+                exiting = Some(t.tid);
+            }
+            EventKind::AllStopped(snap) => {
+                if let Some(tid) = exiting {
+                    let t = snap.threads.iter().find(|t| t.tid == tid).expect("listed");
+                    assert_eq!(t.state, ThreadState::Exiting);
+                    assert!(t.regs.is_some(), "registers are readable at the exit stop");
+                    break;
+                }
+                cont(&h);
+            }
+            _ => {}
+        }
+    }
+    let tid = exiting.unwrap();
     cont(&h);
     eventually("the thread to be gone", || {
-        !task_ids(lab.pid).contains(&t.tid)
+        !task_ids(lab.pid).contains(&tid)
     });
     h.shutdown().unwrap();
     assert_untraced_and_running(lab.pid);
@@ -172,8 +179,7 @@ fn the_programs_own_int3_is_reported_as_sigtrap_and_delivered() {
     cont(&h);
     lab.send("int3");
     let snap = wait_all_stopped(&h);
-    let by = snap.stopped_by.unwrap();
-    let t = snap.threads.iter().find(|t| t.tid == by).unwrap();
+    let t = stopper(&snap);
     assert_eq!(t.cause, Some(StopCause::Signal { sig: libc::SIGTRAP }));
     // The PC stays just past the program's int3: it is not ours to rewind.
     let rip = t.regs.unwrap().rip();
@@ -200,8 +206,7 @@ fn a_sigusr1_pending_at_a_stop_is_delivered_on_continue() {
     .unwrap();
     cont(&h);
     let snap = wait_all_stopped(&h);
-    let by = snap.stopped_by.unwrap();
-    let t = snap.threads.iter().find(|t| t.tid == by).unwrap();
+    let t = stopper(&snap);
     assert_eq!(t.cause, Some(StopCause::Signal { sig: libc::SIGUSR1 }));
     assert_eq!(t.pending_signal, Some(libc::SIGUSR1));
     assert_eq!(
@@ -449,12 +454,10 @@ fn sigstop_from_outside_is_shown_and_honoured() {
     let pid = nix::unistd::Pid::from_raw(lab.pid);
     nix::sys::signal::kill(pid, nix::sys::signal::SIGSTOP).unwrap();
     let snap = wait_all_stopped(&h);
-    let by = snap
-        .threads
-        .iter()
-        .find(|t| Some(t.tid) == snap.stopped_by)
-        .unwrap();
-    assert_eq!(by.cause, Some(StopCause::Signal { sig: libc::SIGSTOP }));
+    assert_eq!(
+        stopper(&snap).cause,
+        Some(StopCause::Signal { sig: libc::SIGSTOP })
+    );
     // Continuing delivers the SIGSTOP: the whole group enters the job-control stop and stays
     // there, listened to, until SIGCONT.
     cont(&h);
@@ -593,10 +596,73 @@ fn bad_targets_get_one_line_errors() {
             tracer_name,
         }) => {
             assert_eq!(pid, lab.pid);
-            assert!(tracer > 0);
-            assert_eq!(tracer_name, "ptscope-tracer");
+            // The tracing thread lives in this test process: the error names the process.
+            assert_eq!(tracer, std::process::id() as i32);
+            let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+            assert_eq!(tracer_name, me.trim());
         }
         other => panic!("{other:?}"),
     }
     h.shutdown().unwrap();
+}
+
+#[test]
+fn a_breakpoint_set_by_name_is_hit() {
+    let mut lab = Lab::start(1);
+    let hot_tid = lab.command_tid("hot");
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    let sym = ptscope::symbols::Symbolizer::new(lab.pid).unwrap();
+    let addr = sym.resolve("ptscope_lab_hot").unwrap();
+    assert_eq!(addr, lab.hot);
+    h.call(Command::AddBreakpoint { addr }).unwrap();
+    cont(&h);
+    let snap = wait_all_stopped(&h);
+    let t = snap.threads.iter().find(|t| t.tid == hot_tid).unwrap();
+    assert_eq!(t.cause, Some(StopCause::Breakpoint { addr }));
+    let at = sym.symbolize(t.regs.unwrap().rip(), false);
+    assert_eq!(at.function.as_deref(), Some("ptscope_lab_hot"));
+    assert_eq!(at.offset, 0);
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+}
+
+#[test]
+fn stepping_a_thread_blocked_in_a_system_call_ends_cleanly() {
+    let mut lab = Lab::start(1);
+    let control = *lab.tids.last().unwrap();
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    // The control thread sits in read(0, ...): the step restarts the call and only ends when
+    // the call returns, at syscall exit (reported as TRAP_BRKPT, not TRAP_TRACE).
+    h.send(Command::Step { tid: control });
+    lab.send("calls");
+    let snap = wait_all_stopped(&h);
+    let t = snap.threads.iter().find(|t| t.tid == control).unwrap();
+    assert_eq!(t.cause, Some(StopCause::Stepped));
+    assert_eq!(
+        t.pending_signal, None,
+        "our step trap is not a signal to deliver"
+    );
+    cont(&h);
+    lab.expect("calls ");
+    lab.assert_alive();
+
+    // A step that does not end (nothing more on stdin) can still be stopped, and the process
+    // survives continuing afterwards.
+    h.call(Command::Stop).unwrap();
+    h.send(Command::Step { tid: control });
+    wait_for(
+        &h,
+        |e| matches!(&e.kind, EventKind::Transition(t) if t.tid == control && t.new == ThreadState::Stepping),
+    );
+    h.call(Command::Stop).unwrap();
+    let snap = h.snapshot().unwrap();
+    let t = snap.threads.iter().find(|t| t.tid == control).unwrap();
+    assert_eq!(t.state, ThreadState::Stopped);
+    cont(&h);
+    lab.assert_alive();
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+    lab.assert_alive();
 }

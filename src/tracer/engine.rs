@@ -44,6 +44,8 @@ struct Thread {
     step_over: bool,
     /// Born while the process runs; to be resumed once its first stop is reported.
     resume_after_first_stop: bool,
+    /// A PTRACE_SINGLESTEP is in flight (see StopFacts::stepping).
+    stepping: bool,
     regs: Option<Registers>,
 }
 
@@ -59,6 +61,7 @@ impl Thread {
             zombie: false,
             step_over: false,
             resume_after_first_stop: false,
+            stepping: false,
             regs: None,
         }
     }
@@ -448,6 +451,7 @@ impl Engine {
         let mut facts = StopFacts {
             stop_on_thread_events: self.stop_on_thread_events,
             listening: thread.listening,
+            stepping: thread.stepping,
             ..Default::default()
         };
         match status.decoded {
@@ -480,6 +484,11 @@ impl Engine {
         }
         if let Some(sig) = d.holds_signal {
             t.held_signal = Some(sig);
+        }
+        // Any signal report is the one that could have been our step trap: after it, none is
+        // queued any more. Other reports leave a pending step trap where it is.
+        if matches!(status.decoded, WaitStatus::SignalDeliveryStop { .. }) {
+            t.stepping = matches!(d.action, Action::StepAgain { .. });
         }
         if !matches!(d.action, Action::Listen | Action::Rest) {
             t.listening = false;
@@ -834,7 +843,12 @@ impl Engine {
         let to_stop: Vec<Tid> = self
             .threads
             .iter()
-            .filter(|(_, t)| t.is_live() && (t.state == ThreadState::Running || t.listening))
+            // A stepping thread too: a step into a blocking system call may not end for hours.
+            .filter(|(_, t)| {
+                t.is_live()
+                    && (matches!(t.state, ThreadState::Running | ThreadState::Stepping)
+                        || t.listening)
+            })
             .map(|(tid, _)| *tid)
             .collect();
         for tid in to_stop {
@@ -969,7 +983,15 @@ impl Engine {
                 .iter()
                 .map(|(tid, t)| ThreadInfo {
                     tid: *tid,
-                    name: t.name.clone(),
+                    // Threads usually name themselves after they are born (pthread_setname_np),
+                    // so the name read at birth is the parent's: read it again for each picture.
+                    name: if t.is_live() {
+                        Some(tasks::thread_name(self.pid, *tid))
+                            .filter(|n| !n.is_empty())
+                            .unwrap_or_else(|| t.name.clone())
+                    } else {
+                        t.name.clone()
+                    },
                     state: t.state,
                     cause: t.cause,
                     regs: if t.state.is_settled() && t.is_live() {
@@ -1217,6 +1239,7 @@ impl Engine {
                 if let Some(t) = self.threads.get_mut(&tid) {
                     t.state = ThreadState::Stepping;
                     t.step_over = true;
+                    t.stepping = true;
                     t.cause = None;
                 }
                 self.transition(
@@ -1312,6 +1335,7 @@ impl Engine {
         if let Some(t) = self.threads.get_mut(&tid) {
             t.held_signal = None;
             t.state = ThreadState::Stepping;
+            t.stepping = true;
             t.cause = None;
         }
         let note = if sig != 0 {

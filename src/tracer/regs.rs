@@ -154,7 +154,8 @@ mod tests {
     fn eflags_decoding_names_set_bits() {
         assert_eq!(decode_eflags(0x246), "PF ZF IF");
         assert_eq!(decode_eflags(0x0), "");
-        assert_eq!(decode_eflags(0x8d5), "CF PF AF SF OF");
+        assert_eq!(decode_eflags(0x8d5), "CF PF AF ZF SF OF");
+        assert_eq!(decode_eflags(0x8d4), "PF AF ZF SF OF");
     }
 
     #[test]

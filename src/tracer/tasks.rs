@@ -55,6 +55,17 @@ pub fn tracer_of(pid: i32, tid: Tid) -> Option<i32> {
         .ok()
 }
 
+/// TracerPid names the tracing *thread*; a user wants its process.
+fn already_traced(pid: i32) -> Option<TraceError> {
+    let tid = tracer_of(pid, pid).filter(|t| *t != 0)?;
+    let tracer = tgid_of(tid).unwrap_or(tid);
+    Some(TraceError::AlreadyTraced {
+        pid,
+        tracer,
+        tracer_name: comm_of(tracer),
+    })
+}
+
 fn comm_of(pid: i32) -> String {
     fs::read_to_string(format!("/proc/{pid}/comm"))
         .map(|s| s.trim_end().to_string())
@@ -92,24 +103,16 @@ pub fn check_target(pid: i32) -> Result<(), TraceError> {
             });
         }
     }
-    if let Some(tracer) = tracer_of(pid, pid).filter(|t| *t != 0) {
-        return Err(TraceError::AlreadyTraced {
-            pid,
-            tracer,
-            tracer_name: comm_of(tracer),
-        });
+    if let Some(err) = already_traced(pid) {
+        return Err(err);
     }
     Ok(())
 }
 
 /// Explains an EPERM from PTRACE_SEIZE.
 pub fn explain_eperm(pid: i32) -> TraceError {
-    if let Some(tracer) = tracer_of(pid, pid).filter(|t| *t != 0) {
-        return TraceError::AlreadyTraced {
-            pid,
-            tracer,
-            tracer_name: comm_of(tracer),
-        };
+    if let Some(err) = already_traced(pid) {
+        return err;
     }
     let scope = fs::read_to_string("/proc/sys/kernel/yama/ptrace_scope")
         .ok()

@@ -104,7 +104,9 @@ impl StopCause {
 
 /// si_code values of a SIGTRAP that matter here (from <asm-generic/siginfo.h>).
 pub const SI_KERNEL: i32 = 0x80;
+pub const TRAP_BRKPT: i32 = 1;
 pub const TRAP_TRACE: i32 = 2;
+pub const TRAP_UNK: i32 = 5;
 
 /// What the engine knows about a stop besides the wait status.
 #[derive(Clone, Copy, Debug, Default)]
@@ -122,6 +124,9 @@ pub struct StopFacts {
     pub stop_on_thread_events: bool,
     /// The thread was parked with PTRACE_LISTEN in a group-stop.
     pub listening: bool,
+    /// A PTRACE_SINGLESTEP was issued and its trap has not been seen: it may still arrive,
+    /// even after an interrupt ended the step and the thread was resumed.
+    pub stepping: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -258,8 +263,21 @@ pub fn decide(prev: ThreadState, status: WaitStatus, facts: &StopFacts) -> Decis
                     };
                 }
             }
-            if sig == libc::SIGTRAP && prev == S::Stepping && facts.si_code == Some(TRAP_TRACE) {
-                return Decision::new(S::Stopping, Some(StopCause::Stepped), Settle);
+            // A step normally ends with TRAP_TRACE; a step over a `syscall` instruction (or the
+            // restart of an interrupted one) is reported at syscall exit as TRAP_BRKPT.
+            if sig == libc::SIGTRAP && matches!(facts.si_code, Some(TRAP_BRKPT..=TRAP_UNK)) {
+                if prev == S::Stepping {
+                    return Decision::new(S::Stopping, Some(StopCause::Stepped), Settle);
+                }
+                // The trap of a step we interrupted: an interrupt that ends a blocking system
+                // call still lets the step report at syscall exit, and that SIGTRAP waits in the
+                // queue for the next resume. It is ours; delivered, it would kill the program.
+                if facts.stepping {
+                    return match prev {
+                        S::Running => Decision::new(S::Running, None, Resume { sig: 0 }),
+                        _ => Decision::new(S::Stopping, None, Settle),
+                    };
+                }
             }
             match facts.policy.unwrap_or(Policy::Stop) {
                 Policy::Pass => match prev {
@@ -364,6 +382,52 @@ mod tests {
         assert_eq!(d.cause, Some(StopCause::Stepped));
         assert_eq!(d.action, Action::Settle);
         assert!(!d.stops_world);
+    }
+
+    #[test]
+    fn a_step_over_a_system_call_ends_with_trap_brkpt() {
+        let f = StopFacts {
+            si_code: Some(TRAP_BRKPT),
+            policy: Some(Policy::Stop),
+            ..facts()
+        };
+        let d = decide(
+            S::Stepping,
+            WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP },
+            &f,
+        );
+        assert_eq!(
+            (d.cause, d.action),
+            (Some(StopCause::Stepped), Action::Settle)
+        );
+        assert_eq!(
+            d.holds_signal, None,
+            "our step trap must never be delivered"
+        );
+        // The trap of an interrupted step, reported while stopping or after a resume: dropped.
+        let stepping = StopFacts {
+            stepping: true,
+            ..f
+        };
+        let trap = WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP };
+        let d = decide(S::Stopping, trap, &stepping);
+        assert_eq!(
+            (d.cause, d.action, d.holds_signal),
+            (None, Action::Settle, None)
+        );
+        let d = decide(S::Running, trap, &stepping);
+        assert_eq!(
+            (d.state, d.action, d.holds_signal),
+            (S::Running, Action::Resume { sig: 0 }, None)
+        );
+        assert!(!d.stops_world);
+        // The same code while running is a SIGTRAP of the program's own.
+        let d = decide(
+            S::Running,
+            WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP },
+            &f,
+        );
+        assert_eq!(d.holds_signal, Some(libc::SIGTRAP));
     }
 
     #[test]

@@ -82,12 +82,16 @@ impl Lab {
     /// The next stdout line that starts with `prefix`, within the timeout.
     pub fn expect(&self, prefix: &str) -> String {
         let deadline = Instant::now() + TIMEOUT;
+        let mut skipped = Vec::new();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(l) if l.starts_with(prefix) => return l,
-                Ok(_) => continue,
-                Err(_) => panic!("lab {} did not print {prefix:?} in time", self.pid),
+                Ok(l) => skipped.push(l),
+                Err(_) => panic!(
+                    "lab {} did not print {prefix:?} in time (printed instead: {skipped:?})",
+                    self.pid
+                ),
             }
         }
     }
@@ -199,4 +203,29 @@ pub fn read_proc_mem(pid: i32, addr: u64, len: usize) -> Vec<u8> {
     let mut buf = vec![0; len];
     f.read_exact_at(&mut buf, addr).unwrap();
     buf
+}
+
+/// The thread whose own stop made the others stop.
+pub fn stopper(snap: &Snapshot) -> &ptscope::tracer::ThreadInfo {
+    let by = snap.stopped_by.expect("a thread caused the stop");
+    snap.threads
+        .iter()
+        .find(|t| t.tid == by)
+        .expect("the stopper is listed")
+}
+
+/// `ptscope __hold PID HOT`: a separate ptscope process resting on a breakpoint hit in the hot
+/// function; returns it with the tid it reported.
+pub fn start_holder(lab: &Lab) -> (Child, String) {
+    let mut holder = Command::new(bin())
+        .args(["__hold", &lab.pid.to_string(), &format!("{:#x}", lab.hot)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start holder");
+    let mut line = String::new();
+    BufReader::new(holder.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("holder line");
+    (holder, line.trim().to_string())
 }

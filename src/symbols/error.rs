@@ -1,0 +1,22 @@
+//! What can go wrong turning names into addresses and back.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum SymbolError {
+    #[error("cannot read the memory map of process {pid}: {reason}")]
+    Maps { pid: i32, reason: String },
+    #[error("cannot parse address expression `{0}`")]
+    BadExpression(String),
+    #[error("no symbol named `{0}`")]
+    UnknownSymbol(String),
+    #[error("no module `{0}` is mapped")]
+    UnknownModule(String),
+    #[error("`{name}` is defined in several places; say which: {}", candidates.join(", "))]
+    Ambiguous {
+        name: String,
+        candidates: Vec<String>,
+    },
+    #[error("address {addr:#x} is not in any mapping")]
+    Unmapped { addr: u64 },
+}

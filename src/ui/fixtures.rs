@@ -1,0 +1,240 @@
+//! Hand-made tracer output for the model and snapshot tests: what a stopped demo looks like.
+
+use crate::tracer::event::{
+    BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
+    ThreadInfo, Transition,
+};
+use crate::tracer::regs::Registers;
+use crate::tracer::status::RawStatus;
+use crate::tracer::thread::{StopCause, ThreadState, Tid};
+use crate::ui::app::{update, Model, Msg};
+use std::time::Duration;
+
+pub const PID: i32 = 4242;
+pub const HOT: u64 = 0x55d0_c0a0_1139;
+
+pub fn regs(tid: Tid, rip: u64) -> Registers {
+    let mut r = Registers::default();
+    for (i, v) in r.0.iter_mut().enumerate() {
+        *v = (tid as u64) << 8 | i as u64;
+    }
+    r.set("rip", rip);
+    r.set("rsp", 0x7ffd_5a3c_1e40 - ((tid - PID) as u64) * 0x10_0000);
+    r.set("eflags", 0x246);
+    r.set("cs", 0x33);
+    r.set("ss", 0x2b);
+    r
+}
+
+pub fn thread(tid: Tid, name: &str, state: ThreadState, cause: Option<StopCause>) -> ThreadInfo {
+    let stopped = state != ThreadState::Running;
+    ThreadInfo {
+        tid,
+        name: name.to_string(),
+        state,
+        cause,
+        regs: stopped.then(|| regs(tid, 0x7f3a_1c29_5d7e)),
+        pending_signal: None,
+        zombie: false,
+    }
+}
+
+pub fn event(seq: u64, ms: u64, kind: EventKind) -> Event {
+    Event {
+        seq,
+        at: Duration::from_millis(ms),
+        kind,
+    }
+}
+
+/// Feeds a reply to the command the model recorded under `id`.
+pub fn reply(
+    m: &mut Model,
+    id: u64,
+    result: Result<Reply, crate::tracer::error::TraceError>,
+) -> Vec<Command> {
+    update(
+        m,
+        Msg::Tracer(event(id, 9000, EventKind::Reply { id, result })),
+    )
+}
+
+pub fn demo_snapshot() -> Snapshot {
+    use ThreadState::{Exiting, Stopped};
+    let stop = Some(StopCause::Stopped);
+    let mut hot = thread(
+        PID + 1,
+        "worker-1",
+        Stopped,
+        Some(StopCause::Breakpoint { addr: HOT }),
+    );
+    if let Some(r) = hot.regs.as_mut() {
+        r.set_rip(HOT);
+    }
+    let mut sig = thread(PID + 5, "signaller", Stopped, stop);
+    sig.pending_signal = Some(libc::SIGUSR1);
+    Snapshot {
+        pid: PID,
+        state: ProcessState::Stopped,
+        threads: vec![
+            thread(PID, "ptscope", Stopped, stop),
+            hot,
+            thread(PID + 2, "worker-2", Stopped, stop),
+            thread(PID + 3, "worker-3", Stopped, stop),
+            thread(PID + 4, "waiter", Stopped, stop),
+            sig,
+            thread(
+                PID + 6,
+                "ephemeral",
+                Exiting,
+                Some(StopCause::ThreadExiting {
+                    status: crate::tracer::status::ExitKind::Code { code: 0 },
+                }),
+            ),
+        ],
+        breakpoints: vec![
+            BreakpointInfo { addr: HOT, hits: 3 },
+            BreakpointInfo {
+                addr: 0x55d0_c0a0_2000,
+                hits: 0,
+            },
+        ],
+        stopped_by: Some(PID + 1),
+    }
+}
+
+fn transition(
+    tid: Tid,
+    old: ThreadState,
+    new: ThreadState,
+    cause: Option<StopCause>,
+    raw: Option<i32>,
+    note: &'static str,
+) -> EventKind {
+    EventKind::Transition(Transition {
+        tid,
+        old,
+        new,
+        cause,
+        status: raw.map(RawStatus::new),
+        note,
+    })
+}
+
+/// A stopped demo: threads, a breakpoint hit, a log with wait statuses, memory at rsp.
+pub fn demo_model() -> Model {
+    use ThreadState::*;
+    let mut m = Model::new(PID, "/usr/bin/ptscope __target demo", true);
+    m.banner = Some(format!("ptscope_demo_hot = {HOT:#x}"));
+    m.symbols.insert("ptscope_demo_hot".into(), HOT);
+    let evs = [
+        transition(
+            PID,
+            Running,
+            Stopped,
+            Some(StopCause::Exec),
+            Some(0x4057f),
+            "exec",
+        ),
+        EventKind::Resumed,
+        transition(
+            PID,
+            Running,
+            Running,
+            Some(StopCause::ThreadCreated { tid: PID + 6 }),
+            Some(0x3057f),
+            "clone passed on",
+        ),
+        EventKind::Note {
+            tid: Some(PID + 5),
+            text: "signal SIGUSR1 passed on".into(),
+        },
+        transition(
+            PID + 1,
+            Running,
+            Stopping,
+            Some(StopCause::Breakpoint { addr: HOT }),
+            Some(0x57f),
+            "our int3",
+        ),
+        transition(PID + 2, Running, Stopping, None, None, "interrupt sent"),
+        transition(
+            PID + 2,
+            Stopping,
+            Stopped,
+            None,
+            Some(0x80057f),
+            "interrupted",
+        ),
+        transition(
+            PID + 6,
+            Stopping,
+            Exiting,
+            None,
+            Some(0x6057f),
+            "exit event",
+        ),
+    ];
+    for (i, k) in evs.into_iter().enumerate() {
+        update(
+            &mut m,
+            Msg::Tracer(event(i as u64, 1000 + 137 * i as u64, k)),
+        );
+    }
+    // The stop before this one, so the registers pane has changes to highlight.
+    let mut before = demo_snapshot();
+    if let Some(r) = before.threads[1].regs.as_mut() {
+        r.set("rax", 0x29);
+        r.set("rip", HOT - 0x10);
+    }
+    update(
+        &mut m,
+        Msg::Tracer(event(19, 2000, EventKind::AllStopped(Box::new(before)))),
+    );
+    update(
+        &mut m,
+        Msg::Tracer(event(
+            20,
+            2500,
+            EventKind::AllStopped(Box::new(demo_snapshot())),
+        )),
+    );
+    name_pcs(&mut m);
+    m
+}
+
+pub fn with_memory(m: &mut Model, addr: u64, readable: usize, requested: usize) {
+    m.memory.expr = "rsp".into();
+    m.memory.addr = Some(addr);
+    let bytes = (0..readable)
+        .map(|i| {
+            if i % 7 == 0 {
+                b'A' + (i % 26) as u8
+            } else {
+                (i * 37) as u8
+            }
+        })
+        .collect();
+    m.memory.data = Some(MemoryRead {
+        addr,
+        bytes,
+        requested,
+    });
+}
+
+/// Function names for the fixture's PCs, as the symbol thread would answer them.
+pub fn name_pcs(m: &mut Model) {
+    let names = m
+        .take_unnamed_pcs()
+        .into_iter()
+        .map(|pc| {
+            let name = match pc {
+                HOT => Some("ptscope_demo_hot".to_string()),
+                0x7f3a_1c29_5d7e => Some("clock_nanosleep+0x4e".to_string()),
+                _ => None,
+            };
+            (pc, name)
+        })
+        .collect();
+    update(m, Msg::PcNames(names));
+}

@@ -1,0 +1,29 @@
+//! One file per pane. Each is a plain struct borrowing what it shows, drawn by a pure
+//! `Widget` impl: no I/O, no locks, so snapshot tests render them from hand-made models.
+
+pub mod breakpoints;
+pub mod events;
+pub mod help;
+pub mod memory;
+pub mod registers;
+pub mod screen;
+pub mod status;
+pub mod threads;
+
+use super::theme;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Block;
+
+pub(crate) fn block(title: String, focused: bool) -> Block<'static> {
+    let border = if focused {
+        theme::BORDER_FOCUSED
+    } else {
+        theme::BORDER
+    };
+    Block::bordered()
+        .border_style(border)
+        .title(Line::from(Span::styled(format!(" {title} "), theme::TITLE)))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,65 @@
+//! The selected thread's 27 registers; the ones its last run changed are highlighted.
+
+use super::block;
+use crate::tracer::regs::decode_eflags;
+use crate::tracer::thread::ThreadState;
+use crate::ui::app::{Focus, Model};
+use crate::ui::theme;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+pub struct RegistersPane<'a> {
+    pub model: &'a Model,
+}
+
+impl Widget for &RegistersPane<'_> {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let m = self.model;
+        let row = m.selected_row();
+        let title = match row {
+            Some(r) => format!("Registers {}", r.tid),
+            None => "Registers".to_string(),
+        };
+        let block = block(title, m.focus == Focus::Registers);
+        let mut lines: Vec<Line> = Vec::new();
+        match row.and_then(|r| r.regs.map(|regs| (r, regs))) {
+            None => {
+                let why = match row {
+                    None => "no thread selected",
+                    Some(_) => "none yet: the thread has not stopped",
+                };
+                lines.push(Line::styled(why, theme::DIM));
+            }
+            Some((r, regs)) => {
+                let stale = r.state != ThreadState::Stopped && r.state != ThreadState::Exiting;
+                if stale {
+                    lines.push(Line::styled(
+                        format!("as of last stop ({})", r.state),
+                        theme::DIM,
+                    ));
+                }
+                for (i, (name, v)) in regs.iter().enumerate() {
+                    let changed = r.prev_regs.is_some_and(|p| p.0[i] != v);
+                    let style = if changed {
+                        theme::CHANGED
+                    } else if stale {
+                        theme::DIM
+                    } else {
+                        ratatui::style::Style::new()
+                    };
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("{name:<8} "), theme::HEADER),
+                        Span::styled(format!("{v:#018x}"), style),
+                    ]));
+                }
+                lines.push(Line::from(vec![
+                    Span::styled("flags    ", theme::HEADER),
+                    Span::raw(decode_eflags(regs.eflags())),
+                ]));
+            }
+        }
+        Paragraph::new(lines).block(block).render(area, buf);
+    }
+}

@@ -1,0 +1,165 @@
+//! The UI loop: wait on keys, tracer events and a slow tick at once; apply everything that is
+//! already waiting (keys first), then draw once. A burst of ten thousand events costs one frame,
+//! and a key pressed during it is handled before the rest of the burst.
+
+use super::app::Model;
+use super::app::{update, Msg};
+use super::keymap::{self, Mode};
+use super::panes::screen::ScreenView;
+use crate::tracer::event::{Command, Event};
+use crossbeam_channel::{never, select, tick, Receiver, Sender, TryRecvError};
+use ratatui::backend::Backend;
+use ratatui::crossterm::event::KeyEvent;
+use ratatui::Terminal;
+use std::io;
+use std::time::{Duration, Instant};
+
+/// What the input and signal threads send.
+#[derive(Clone, Debug)]
+pub enum Input {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    Signal(&'static str),
+    /// The terminal can no longer be read (closed, or an error): time to go.
+    Closed(String),
+}
+
+/// The part of a tracer the loop needs, so tests can drive it with a plain channel.
+pub trait Tracer {
+    fn send(&self, cmd: Command) -> u64;
+    fn events(&self) -> &Receiver<Event>;
+}
+
+/// The symbol thread: PCs out, function names back. Its lookups may parse large ELF files, so
+/// they never run on the UI thread.
+pub struct Namer {
+    pub ask: Sender<Vec<u64>>,
+    pub answers: Receiver<Vec<(u64, Option<String>)>>,
+}
+
+/// How long one burst may be applied before the screen is drawn anyway.
+const FRAME: Duration = Duration::from_millis(16);
+/// While running, threads born since the last snapshot get their names this often.
+const TICK: Duration = Duration::from_millis(500);
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub frames: u64,
+    pub messages: u64,
+}
+
+fn mode(m: &Model) -> Mode {
+    if m.help {
+        Mode::Help
+    } else if m.prompt.is_some() {
+        Mode::Prompt
+    } else {
+        Mode::Normal
+    }
+}
+
+fn input_msg(i: Input, m: &Model) -> Option<Msg> {
+    match i {
+        Input::Key(k) => keymap::map(k, mode(m)),
+        Input::Resize(w, h) => Some(Msg::Resize(w, h)),
+        Input::Signal(name) => Some(Msg::Signal(name)),
+        Input::Closed(_) => Some(Msg::Quit),
+    }
+}
+
+fn apply<T: Tracer>(m: &mut Model, msg: Msg, tracer: &T, stats: &mut Stats) {
+    stats.messages += 1;
+    for cmd in update(m, msg) {
+        let id = tracer.send(cmd.clone());
+        m.sent(id, cmd);
+    }
+}
+
+pub fn draw<B: Backend>(terminal: &mut Terminal<B>, m: &Model) -> io::Result<()> {
+    terminal
+        .draw(|f| f.render_widget(&ScreenView { model: m }, f.area()))
+        .map(|_| ())
+        .map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// Runs until the model says quit (key, signal, closed terminal). Drawing errors end it too.
+pub fn run<B: Backend, T: Tracer>(
+    terminal: &mut Terminal<B>,
+    tracer: &T,
+    model: &mut Model,
+    inputs: &Receiver<Input>,
+    namer: Option<&Namer>,
+) -> io::Result<Stats> {
+    let mut stats = Stats::default();
+    let size = terminal
+        .size()
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    apply(
+        model,
+        Msg::Resize(size.width, size.height),
+        tracer,
+        &mut stats,
+    );
+    let ticker = tick(TICK);
+    let closed = never();
+    let mut events = tracer.events();
+    let no_names = never();
+    let names = namer.map(|n| &n.answers).unwrap_or(&no_names);
+    draw(terminal, model)?;
+    stats.frames += 1;
+    while !model.quit {
+        let first = select! {
+            recv(inputs) -> i => match i {
+                Ok(i) => input_msg(i, model),
+                Err(_) => Some(Msg::Quit),
+            },
+            recv(events) -> e => match e {
+                Ok(e) => Some(Msg::Tracer(e)),
+                // The tracer thread ended (process gone or detached); keep showing the last
+                // picture until the user quits.
+                Err(_) => {
+                    events = &closed;
+                    None
+                }
+            },
+            recv(names) -> n => n.ok().map(Msg::PcNames),
+            recv(ticker) -> _ => Some(Msg::Tick),
+        };
+        if let Some(msg) = first {
+            apply(model, msg, tracer, &mut stats);
+        }
+        let deadline = Instant::now() + FRAME;
+        while !model.quit && Instant::now() < deadline {
+            let msg = match inputs.try_recv() {
+                Ok(i) => input_msg(i, model),
+                Err(TryRecvError::Disconnected) => Some(Msg::Quit),
+                Err(TryRecvError::Empty) => match events.try_recv() {
+                    Ok(e) => Some(Msg::Tracer(e)),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        events = &closed;
+                        break;
+                    }
+                },
+            };
+            if let Some(msg) = msg {
+                apply(model, msg, tracer, &mut stats);
+            }
+        }
+        if let Some(n) = namer {
+            let pcs = model.take_unnamed_pcs();
+            if !pcs.is_empty() {
+                let _ = n.ask.send(pcs);
+            }
+        }
+        if !model.quit {
+            draw(terminal, model)?;
+            stats.frames += 1;
+        }
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+#[path = "run_tests.rs"]
+mod tests;

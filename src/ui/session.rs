@@ -1,0 +1,240 @@
+//! A live session: a tracer on a real process, the real terminal, and every way out restoring
+//! both. Quitting (q, Ctrl-C, SIGINT/SIGTERM/SIGHUP, an error, a panic) leaves the terminal as
+//! it was and shuts the tracer down: an attached process is detached and runs on, a launched
+//! one is killed.
+
+use super::app::{Model, Resolver};
+use super::run::{self, Input, Tracer};
+use crate::symbols::Symbolizer;
+use crate::target::{addr, demo};
+use crate::tracer::event::{Command, Event};
+use crate::tracer::signals::Policy;
+use crate::tracer::{LaunchStdio, Options, TracerHandle};
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use ratatui::crossterm::event::{self as ct, Event as CtEvent};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+impl Tracer for TracerHandle {
+    fn send(&self, cmd: Command) -> u64 {
+        TracerHandle::send(self, cmd)
+    }
+    fn events(&self) -> &Receiver<Event> {
+        TracerHandle::events(self)
+    }
+}
+
+/// What the UI is pointed at.
+pub enum Target {
+    Attach(i32),
+    Launch { program: String, args: Vec<String> },
+    Demo,
+}
+
+pub struct Settings {
+    pub stop_on_thread_events: bool,
+}
+
+fn cmdline_of(pid: i32) -> String {
+    match std::fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(b) => {
+            let words: Vec<String> = b
+                .split(|c| *c == 0)
+                .filter(|w| !w.is_empty())
+                .map(crate::text::sanitize_bytes)
+                .collect();
+            words.join(" ")
+        }
+        Err(_) => String::new(),
+    }
+}
+
+fn demo_log_path() -> PathBuf {
+    std::env::temp_dir().join(format!("ptscope-demo-{}.log", std::process::id()))
+}
+
+/// Symbols of `pid`, loaded on first use and re-read from /proc/PID/maps on each use so that
+/// libraries loaded later are found.
+fn resolver(pid: i32) -> Resolver {
+    let cell: Mutex<Option<Symbolizer>> = Mutex::new(None);
+    Resolver(Arc::new(move |text: &str| {
+        let mut guard = cell
+            .lock()
+            .map_err(|_| "symbol lookup failed earlier".to_string())?;
+        match guard.as_mut() {
+            Some(s) => {
+                let _ = s.refresh();
+            }
+            None => *guard = Some(Symbolizer::new(pid).map_err(|e| e.to_string())?),
+        }
+        match guard.as_ref() {
+            Some(s) => s.resolve(text).map_err(|e| e.to_string()),
+            None => Err("no symbols".to_string()),
+        }
+    }))
+}
+
+/// The symbol thread for `run::Namer`: loads the process's symbols on the first request and
+/// re-reads its mappings for each batch, so libraries loaded later are named too.
+fn spawn_namer(pid: i32) -> std::io::Result<run::Namer> {
+    let (ask, asks) = unbounded::<Vec<u64>>();
+    let (reply, answers) = unbounded();
+    std::thread::Builder::new()
+        .name("ptscope-symbols".into())
+        .spawn(move || {
+            let mut symbols: Option<Symbolizer> = None;
+            for pcs in asks {
+                match symbols.as_mut() {
+                    Some(s) => {
+                        let _ = s.refresh();
+                    }
+                    None => symbols = Symbolizer::new(pid).ok(),
+                }
+                let names = pcs
+                    .iter()
+                    .map(|pc| {
+                        let name = symbols.as_ref().and_then(|s| {
+                            let loc = s.symbolize(*pc, false);
+                            let func = loc.function?;
+                            Some(if loc.offset == 0 {
+                                func
+                            } else {
+                                format!("{func}+{:#x}", loc.offset)
+                            })
+                        });
+                        (*pc, name)
+                    })
+                    .collect();
+                if reply.send(names).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(run::Namer { ask, answers })
+}
+
+/// Starts the tracer and builds the first model. Demo set-up (hot function address, SIGUSR1
+/// passed on, running) happens here, before the screen takes over, so errors print plainly.
+pub fn start(target: Target, settings: &Settings) -> Result<(TracerHandle, Model), String> {
+    let (h, mut model) = start_tracer(target, settings)?;
+    model.resolver = Some(resolver(h.pid()));
+    Ok((h, model))
+}
+
+fn start_tracer(target: Target, settings: &Settings) -> Result<(TracerHandle, Model), String> {
+    let mut opts = Options {
+        stop_on_thread_events: settings.stop_on_thread_events,
+        ..Options::default()
+    };
+    match target {
+        Target::Attach(pid) => {
+            let h = TracerHandle::attach(pid, opts).map_err(|e| e.to_string())?;
+            let model = Model::new(h.pid(), &cmdline_of(h.pid()), false);
+            Ok((h, model))
+        }
+        Target::Launch { program, args } => {
+            // The UI owns the terminal: the program's output would scribble over it.
+            let log =
+                std::env::temp_dir().join(format!("ptscope-launch-{}.log", std::process::id()));
+            opts.stdio = LaunchStdio::File(log.clone());
+            let h = TracerHandle::launch(&program, &args, opts).map_err(|e| e.to_string())?;
+            let mut model = Model::new(h.pid(), &cmdline_of(h.pid()), true);
+            model.banner = Some(format!("output: {}", log.display()));
+            Ok((h, model))
+        }
+        Target::Demo => {
+            let exe = std::env::current_exe()
+                .map_err(|e| format!("cannot find the ptscope binary: {e}"))?;
+            let program = exe.to_string_lossy().into_owned();
+            let log = demo_log_path();
+            opts.stdio = LaunchStdio::File(log);
+            let args = ["__target".to_string(), "demo".to_string()];
+            let h = TracerHandle::launch(&program, &args, opts).map_err(|e| e.to_string())?;
+            let mut model = Model::new(h.pid(), &cmdline_of(h.pid()), true);
+            match addr::in_target(demo::hot_address(), h.pid()) {
+                Ok(hot) => {
+                    model.symbols.insert("ptscope_demo_hot".into(), hot);
+                    model.banner = Some(format!("try b ptscope_demo_hot ({hot:#x})"));
+                }
+                Err(e) => model.banner = Some(format!("hot function not found: {e}")),
+            }
+            // A handled SIGUSR1 every second would stop the demo every second: log it only.
+            let pass = Command::SetSignalPolicy {
+                sig: libc::SIGUSR1,
+                policy: Policy::Pass,
+            };
+            h.call(pass).map_err(|e| e.to_string())?;
+            h.call(Command::Continue).map_err(|e| e.to_string())?;
+            Ok((h, model))
+        }
+    }
+}
+
+fn spawn_input(tx: Sender<Input>) {
+    let spawned = std::thread::Builder::new()
+        .name("ptscope-keys".into())
+        .spawn(move || loop {
+            let input = match ct::read() {
+                Ok(CtEvent::Key(k)) => Input::Key(k),
+                Ok(CtEvent::Resize(w, h)) => Input::Resize(w, h),
+                Ok(_) => continue,
+                Err(e) => Input::Closed(e.to_string()),
+            };
+            let closed = matches!(input, Input::Closed(_));
+            if tx.send(input).is_err() || closed {
+                return;
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("ptscope: cannot read keys: {e}");
+    }
+}
+
+/// SIGINT, SIGTERM and SIGHUP become a message, so the loop ends and the tracer detaches
+/// instead of the process dying with the target stopped and full of int3 bytes.
+fn spawn_signals(tx: Sender<Input>) -> std::io::Result<signal_hook::iterator::Handle> {
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    let handle = signals.handle();
+    std::thread::Builder::new()
+        .name("ptscope-signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                let name = match sig {
+                    SIGINT => "SIGINT",
+                    SIGTERM => "SIGTERM",
+                    _ => "SIGHUP",
+                };
+                if tx.send(Input::Signal(name)).is_err() {
+                    return;
+                }
+            }
+        })?;
+    Ok(handle)
+}
+
+/// Runs the UI until the user quits. The handle is shut down on every return path, and dropped
+/// (which detaches or kills) if a panic unwinds through here.
+pub fn run(handle: TracerHandle, mut model: Model) -> Result<(), String> {
+    let (tx, rx) = unbounded();
+    let signals = spawn_signals(tx.clone()).map_err(|e| format!("cannot watch signals: {e}"))?;
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            // Raw mode may be on already if the alternate screen is what failed.
+            ratatui::restore();
+            signals.close();
+            return Err(format!("cannot set up the terminal: {e}"));
+        }
+    };
+    spawn_input(tx);
+    // Without symbols the PC column just stays unnamed.
+    let namer = spawn_namer(handle.pid()).ok();
+    let result = run::run(&mut terminal, &handle, &mut model, &rx, namer.as_ref());
+    ratatui::restore();
+    signals.close();
+    let shut = handle.shutdown();
+    result.map_err(|e| format!("terminal: {e}"))?;
+    shut.map_err(|e| e.to_string())
+}

@@ -1,0 +1,171 @@
+//! `ptscope dump` as a user runs it: output contract, errors, exit codes.
+
+mod common;
+mod symbols_support;
+
+use common::*;
+use std::process::Command;
+
+fn dump(args: &[&str]) -> std::process::Output {
+    Command::new(bin()).arg("dump").args(args).output().unwrap()
+}
+
+#[test]
+fn json_lists_every_thread_with_all_27_registers() {
+    let mut lab = Lab::start(4);
+    let out = dump(&[&lab.pid.to_string(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pid"], lab.pid);
+    let threads = v["threads"].as_array().unwrap();
+    let mut tids: Vec<i64> = threads.iter().map(|t| t["tid"].as_i64().unwrap()).collect();
+    tids.sort();
+    let expected: Vec<i64> = task_ids(lab.pid).into_iter().map(i64::from).collect();
+    assert_eq!(tids, expected);
+    for t in threads {
+        assert_eq!(t["state"], "stopped");
+        assert_eq!(t["cause"], "stopped");
+        let regs = t["registers"].as_object().unwrap();
+        assert_eq!(regs.len(), 27);
+        for name in ptscope::tracer::regs::REGISTER_NAMES {
+            let v = regs[name].as_str().unwrap();
+            assert!(
+                v.starts_with("0x")
+                    && v[2..]
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()),
+                "{name}={v}"
+            );
+        }
+        assert_ne!(regs["rip"], "0x0");
+    }
+    assert!(threads.iter().any(|t| t["name"] == "idle-3"));
+    assert_untraced_and_running(lab.pid);
+    lab.assert_alive();
+}
+
+#[test]
+fn text_names_each_thread_and_escapes_hostile_names() {
+    let mut lab = Lab::start(1);
+    lab.send("spawn \x1b[31mevil\x07");
+    lab.expect("spawned ");
+    let out = dump(&[&lab.pid.to_string()]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!("process {} (", lab.pid)),
+        "{text}"
+    );
+    for tid in task_ids(lab.pid) {
+        assert!(
+            text.contains(&format!("\nthread {tid} ")),
+            "{tid} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("\\x1b[31mevil\\x07"), "{text}");
+    assert!(!text.contains('\x1b') && !text.contains('\x07'));
+    assert_untraced_and_running(lab.pid);
+}
+
+#[test]
+fn errors_are_one_line_with_exit_code_1() {
+    for (pid, want) in [
+        ("999999999", "ptscope: no such process: 999999999"),
+        (
+            "2",
+            "ptscope: process 2 is not a user process (kernel thread)",
+        ),
+    ] {
+        let out = dump(&[pid]);
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(String::from_utf8(out.stderr).unwrap(), format!("{want}\n"));
+        assert!(out.stdout.is_empty());
+    }
+    let out = dump(&["not-a-pid"]);
+    assert_eq!(out.status.code(), Some(2), "clap rejects it");
+}
+
+#[test]
+fn a_thread_id_is_not_a_process() {
+    let lab = Lab::start(1);
+    let tid = lab.tids[1];
+    let out = dump(&[&tid.to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!("is a thread of process {}", lab.pid)),
+        "{err}"
+    );
+}
+
+#[test]
+fn json_has_the_kernel_view_and_the_call_chain_of_each_thread() {
+    let t = symbols_support::start_default();
+    let out = dump(&[&t.pid.to_string(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let thread = |tid: i32| {
+        v["threads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["tid"] == tid)
+            .unwrap()
+            .clone()
+    };
+    let chain = thread(t.chain_tid);
+    // Read before the stop: the state the service was in, not our tracing stop.
+    assert_eq!(chain["kernel"]["state"], "S");
+    assert_eq!(chain["kernel"]["syscall"], "read");
+    let functions: Vec<String> = chain["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["function"].as_str().unwrap_or("?").to_string())
+        .collect();
+    let at = |name: &str| {
+        functions
+            .iter()
+            .position(|f| f == name)
+            .unwrap_or_else(|| panic!("{name} not in {functions:?}"))
+    };
+    assert!(at("read") < at("ptscope_chain_c"));
+    assert!(at("ptscope_chain_c") < at("ptscope_chain_b"));
+    assert!(at("ptscope_chain_b") < at("ptscope_chain_a"));
+    let top = &chain["frames"][0];
+    assert!(top["module"].as_str().unwrap().contains("libc"), "{top}");
+    assert!(top["pc"].as_str().unwrap().starts_with("0x"));
+
+    let mutex = thread(t.mutex_tid);
+    assert_eq!(mutex["kernel"]["syscall"], "futex");
+    let text = mutex["frames"].to_string();
+    assert!(
+        text.contains("pthread_mutex_lock") && text.contains("mutex_waiter"),
+        "{text}"
+    );
+    assert_untraced_and_running(t.pid);
+}
+
+#[test]
+fn text_reads_like_a_thread_backtrace() {
+    let t = symbols_support::start_default();
+    let out = dump(&[&t.pid.to_string()]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let block = text
+        .split("\nthread ")
+        .find(|b| b.starts_with(&t.chain_tid.to_string()))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(block.contains("[kernel: S"), "{block}");
+    assert!(block.contains("read("), "{block}");
+    let c = block.find("ptscope_chain_c").unwrap();
+    let a = block.find("ptscope_chain_a").unwrap();
+    assert!(block.find("#0 ").unwrap() < c && c < a, "{block}");
+}

@@ -1,0 +1,299 @@
+//! The real binary in a pseudo-terminal, read back as a person sees it (vt100 screen), on the
+//! bundled demo: launched (`ptscope demo`) and attached (`ptscope PID`).
+
+mod common;
+
+use common::{assert_untraced_and_running, bin, task_ids};
+use portable_pty::{native_pty_system, Child, CommandBuilder, PtySize};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+fn nz(n: u16) -> std::num::NonZeroU16 {
+    std::num::NonZeroU16::new(n).expect("non-zero size")
+}
+
+struct Ui {
+    screen: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn Child + Send + Sync>,
+}
+
+impl Ui {
+    fn start(args: &[&str]) -> Ui {
+        let pty = native_pty_system()
+            .openpty(PtySize {
+                rows: 40,
+                cols: 150,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("openpty");
+        let mut cmd = CommandBuilder::new(bin());
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        let child = pty.slave.spawn_command(cmd).expect("spawn ptscope");
+        drop(pty.slave);
+        let mut reader = pty.master.try_clone_reader().expect("reader");
+        let writer = pty.master.take_writer().expect("writer");
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(nz(40), nz(150), 0)));
+        let s = screen.clone();
+        // Keep draining the pty, or ptscope would block writing its frames.
+        std::thread::spawn(move || {
+            let _master = pty.master;
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                s.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        Ui {
+            screen,
+            writer,
+            child,
+        }
+    }
+
+    fn text(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    fn keys(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Waits (bounded) until the screen satisfies `pred`, returning what it returned.
+    fn wait<T>(&self, what: &str, mut pred: impl FnMut(&str) -> Option<T>) -> T {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let text = self.text();
+            if let Some(v) = pred(&text) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for ptscope to exit and checks it gave the terminal back: main screen, cursor shown.
+    fn wait_exit(&mut self) -> u32 {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                // The reader thread may still be parsing the last bytes; give it a bounded moment.
+                let restored = || {
+                    let p = self.screen.lock().unwrap();
+                    !p.screen().alternate_screen() && !p.screen().hide_cursor()
+                };
+                let until = Instant::now() + Duration::from_secs(5);
+                while !restored() && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                assert!(
+                    restored(),
+                    "terminal not restored: alternate screen or hidden cursor"
+                );
+                return st.exit_code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ptscope did not exit; screen:\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Ui {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+/// Rows of the threads table: (tid, rest of the row).
+fn thread_rows(text: &str) -> Vec<(i32, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let inner = l.strip_prefix('│')?;
+            let rest: String = inner.chars().skip(2).collect();
+            let mut it = rest.split_whitespace();
+            let tid: i32 = it.next()?.parse().ok()?;
+            Some((tid, inner.to_string()))
+        })
+        .collect()
+}
+
+fn register(text: &str, name: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let i = l.find(&format!("│{name} "))?;
+        let v = l[i..].split_whitespace().nth(1)?;
+        u64::from_str_radix(v.trim_start_matches("0x").trim_end_matches('│'), 16).ok()
+    })
+}
+
+fn hex_after(text: &str, marker: &str) -> Option<u64> {
+    let i = text.find(marker)? + marker.len();
+    let hex: String = text[i..]
+        .chars()
+        .take_while(|c| c.is_ascii_hexdigit())
+        .collect();
+    u64::from_str_radix(&hex, 16).ok()
+}
+
+fn pid_of(text: &str) -> Option<i32> {
+    let i = text.find(" pid ")? + 5;
+    text[i..].split_whitespace().next()?.parse().ok()
+}
+
+#[test]
+fn demo_stop_break_continue_step_quit() {
+    let mut ui = Ui::start(&["demo"]);
+    let pid = ui.wait("the demo running with its threads", |t| {
+        let rows = thread_rows(t);
+        (t.contains("RUNNING") && rows.len() >= 5)
+            .then(|| pid_of(t))
+            .flatten()
+    });
+    let hot = ui.wait("the hot function's address", |t| {
+        hex_after(t, "ptscope_demo_hot (0x")
+    });
+
+    ui.keys("s");
+    ui.wait("every thread stopped", |t| {
+        let rows = thread_rows(t);
+        let all = !rows.is_empty() && rows.iter().all(|(_, r)| !r.contains(" running "));
+        (t.contains("STOPPED") && all).then_some(())
+    });
+
+    ui.keys("b");
+    ui.wait("the breakpoint prompt", |t| {
+        t.contains("breakpoint address:").then_some(())
+    });
+    ui.keys(&format!("{hot:#x}\r"));
+    ui.wait("the breakpoint listed", |t| {
+        t.contains(&format!("breakpoint set at {hot:#x}"))
+            .then_some(())
+    });
+
+    ui.keys("c");
+    let want = format!("breakpoint {hot:#x}");
+    let (tid, rip) = ui.wait("a thread stopped at the breakpoint", |t| {
+        // Several workers may have hit it; the one marked `>` stopped the process and is shown.
+        let (tid, _) = thread_rows(t)
+            .into_iter()
+            .find(|(_, r)| r.starts_with('>') && r.contains(&want))?;
+        let rip = register(t, "rip")?;
+        (t.contains("STOPPED") && t.contains(&format!("Registers {tid}"))).then_some((tid, rip))
+    });
+    assert_eq!(
+        rip, hot,
+        "the thread that hit the breakpoint is selected, rip on the breakpoint"
+    );
+
+    ui.keys("n");
+    let after = ui.wait("the step to finish", |t| {
+        (t.contains(&format!("thread {tid} stepped")) && t.contains("STOPPED"))
+            .then(|| register(t, "rip"))
+            .flatten()
+            // The registers arrive with the snapshot the step's reply asks for.
+            .filter(|r| *r != rip)
+    });
+    assert_ne!(after, rip, "n moved rip of thread {tid}");
+    assert!(
+        after > hot && after < hot + 16,
+        "one instruction into the function: {after:#x}"
+    );
+
+    ui.keys("q");
+    assert_eq!(ui.wait_exit(), 0);
+    // A launched demo is killed when ptscope quits.
+    common::eventually("the launched demo to be gone", || task_ids(pid).is_empty());
+}
+
+#[test]
+fn attached_target_is_left_untraced_and_running() {
+    let mut target = std::process::Command::new(bin())
+        .args(["__target", "demo", "--seconds", "60"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the demo");
+    let pid = target.id() as i32;
+    common::eventually("the demo's threads", || task_ids(pid).len() >= 5);
+
+    let mut ui = Ui::start(&[&pid.to_string()]);
+    ui.wait("the attached process stopped", |t| {
+        (t.contains("STOPPED") && t.contains("(attached)") && thread_rows(t).len() >= 5)
+            .then_some(())
+    });
+    ui.keys("c");
+    ui.wait("running again", |t| t.contains("RUNNING").then_some(()));
+    ui.keys("s");
+    ui.wait("stopped again", |t| t.contains("STOPPED").then_some(()));
+    ui.keys("q");
+    assert_eq!(ui.wait_exit(), 0);
+
+    assert_untraced_and_running(pid);
+    // Still alive a moment later: nothing left for it to die of.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        target.try_wait().unwrap().is_none(),
+        "the demo died after ptscope left"
+    );
+    assert_untraced_and_running(pid);
+    target.kill().unwrap();
+    target.wait().unwrap();
+}
+
+#[test]
+fn sigint_sigterm_sighup_quit_gracefully_and_detach() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let mut target = std::process::Command::new(bin())
+            .args(["__target", "demo", "--seconds", "60"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start the demo");
+        let pid = target.id() as i32;
+        common::eventually("the demo's threads", || task_ids(pid).len() >= 5);
+        let mut ui = Ui::start(&[&pid.to_string()]);
+        ui.wait("the attached process stopped", |t| {
+            t.contains("STOPPED").then_some(())
+        });
+        let ui_pid = ui.child.process_id().expect("ptscope pid") as i32;
+        // SAFETY: kill(2) on a pid we spawned and have not reaped.
+        unsafe { libc::kill(ui_pid, sig) };
+        assert_eq!(ui.wait_exit(), 0, "exit status after signal {sig}");
+        assert_untraced_and_running(pid);
+        target.kill().unwrap();
+        target.wait().unwrap();
+    }
+}
+
+#[test]
+fn launched_program_starts_stopped_and_is_killed_on_quit() {
+    let mut ui = Ui::start(&["--", bin(), "__target", "demo", "--seconds", "60"]);
+    let pid = ui.wait("the program stopped at its start", |t| {
+        (t.contains("STOPPED") && t.contains("(launched)"))
+            .then(|| pid_of(t))
+            .flatten()
+    });
+    ui.keys("c");
+    ui.wait("its threads running", |t| {
+        (t.contains("RUNNING") && thread_rows(t).len() >= 5).then_some(())
+    });
+    ui.keys("q");
+    assert_eq!(ui.wait_exit(), 0);
+    common::eventually("the launched program to be gone", || {
+        task_ids(pid).is_empty()
+    });
+}
