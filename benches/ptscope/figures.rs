@@ -64,13 +64,20 @@ pub fn attach_dump(plan: &Plan, rows: &mut Vec<Row>) {
             goal,
         );
         let mut cmd = Row::new(
-            format!("1. same, {n} threads: `ptscope dump` command"),
+            format!("1. same, {n} threads: `ptscope dump --no-backtrace`"),
             Kind::Time,
             "",
             goal,
         );
+        let mut full = Row::new(
+            format!("1. {n} threads: `ptscope dump` with stack walks"),
+            Kind::Time,
+            "",
+            Goal::None,
+        );
         gdb_missing(plan, &mut inproc);
         gdb_missing(plan, &mut cmd);
+        gdb_missing(plan, &mut full);
         // Warm the page cache and /proc paths once, unmeasured.
         raw::dump(lab.pid);
         pts::dump_in_process(lab.pid, total);
@@ -84,16 +91,20 @@ pub fn attach_dump(plan: &Plan, rows: &mut Vec<Row>) {
             inproc
                 .pts
                 .push(pts::dump_in_process(lab.pid, total).as_secs_f64());
-            cmd.pts.push(pts::dump_command(lab.pid).as_secs_f64());
+            cmd.pts
+                .push(pts::dump_command(lab.pid, false).as_secs_f64());
+            full.pts
+                .push(pts::dump_command(lab.pid, true).as_secs_f64());
+            full.raw.push(r);
             if plan.gdb_turn(i) {
                 let g = gdb::info_threads(lab.pid).as_secs_f64();
                 inproc.gdb_push(g);
                 cmd.gdb_push(g);
+                full.gdb_push(g);
             }
             lab.assert_untraced();
         }
-        rows.push(inproc);
-        rows.push(cmd);
+        rows.extend([inproc, cmd, full]);
     }
 }
 

@@ -10,6 +10,7 @@ mod pts;
 mod raw;
 mod storm;
 mod table;
+mod ui;
 
 use figures::Plan;
 use std::time::Instant;
@@ -111,7 +112,9 @@ nothing else: no events, channels or state machine.
    read_memory with code/stack caches off.
 5: CPU from the kernel's per-thread clock of the tracer thread (ptscope, raw) or gdb's whole
    process clock. Per signal: the target takes SIGALRM from an interval timer, passed on.
-6: latency from tgkill(SIGUSR1) to the consumer holding the AllStopped snapshot (raw: to the
-   last stop reaped); the storm: `storm N` in the target creates and joins N threads one by
-   one while ptscope (stop_on_thread_events off), the raw loop (TRACECLONE) or gdb follow.
+6: latency from tgkill(SIGUSR1) to the consumer holding the AllStopped snapshot, and to the
+   first frame of ptscope's real UI loop (ui::run::run on a TestBackend, keys injected) whose
+   status bar shows STOPPED; raw: to the last stop of its all-stop reaped. The storm: `storm N`
+   in the target creates and joins N threads one by one while the UI (stop_on_thread_events
+   off), the raw loop (PTRACE_O_TRACECLONE) or gdb (thread events not printed) follow.
 ";

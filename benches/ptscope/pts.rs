@@ -34,11 +34,13 @@ pub fn drain(h: &TracerHandle) -> usize {
     h.events().try_iter().count()
 }
 
-/// `ptscope::dump::take` in this process: attach, all-stop, registers, detach.
+/// `ptscope::dump::take` in this process without stack walks: attach, all-stop, registers,
+/// detach (plus the kernel's view of each thread, read before the stop).
 pub fn dump_in_process(pid: i32, threads: usize) -> Duration {
     let t0 = Instant::now();
-    let snap = ptscope::dump::take(pid).expect("dump");
+    let dump = ptscope::dump::take(pid, false).expect("dump");
     let took = t0.elapsed();
+    let snap = dump.snapshot;
     let with_regs = snap.threads.iter().filter(|t| t.regs.is_some()).count();
     assert!(
         with_regs >= threads,
@@ -47,11 +49,17 @@ pub fn dump_in_process(pid: i32, threads: usize) -> Duration {
     took
 }
 
-/// The `ptscope dump PID` command as a user runs it (process start, text output to a pipe).
-pub fn dump_command(pid: i32) -> Duration {
+/// The `ptscope dump [--no-backtrace] PID` command as a user runs it (process start, text
+/// output to a pipe).
+pub fn dump_command(pid: i32, backtraces: bool) -> Duration {
     let t0 = Instant::now();
+    let mut args = vec!["dump".to_string()];
+    if !backtraces {
+        args.push("--no-backtrace".into());
+    }
+    args.push(pid.to_string());
     let out = std::process::Command::new(lab::ptscope_bin())
-        .args(["dump", &pid.to_string()])
+        .args(&args)
         .stderr(std::process::Stdio::inherit())
         .output()
         .expect("run ptscope dump");

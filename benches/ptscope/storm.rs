@@ -1,6 +1,5 @@
-//! Figure 6 at the engine's edge: how soon a consumer of the event stream learns of a stop,
-//! and what a storm of thread births costs the tracer. (The UI's own frame is measured on top
-//! of this once the UI is on main.)
+//! Figure 6: how soon a consumer of the event stream, and the UI's frame, show a stop; what a
+//! storm of thread births costs the tracer and the UI.
 
 use super::figures::{gdb_missing, Plan, RawRunning};
 use super::gdb;
@@ -8,6 +7,7 @@ use super::lab::{self, Lab};
 use super::pts;
 use super::raw;
 use super::table::{median, seconds, Goal, Kind, Row};
+use super::ui;
 use ptscope::tracer::{Command, Options};
 use std::time::{Duration, Instant};
 
@@ -24,6 +24,13 @@ pub fn latency(plan: &Plan, rows: &mut Vec<Row>) {
         Goal::None,
     );
     row.gdb = Err("n/a".into());
+    let mut frame = Row::new(
+        "6. UI: SIGUSR1 sent -> frame showing STOPPED",
+        Kind::Time,
+        "",
+        Goal::None,
+    );
+    frame.gdb = Err("n/a".into());
     for _ in 0..plan.reps.min(3) {
         let r = raw::stop_latency(lab.pid, victim, rounds);
         row.raw.push(median_secs(&r));
@@ -41,8 +48,25 @@ pub fn latency(plan: &Plan, rows: &mut Vec<Row>) {
         row.pts.push(median_secs(&got));
         p.finish();
         lab.assert_untraced();
+
+        let u = ui::Ui::start(lab.pid, Options::default());
+        u.key('c');
+        u.await_state("RUNNING");
+        let mut got = Vec::new();
+        for _ in 0..rounds {
+            u.skip_frames();
+            let t0 = Instant::now();
+            unsafe { libc::syscall(libc::SYS_tgkill, lab.pid, victim, libc::SIGUSR1) };
+            got.push(u.await_state("STOPPED") - t0);
+            u.key('c');
+            u.await_state("RUNNING");
+        }
+        frame.pts.push(median_secs(&got));
+        frame.raw.push(*row.raw.last().expect("raw measured"));
+        u.finish();
+        lab.assert_untraced();
     }
-    rows.push(row);
+    rows.extend([row, frame]);
 }
 
 fn median_secs(v: &[Duration]) -> f64 {
@@ -88,8 +112,10 @@ pub fn storm(plan: &Plan, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
         "",
         Goal::None,
     );
+    let mut frames = Vec::new();
+    let mut messages = Vec::new();
     let mut consumer = Row::new(
-        "6. storm: ptscope event consumer CPU (this thread)",
+        "6. storm: UI thread CPU (run loop + TestBackend 120x35)",
         Kind::Cpu,
         "",
         Goal::None,
@@ -101,7 +127,6 @@ pub fn storm(plan: &Plan, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
     gdb_missing(plan, &mut cpu);
     let mut lab = Lab::start(2);
     let cmd = format!("storm {births}");
-    let me = lab::gettid();
     for i in 0..plan.reps.min(3) {
         let t0 = Instant::now();
         lab.send(&cmd);
@@ -120,20 +145,25 @@ pub fn storm(plan: &Plan, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
             stop_on_thread_events: false,
             ..Options::default()
         };
-        let p = pts::Running::start(lab.pid, opts);
-        let (t0, c0, m0) = (Instant::now(), p.cpu_ns(), lab::thread_cpu_ns(me));
+        let u = ui::Ui::start(lab.pid, opts);
+        u.key('c');
+        u.await_state("RUNNING");
+        let (t0, c0, m0) = (
+            Instant::now(),
+            lab::thread_cpu_ns(u.tracer_tid),
+            lab::thread_cpu_ns(u.ui_tid),
+        );
         lab.send(&cmd);
-        let events = await_storm(&lab, Some(&p));
+        await_storm(&lab, None);
         wall.pts.push(t0.elapsed().as_secs_f64());
-        cpu.pts.push((p.cpu_ns() - c0) as f64 / 1e9);
+        cpu.pts
+            .push((lab::thread_cpu_ns(u.tracer_tid) - c0) as f64 / 1e9);
         consumer
             .pts
-            .push((lab::thread_cpu_ns(me) - m0) as f64 / 1e9);
-        assert!(
-            events as u32 >= births,
-            "only {events} events for {births} births"
-        );
-        p.finish();
+            .push((lab::thread_cpu_ns(u.ui_tid) - m0) as f64 / 1e9);
+        let stats = u.finish();
+        frames.push(stats.frames as f64);
+        messages.push(stats.messages as f64);
 
         if plan.gdb_turn(i) && i == 0 {
             let g = gdb::Running::start(lab.pid, &["set print thread-events off"]);
@@ -149,6 +179,11 @@ pub fn storm(plan: &Plan, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
     notes.push(format!(
         "6. the same storm with no tracer takes {} (median)",
         seconds(median(&untraced).unwrap_or(0.0))
+    ));
+    notes.push(format!(
+        "6. during the storm the UI applied {:.0} messages in {:.0} frames (medians)",
+        median(&messages).unwrap_or(0.0),
+        median(&frames).unwrap_or(0.0)
     ));
     rows.extend([wall, cpu, consumer]);
 }
