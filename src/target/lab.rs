@@ -45,11 +45,9 @@ extern "C" fn on_alrm(_: libc::c_int) {
 /// SIGALRM `per_second` times a second from an interval timer (0 stops it), as a program with
 /// a busy timer would get: the benchmark's signal storm, passed on by the default policy.
 fn alarm_rate(per_second: u64) {
-    let us = if per_second == 0 {
-        0
-    } else {
-        (1_000_000 / per_second).max(1)
-    };
+    let us = 1_000_000u64
+        .checked_div(per_second)
+        .map_or(0, |us| us.max(1));
     let tv = libc::timeval {
         tv_sec: (us / 1_000_000) as libc::time_t,
         tv_usec: (us % 1_000_000) as libc::suseconds_t,
