@@ -2,7 +2,7 @@
 //! tracer must cope with, and says on stdout what it did. Tests read those lines with bounded
 //! timeouts instead of sleeping.
 //!
-//! Start line: `READY {"pid":..,"hot":"0x..","counter":"0x..","usr1":"0x..","tids":[..]}`.
+//! Start line: `READY {"pid":..,"hot":"0x..","counter":"0x..","usr1":"0x..","alrm":"0x..","tids":[..]}`.
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +11,7 @@ use std::time::Duration;
 pub static HOT_CALLS: AtomicU64 = AtomicU64::new(0);
 pub static USR1_SEEN: AtomicU64 = AtomicU64::new(0);
 pub static TRAPS_SEEN: AtomicU64 = AtomicU64::new(0);
+pub static ALRM_SEEN: AtomicU64 = AtomicU64::new(0);
 
 /// A function worth a breakpoint: called in a loop by `hot` threads.
 #[no_mangle]
@@ -35,6 +36,27 @@ extern "C" fn on_usr1(_: libc::c_int) {
 
 extern "C" fn on_trap(_: libc::c_int) {
     TRAPS_SEEN.fetch_add(1, Ordering::SeqCst);
+}
+
+extern "C" fn on_alrm(_: libc::c_int) {
+    ALRM_SEEN.fetch_add(1, Ordering::Relaxed);
+}
+
+/// SIGALRM `per_second` times a second from an interval timer (0 stops it), as a program with
+/// a busy timer would get: the benchmark's signal storm, passed on by the default policy.
+fn alarm_rate(per_second: u64) {
+    let us = 1_000_000u64
+        .checked_div(per_second)
+        .map_or(0, |us| us.max(1));
+    let tv = libc::timeval {
+        tv_sec: (us / 1_000_000) as libc::time_t,
+        tv_usec: (us % 1_000_000) as libc::suseconds_t,
+    };
+    let it = libc::itimerval {
+        it_interval: tv,
+        it_value: tv,
+    };
+    unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
 }
 
 fn install(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
@@ -88,6 +110,7 @@ pub fn run(args: &[String]) -> i32 {
         .unwrap_or(3);
     install(libc::SIGUSR1, on_usr1);
     install(libc::SIGTRAP, on_trap);
+    install(libc::SIGALRM, on_alrm);
     let mut tids = vec![gettid()];
     for i in 0..threads {
         tids.push(spawn_named(&format!("idle-{i}"), || idle_forever()));
@@ -96,11 +119,12 @@ pub fn run(args: &[String]) -> i32 {
     let control = spawn_named("control", move || control_loop(zombie_tx));
     tids.push(control);
     say(&format!(
-        "READY {{\"pid\":{},\"hot\":\"{:#x}\",\"counter\":\"{:#x}\",\"usr1\":\"{:#x}\",\"tids\":{:?}}}",
+        "READY {{\"pid\":{},\"hot\":\"{:#x}\",\"counter\":\"{:#x}\",\"usr1\":\"{:#x}\",\"alrm\":\"{:#x}\",\"tids\":{:?}}}",
         std::process::id(),
         ptscope_lab_hot as *const () as usize,
         &HOT_CALLS as *const AtomicU64 as usize,
         &USR1_SEEN as *const AtomicU64 as usize,
+        &ALRM_SEEN as *const AtomicU64 as usize,
         tids
     ));
     if zombie_rx.recv().is_ok() {
@@ -147,6 +171,24 @@ fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
                         .map(|h| h.join());
                 });
                 say(&format!("churn {tid}"));
+            }
+            (Some("signals"), rate) => {
+                let rate = rate.and_then(|r| r.parse().ok()).unwrap_or(1000);
+                alarm_rate(rate);
+                say(&format!("signals {rate}"));
+            }
+            (Some("storm"), n) => {
+                // Thread births one after another, as fast as the process can make them.
+                let n: u64 = n.and_then(|n| n.parse().ok()).unwrap_or(10_000);
+                let mut born = 0;
+                for _ in 0..n {
+                    let t = std::thread::Builder::new().spawn(|| std::hint::black_box(1));
+                    if let Ok(h) = t {
+                        let _ = h.join();
+                        born += 1;
+                    }
+                }
+                say(&format!("storm {born}"));
             }
             (Some("fork"), _) => fork_child(),
             (Some("zombie"), _) => {

@@ -1,0 +1,195 @@
+//! gdb doing the same jobs. Timings inside gdb come from its Python (time.monotonic around the
+//! command itself), so gdb's start-up and symbol loading are left out of every rate; figure 1
+//! times the whole command, as a user would type it.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// gdb's version line, or None when gdb (or its Python) is missing.
+pub fn available() -> Option<String> {
+    let out = Command::new("gdb")
+        .args([
+            "-nx",
+            "-batch",
+            "-ex",
+            "python print('PTSB-PY')",
+            "-ex",
+            "show version",
+        ])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !text.contains("PTSB-PY") {
+        return None;
+    }
+    text.lines()
+        .find(|l| l.starts_with("GNU gdb"))
+        .map(str::to_string)
+}
+
+fn base(pid: i32) -> Command {
+    let mut c = Command::new("gdb");
+    // No init files and no debuginfod: the same local work on every machine.
+    c.args(["-nx", "-batch", "-iex", "set debuginfod enabled off", "-p"])
+        .arg(pid.to_string())
+        .env_remove("DEBUGINFOD_URLS")
+        .stdin(Stdio::null());
+    c
+}
+
+/// `gdb -batch -p PID -ex 'info threads'`, wall time of the whole command.
+pub fn info_threads(pid: i32) -> Duration {
+    let t0 = Instant::now();
+    let out = base(pid)
+        .args(["-ex", "info threads"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run gdb");
+    let took = t0.elapsed();
+    assert!(out.success(), "gdb info threads on {pid}: {out}");
+    took
+}
+
+/// Runs a gdb script against `pid`; returns the numbers of the line starting `PTSB`.
+fn script(pid: i32, text: &str) -> Vec<f64> {
+    let path =
+        std::env::temp_dir().join(format!("ptscope-bench-{}-{}.gdb", std::process::id(), pid));
+    std::fs::write(&path, text).expect("write gdb script");
+    let out = base(pid)
+        .arg("-x")
+        .arg(&path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run gdb");
+    let _ = std::fs::remove_file(&path);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with("PTSB "))
+        .unwrap_or_else(|| {
+            panic!(
+                "gdb script gave no result:\n{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    line.split_whitespace()
+        .skip(1)
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+/// Breakpoint with an ignore count of `hits`: gdb's fastest way through many hits (every hit
+/// still stops all threads, checks the count and steps over). Returns (seconds, calls of the
+/// hot function in that time).
+pub fn breakpoints(pid: i32, addr: u64, counter: u64, hits: u64) -> (f64, u64) {
+    let text = format!(
+        "set pagination off
+set confirm off
+set language c
+break *{addr:#x}
+ignore 1 {hits}
+python import time
+python c0 = int(gdb.parse_and_eval('*(unsigned long *){counter:#x}'))
+python t0 = time.monotonic()
+continue
+python t1 = time.monotonic()
+python c1 = int(gdb.parse_and_eval('*(unsigned long *){counter:#x}'))
+python print('PTSB', t1 - t0, c1 - c0)
+delete
+detach
+"
+    );
+    let v = script(pid, &text);
+    (v[0], v[1] as u64)
+}
+
+/// `stepi N` on thread `tid` with the scheduler locked for steps, so the other threads stay
+/// stopped as they do for ptscope and the raw loop. Returns seconds.
+pub fn steps(pid: i32, tid: i32, count: u32) -> f64 {
+    let text = format!(
+        "set pagination off
+set confirm off
+set scheduler-locking step
+python [t for t in gdb.selected_inferior().threads() if t.ptid[1] == {tid}][0].switch()
+python import time
+python t0 = time.monotonic()
+stepi {count}
+python print('PTSB', time.monotonic() - t0)
+detach
+"
+    );
+    script(pid, &text)[0]
+}
+
+/// Python `read_memory` of `len` bytes, `count` times, caches off. Returns seconds per read.
+pub fn read_memory(pid: i32, addr: u64, len: usize, count: u32) -> f64 {
+    let text = format!(
+        "set pagination off
+set code-cache off
+set stack-cache off
+python import time
+python inf = gdb.selected_inferior()
+python t0 = time.monotonic()
+python for _ in range({count}): m = inf.read_memory({addr:#x}, {len})
+python print('PTSB', (time.monotonic() - t0) / {count}, len(m))
+detach
+"
+    );
+    let v = script(pid, &text);
+    assert_eq!(v[1] as usize, len, "gdb read a short block");
+    v[0]
+}
+
+/// gdb attached with the process running (`continue`), SIGALRM passed silently.
+pub struct Running {
+    child: Child,
+}
+
+impl Running {
+    /// `setup`: gdb commands run before the `continue`.
+    pub fn start(pid: i32, setup: &[&str]) -> Running {
+        let mut cmd = base(pid);
+        cmd.args(["-ex", "handle SIGALRM nostop noprint pass"]);
+        for s in setup {
+            cmd.args(["-ex", s]);
+        }
+        let child = cmd
+            .args(["-ex", "continue", "-ex", "detach"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gdb");
+        super::lab::await_traced_and_running(pid);
+        Running { child }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Interrupts the target through gdb (SIGINT, as Ctrl-C), which then detaches and quits.
+    pub fn finish(mut self) {
+        unsafe { libc::kill(self.pid(), libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // The kernel detaches the tracees of a dead tracer.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
