@@ -111,10 +111,12 @@ def svg(grid, cols, rows):
                 end += 1
             run = "".join(c[0] for c in cells[x:end])
             if run.strip():
-                out.append('<text x="%.1f" y="%d" fill="%s"%s textLength="%.1f" '
-                           'lengthAdjust="spacingAndGlyphs" xml:space="preserve">%s</text>'
-                           % (x * CW, y * CH + 13, f, ' font-weight="bold"' if bold else "",
-                              (end - x) * CW, html.escape(run)))
+                # One x per character: the renderer's own glyph advance (and any fallback
+                # font's) can then never push text past the cell grid.
+                xs = " ".join("%.1f" % ((x + i) * CW) for i in range(end - x))
+                out.append('<text x="%s" y="%d" fill="%s"%s xml:space="preserve">%s</text>'
+                           % (xs, y * CH + 13, f, ' font-weight="bold"' if bold else "",
+                              html.escape(run)))
             x = end
     out.append("</g></svg>")
     return "\n".join(out)
