@@ -666,3 +666,42 @@ fn stepping_a_thread_blocked_in_a_system_call_ends_cleanly() {
     assert_untraced_and_running(lab.pid);
     lab.assert_alive();
 }
+
+#[test]
+fn direct_reads_never_show_our_int3_running_or_stopped() {
+    let mut lab = Lab::start(1);
+    lab.command_tid("hot");
+    let original = read_proc_mem(lab.pid, lab.hot, 16);
+    let h = attach(&lab);
+    wait_all_stopped(&h);
+    h.call(Command::AddBreakpoint { addr: lab.hot }).unwrap();
+    // At rest the read is direct, and memory holds no int3.
+    assert_eq!(h.read_memory(lab.hot, 16).unwrap().bytes, original);
+    h.call(Command::RemoveBreakpoint { addr: lab.hot }).unwrap();
+    // Running with a breakpoint in code the lab never runs (the chain target's function, in
+    // the same binary): the int3 is in memory, and reads must still show the program's byte.
+    let sym = ptscope::symbols::Symbolizer::new(lab.pid).unwrap();
+    let quiet = sym.resolve("ptscope_chain_c").unwrap();
+    let quiet_text = read_proc_mem(lab.pid, quiet, 16);
+    h.call(Command::AddBreakpoint { addr: quiet }).unwrap();
+    cont(&h);
+    assert_eq!(
+        read_proc_mem(lab.pid, quiet, 1),
+        vec![0xcc],
+        "our int3 is in while running"
+    );
+    assert_eq!(h.read_memory(quiet, 16).unwrap().bytes, quiet_text);
+    h.call(Command::Stop).unwrap();
+    assert_eq!(read_proc_mem(lab.pid, quiet, 16), quiet_text);
+    assert_eq!(h.read_memory(quiet, 16).unwrap().bytes, quiet_text);
+    assert_eq!(
+        h.read_memory(0x10, 8),
+        Err(TraceError::Unreadable {
+            addr: 0x10,
+            len: 8,
+            read: 0
+        })
+    );
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+}

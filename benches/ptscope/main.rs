@@ -108,7 +108,7 @@ nothing else: no events, channels or state machine.
    start-up is left out. With 8 threads several often hit in one all-stop.
 3: ptscope: blocking Command::Step calls; raw: PTRACE_SINGLESTEP + waitpid; gdb: `stepi N`
    with `scheduler-locking step` so that, as in the others, only that thread runs.
-4: ptscope: blocking Command::ReadMemory; raw: process_vm_readv from this thread; gdb: Python
+4: ptscope: TracerHandle::read_memory (one process_vm_readv at rest); raw: process_vm_readv from this thread; gdb: Python
    read_memory with code/stack caches off.
 5: CPU from the kernel's per-thread clock of the tracer thread (ptscope, raw) or gdb's whole
    process clock. Per signal: the target takes SIGALRM from an interval timer, passed on.

@@ -1,7 +1,7 @@
 //! ptscope doing each job through its public front-end API (`TracerHandle`), as the UI does.
 
 use super::lab::{self, Lab};
-use ptscope::tracer::{Command, EventKind, Options, Reply, Snapshot, TracerHandle};
+use ptscope::tracer::{Command, EventKind, Options, Snapshot, TracerHandle};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -102,15 +102,13 @@ pub fn steps(pid: i32, tid: i32, count: u32) -> f64 {
     took
 }
 
-/// `count` blocking ReadMemory calls; seconds per read.
+/// `count` reads through `TracerHandle::read_memory` (direct while at rest); seconds per read.
 pub fn read_memory(pid: i32, addr: u64, len: usize, count: u32) -> f64 {
     let h = attach(pid, Options::default());
     let t0 = Instant::now();
     for _ in 0..count {
-        match h.call(Command::ReadMemory { addr, len }).expect("read") {
-            Reply::Memory(m) => assert_eq!(m.bytes.len(), len, "short read"),
-            other => panic!("unexpected reply {other:?}"),
-        }
+        let m = h.read_memory(addr, len).expect("read");
+        assert_eq!(m.bytes.len(), len, "short read");
     }
     let took = t0.elapsed().as_secs_f64() / count as f64;
     h.shutdown().expect("detach");

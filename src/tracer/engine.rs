@@ -19,13 +19,14 @@ use super::status::{ExitKind, PtraceEvent, RawStatus, WaitStatus};
 use super::tasks;
 use super::thread::{decide, Action, StopCause, StopFacts, ThreadState, Tid, SI_KERNEL};
 use super::wakeup::{ChildWakeup, CommandBell};
-use super::{Options, ReplyTo, Request, Target};
+use super::{Options, ReplyTo, Request, Shared, Target};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use nix::errno::Errno;
 use std::collections::BTreeMap;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 struct Thread {
     name: String,
@@ -46,7 +47,12 @@ struct Thread {
     resume_after_first_stop: bool,
     /// A PTRACE_SINGLESTEP is in flight (see StopFacts::stepping).
     stepping: bool,
+    /// Registers as of the thread's last stop; None once it has run since.
     regs: Option<Registers>,
+    /// When ptscope first saw the thread: young threads still rename themselves.
+    seen_at: Instant,
+    /// The name was read when the thread was old enough not to rename itself any more.
+    name_final: bool,
 }
 
 impl Thread {
@@ -63,6 +69,8 @@ impl Thread {
             resume_after_first_stop: false,
             stepping: false,
             regs: None,
+            seen_at: Instant::now(),
+            name_final: false,
         }
     }
 
@@ -102,11 +110,18 @@ pub(super) struct Engine {
     killing: Option<ReplyTo>,
     exit: Option<ExitKind>,
     finished: bool,
+    /// Threads just settled (PTRACE_INTERRUPT + PTRACE_CONT(0)): each reports its event-stop at
+    /// once, before running any user instruction, so it is waited for directly rather than
+    /// through the SIGCHLD -> eventfd -> poll round trip.
+    settling: Vec<Tid>,
+    /// What the front ends' direct memory reads need to know (see `TracerHandle::read_memory`).
+    shared: Arc<Shared>,
 }
 
 pub(super) fn run(
     target: Target,
     opts: Options,
+    shared: Arc<Shared>,
     rx: Receiver<Request>,
     bell: Arc<CommandBell>,
     events: Sender<Event>,
@@ -123,8 +138,8 @@ pub(super) fn run(
         }
     };
     let started = match target {
-        Target::Attach(pid) => Engine::attach(pid, &opts, events, &wake),
-        Target::Launch { program, args } => Engine::launch(&program, &args, &opts, events),
+        Target::Attach(pid) => Engine::attach(pid, &opts, events, &wake, &shared),
+        Target::Launch { program, args } => Engine::launch(&program, &args, &opts, &shared, events),
     };
     let mut engine = match started {
         Ok(e) => e,
@@ -138,7 +153,14 @@ pub(super) fn run(
 }
 
 impl Engine {
-    fn new(pid: i32, launched: bool, opts: &Options, events: Sender<Event>, mem: Memory) -> Self {
+    fn new(
+        pid: i32,
+        launched: bool,
+        opts: &Options,
+        events: Sender<Event>,
+        mem: Memory,
+        shared: &Arc<Shared>,
+    ) -> Self {
         Engine {
             pid,
             launched,
@@ -160,12 +182,20 @@ impl Engine {
             killing: None,
             exit: None,
             finished: false,
+            settling: Vec::new(),
+            shared: shared.clone(),
         }
     }
 
     /// Seizes every thread, re-listing /proc/PID/task until a whole pass finds no thread we
     /// have not seen (threads are born while we attach), then interrupts them all.
-    fn attach(pid: i32, opts: &Options, events: Sender<Event>, wake: &ChildWakeup) -> Result<Self> {
+    fn attach(
+        pid: i32,
+        opts: &Options,
+        events: Sender<Event>,
+        wake: &ChildWakeup,
+        shared: &Arc<Shared>,
+    ) -> Result<Self> {
         tasks::check_target(pid)?;
         // A zombie leader has no memory of its own any more; any live thread's view will do.
         let mem = Memory::open(pid).or_else(|e| {
@@ -174,7 +204,7 @@ impl Engine {
                 .find_map(|t| Memory::open_thread(pid, *t).ok())
                 .ok_or(e)
         })?;
-        let mut e = Engine::new(pid, false, opts, events, mem);
+        let mut e = Engine::new(pid, false, opts, events, mem, shared);
         let options = pt::options(false);
         let mut seen = std::collections::HashSet::new();
         loop {
@@ -275,6 +305,7 @@ impl Engine {
         program: &str,
         args: &[String],
         opts: &Options,
+        shared: &Arc<Shared>,
         events: Sender<Event>,
     ) -> Result<Self> {
         let child = launch::fork_child(program, args, &opts.stdio)?;
@@ -316,7 +347,7 @@ impl Engine {
         }
         // Opened after the exec: a /proc/PID/mem opened before it would still see the old image.
         let mem = Memory::open(pid)?;
-        let mut e = Engine::new(pid, true, opts, events, mem);
+        let mut e = Engine::new(pid, true, opts, events, mem, shared);
         let mut t = Thread::new(tasks::thread_name(pid, pid), ThreadState::Stopped);
         t.cause = Some(StopCause::Exec);
         e.threads.insert(pid, t);
@@ -375,6 +406,16 @@ impl Engine {
     /// threads' statuses theirs; __WALL includes non-leader threads.
     fn reap(&mut self) {
         loop {
+            if let Some(tid) = self.settling.pop() {
+                let mut raw = 0;
+                let r = unsafe { libc::waitpid(tid, &mut raw, libc::__WALL) };
+                if r == tid {
+                    self.handle_status(tid, raw);
+                } else if r < 0 && Errno::last() == Errno::EINTR {
+                    self.settling.push(tid);
+                }
+                continue;
+            }
             let mut raw = 0;
             let r = unsafe {
                 libc::waitpid(
@@ -540,6 +581,15 @@ impl Engine {
         action: Action,
         status: &RawStatus,
     ) -> &'static str {
+        // Registers read at this stop stay good only while the thread runs no user code: a
+        // rewind-and-settle keeps them (the rewind just wrote them), everything else that
+        // resumes the thread makes them stale.
+        if !matches!(
+            action,
+            Action::Rest | Action::RewindAndSettle { .. } | Action::Listen
+        ) {
+            self.ran(tid);
+        }
         let result = match action {
             Action::Rest => return rest_note(status),
             Action::RewindAndSettle { addr } => {
@@ -634,6 +684,45 @@ impl Engine {
         }
     }
 
+    /// int3 bytes go in only through here: the sequence turns odd first, so a direct reader
+    /// (`TracerHandle::read_memory`) never trusts a read that may hold one of them.
+    fn insert_breakpoints(&mut self) -> Result<()> {
+        if self
+            .shared
+            .text_seq
+            .load(Ordering::Acquire)
+            .is_multiple_of(2)
+        {
+            self.shared.text_seq.fetch_add(1, Ordering::AcqRel);
+        }
+        self.bps.insert_all(&self.mem)
+    }
+
+    /// After the bytes were taken out (or the image they were in is gone): even again.
+    fn text_restored(&mut self) {
+        if !self.bps.inserted()
+            && !self
+                .shared
+                .text_seq
+                .load(Ordering::Acquire)
+                .is_multiple_of(2)
+        {
+            self.shared.text_seq.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
+    fn remove_breakpoints(&mut self) -> Result<()> {
+        let r = self.bps.remove_all(&self.mem);
+        self.text_restored();
+        r
+    }
+
+    fn ran(&mut self, tid: Tid) {
+        if let Some(t) = self.threads.get_mut(&tid) {
+            t.regs = None;
+        }
+    }
+
     fn rewind(&mut self, tid: Tid, addr: u64) -> Result<()> {
         let mut regs = pt::getregs(tid)?;
         regs.set_rip(addr);
@@ -650,7 +739,9 @@ impl Engine {
     /// that SIGTRAP (and die of it) if ptscope were killed.
     fn settle(&mut self, tid: Tid) -> Result<()> {
         pt::interrupt(tid)?;
-        pt::cont(tid, 0)
+        pt::cont(tid, 0)?;
+        self.settling.push(tid);
+        Ok(())
     }
 
     fn forget(&mut self, tid: Tid, status: &RawStatus) {
@@ -715,6 +806,8 @@ impl Engine {
                     );
                 }
                 self.bps.clear();
+                self.text_restored();
+                self.shared.mm_generation.fetch_add(1, Ordering::AcqRel);
                 match Memory::open(self.pid) {
                     Ok(m) => self.mem = m,
                     Err(e) => self.note(Some(tid), format!("exec: {e}")),
@@ -726,7 +819,7 @@ impl Engine {
             PtraceEvent::VforkDone
                 if self.want_running && !self.bps.is_empty() && !self.bps.inserted() =>
             {
-                if let Err(e) = self.bps.insert_all(&self.mem) {
+                if let Err(e) = self.insert_breakpoints() {
                     self.note(
                         Some(tid),
                         format!("vfork done: cannot re-insert breakpoints: {e}"),
@@ -752,6 +845,7 @@ impl Engine {
         if pt::cont(tid, 0).is_ok() {
             t.state = ThreadState::Running;
             t.cause = None;
+            t.regs = None;
             self.transition(
                 tid,
                 ThreadState::Stopped,
@@ -794,6 +888,7 @@ impl Engine {
                         if let Some(addr) = probe {
                             if self.mem.read(addr, 1).first() != Some(&super::breakpoints::INT3) {
                                 self.bps.mark_removed();
+                                self.text_restored();
                                 text.push_str(
                                     " (shared memory: breakpoints lifted until vfork ends)",
                                 );
@@ -880,7 +975,7 @@ impl Engine {
 
     /// Every thread has reported: take our bytes out and publish the picture.
     fn complete_all_stop(&mut self) {
-        if let Err(e) = self.bps.remove_all(&self.mem) {
+        if let Err(e) = self.remove_breakpoints() {
             self.note(
                 None,
                 format!("could not restore every breakpoint byte: {e}"),
@@ -892,15 +987,20 @@ impl Engine {
             .filter(|(_, t)| t.is_live())
             .map(|(t, _)| *t)
             .collect();
+        // Only threads that ran since their registers were read need a GETREGS: after a
+        // single step that is one thread, not all of them.
         for tid in &tids {
-            let regs = pt::getregs(*tid).ok();
-            if let Some(t) = self.threads.get_mut(tid) {
-                t.regs = regs;
+            if self.threads.get(tid).is_some_and(|t| t.regs.is_none()) {
+                let regs = pt::getregs(*tid).ok();
+                if let Some(t) = self.threads.get_mut(tid) {
+                    t.regs = regs;
+                }
             }
         }
         if self.kick_pending_traps(&tids) {
             return;
         }
+        self.refresh_names(false);
         self.world_stopped = true;
         let snap = self.snapshot();
         self.emit(EventKind::AllStopped(Box::new(snap)));
@@ -929,6 +1029,7 @@ impl Engine {
             if pt::cont(*tid, 0).is_ok() {
                 if let Some(t) = self.threads.get_mut(tid) {
                     t.state = ThreadState::Stopping;
+                    t.regs = None;
                 }
                 self.transition(
                     *tid,
@@ -941,6 +1042,26 @@ impl Engine {
             }
         }
         kicked
+    }
+
+    /// Threads usually name themselves just after they are born (pthread_setname_np), so the
+    /// name read at birth is often the parent's. A young thread's name is read again at each
+    /// all-stop until it has been read once at an age where renaming is over; `all` (an
+    /// explicit snapshot) reads every name.
+    fn refresh_names(&mut self, all: bool) {
+        const SETTLED_AGE: Duration = Duration::from_secs(2);
+        let pid = self.pid;
+        for (tid, t) in self.threads.iter_mut() {
+            if !t.is_live() || (!all && t.name_final) {
+                continue;
+            }
+            let age = t.seen_at.elapsed();
+            let name = tasks::thread_name(pid, *tid);
+            if !name.is_empty() {
+                t.name = name;
+            }
+            t.name_final = age >= SETTLED_AGE;
+        }
     }
 
     fn process_state(&self) -> ProcessState {
@@ -983,15 +1104,7 @@ impl Engine {
                 .iter()
                 .map(|(tid, t)| ThreadInfo {
                     tid: *tid,
-                    // Threads usually name themselves after they are born (pthread_setname_np),
-                    // so the name read at birth is the parent's: read it again for each picture.
-                    name: if t.is_live() {
-                        Some(tasks::thread_name(self.pid, *tid))
-                            .filter(|n| !n.is_empty())
-                            .unwrap_or_else(|| t.name.clone())
-                    } else {
-                        t.name.clone()
-                    },
+                    name: t.name.clone(),
                     state: t.state,
                     cause: t.cause,
                     regs: if t.state.is_settled() && t.is_live() {
@@ -1142,7 +1255,10 @@ impl Engine {
                 self.bps.overlay_write(addr, &mut bytes);
                 self.mem.write(addr, &bytes).map(|_| Reply::Done)
             }
-            Command::Snapshot => Ok(Reply::Snapshot(Box::new(self.snapshot()))),
+            Command::Snapshot => {
+                self.refresh_names(true);
+                Ok(Reply::Snapshot(Box::new(self.snapshot())))
+            }
             Command::SetSignalPolicy { sig, policy } => {
                 self.policy.set(sig, policy);
                 Ok(Reply::Done)
@@ -1165,7 +1281,7 @@ impl Engine {
                     ))
                 } else {
                     self.killing = Some(to);
-                    let _ = self.bps.remove_all(&self.mem);
+                    let _ = self.remove_breakpoints();
                     let _ = nix::sys::signal::kill(
                         nix::unistd::Pid::from_raw(self.pid),
                         nix::sys::signal::SIGKILL,
@@ -1241,6 +1357,7 @@ impl Engine {
                     t.step_over = true;
                     t.stepping = true;
                     t.cause = None;
+                    t.regs = None;
                 }
                 self.transition(
                     tid,
@@ -1256,7 +1373,7 @@ impl Engine {
 
     /// Second half of a continue: breakpoints in, every thread resumed with what it holds.
     fn finish_continue(&mut self) {
-        if let Err(e) = self.bps.insert_all(&self.mem) {
+        if let Err(e) = self.insert_breakpoints() {
             self.note(None, format!("could not insert every breakpoint: {e}"));
         }
         self.stopped_by = None;
@@ -1337,6 +1454,7 @@ impl Engine {
             t.state = ThreadState::Stepping;
             t.stepping = true;
             t.cause = None;
+            t.regs = None;
         }
         let note = if sig != 0 {
             "PTRACE_SINGLESTEP delivering the held signal"
@@ -1387,7 +1505,7 @@ impl Engine {
     // ---------------------------------------------------------------- detach
 
     fn detach_all(&mut self) {
-        if let Err(e) = self.bps.remove_all(&self.mem) {
+        if let Err(e) = self.remove_breakpoints() {
             self.note(None, format!("detach: could not restore every byte: {e}"));
         }
         let tids: Vec<Tid> = self.threads.keys().copied().collect();
@@ -1436,7 +1554,7 @@ impl Engine {
             return;
         }
         self.finished = true;
-        let _ = self.bps.remove_all(&self.mem);
+        let _ = self.remove_breakpoints();
         if self.launched {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(self.pid),

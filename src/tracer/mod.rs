@@ -69,6 +69,17 @@ pub(crate) struct Request {
     pub reply: ReplyTo,
 }
 
+/// The little the tracer thread publishes for readers on other threads, lock-free.
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// Even while no int3 of ours is in the target's memory; odd from just before the bytes go
+    /// in until they are all out again. A seqlock: a read taken between two equal even values
+    /// saw only the program's own bytes.
+    pub text_seq: AtomicU64,
+    /// Bumped at each exec: memory opened before it belongs to the old image.
+    pub mm_generation: AtomicU64,
+}
+
 pub(crate) enum Target {
     Attach(i32),
     Launch { program: String, args: Vec<String> },
@@ -85,6 +96,10 @@ pub struct TracerHandle {
     events: Receiver<Event>,
     next_id: AtomicU64,
     join: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    /// This handle's own view of the target's memory, for reads at rest without a round trip
+    /// to the tracer thread; tagged with the exec generation it was opened in.
+    direct: std::sync::Mutex<Option<(u64, memory::Memory)>>,
 }
 
 impl TracerHandle {
@@ -115,9 +130,21 @@ impl TracerHandle {
         let (ev_tx, ev_rx) = unbounded();
         let (ready_tx, ready_rx) = bounded(1);
         let thread_bell = bell.clone();
+        let shared = Arc::new(Shared::default());
+        let thread_shared = shared.clone();
         let join = std::thread::Builder::new()
             .name("ptscope-tracer".into())
-            .spawn(move || engine::run(target, opts, rx, thread_bell, ev_tx, ready_tx))
+            .spawn(move || {
+                engine::run(
+                    target,
+                    opts,
+                    thread_shared,
+                    rx,
+                    thread_bell,
+                    ev_tx,
+                    ready_tx,
+                )
+            })
             .map_err(|_| TraceError::TracerGone)?;
         match ready_rx.recv() {
             Ok(Ok(pid)) => Ok(TracerHandle {
@@ -128,6 +155,8 @@ impl TracerHandle {
                 events: ev_rx,
                 next_id: AtomicU64::new(1),
                 join: Some(join),
+                shared,
+                direct: std::sync::Mutex::new(None),
             }),
             Ok(Err(e)) => {
                 let _ = join.join();
@@ -189,6 +218,49 @@ impl TracerHandle {
     /// `call_timeout` with a bound generous enough for any healthy process.
     pub fn call(&self, cmd: Command) -> Result<Reply> {
         self.call_timeout(cmd, Duration::from_secs(10))
+    }
+
+    /// Reads target memory. While the process is at rest (no int3 of ours in memory) this is
+    /// one process_vm_readv on the calling thread, with no round trip to the tracer thread
+    /// (process_vm_readv is not a ptrace request and works from any thread); otherwise the
+    /// tracer thread reads and hides our int3 bytes.
+    pub fn read_memory(&self, addr: u64, len: usize) -> Result<MemoryRead> {
+        let seq = self.shared.text_seq.load(Ordering::Acquire);
+        if seq.is_multiple_of(2) {
+            if let Some(bytes) = self.read_direct(addr, len) {
+                if self.shared.text_seq.load(Ordering::Acquire) == seq {
+                    if bytes.is_empty() && len > 0 {
+                        return Err(TraceError::Unreadable { addr, len, read: 0 });
+                    }
+                    return Ok(MemoryRead {
+                        addr,
+                        bytes,
+                        requested: len,
+                    });
+                }
+            }
+        }
+        match self.call(Command::ReadMemory { addr, len })? {
+            Reply::Memory(m) => Ok(m),
+            _ => Err(TraceError::TracerGone),
+        }
+    }
+
+    fn read_direct(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+        let generation = self.shared.mm_generation.load(Ordering::Acquire);
+        let mut direct = self.direct.lock().ok()?;
+        if direct.as_ref().is_none_or(|(g, _)| *g != generation) {
+            let mem = memory::Memory::open(self.pid).ok().or_else(|| {
+                // A zombie leader has no memory: go through any live thread.
+                tasks::list_tids(self.pid)
+                    .ok()?
+                    .into_iter()
+                    .find_map(|t| memory::Memory::open_thread(self.pid, t).ok())
+            })?;
+            *direct = Some((generation, mem));
+        }
+        let bytes = direct.as_ref()?.1.read(addr, len);
+        (self.shared.mm_generation.load(Ordering::Acquire) == generation).then_some(bytes)
     }
 
     pub fn snapshot(&self) -> Result<Snapshot> {
