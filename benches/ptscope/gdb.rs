@@ -65,9 +65,10 @@ fn script(pid: i32, text: &str) -> Vec<f64> {
         .expect("run gdb");
     let _ = std::fs::remove_file(&path);
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // gdb may print a frame line without its newline just before ours.
     let line = stdout
         .lines()
-        .find(|l| l.starts_with("PTSB "))
+        .find_map(|l| l.find("PTSB ").map(|i| &l[i..]))
         .unwrap_or_else(|| {
             panic!(
                 "gdb script gave no result:\n{stdout}\n{}",

@@ -116,6 +116,9 @@ pub(super) struct Engine {
     settling: Vec<Tid>,
     /// What the front ends' direct memory reads need to know (see `TracerHandle::read_memory`).
     shared: Arc<Shared>,
+    /// An action of ours just set threads moving: look for their reports briefly before
+    /// sleeping (see `reap_soon`).
+    expect_reports: bool,
 }
 
 pub(super) fn run(
@@ -184,6 +187,7 @@ impl Engine {
             finished: false,
             settling: Vec::new(),
             shared: shared.clone(),
+            expect_reports: false,
         }
     }
 
@@ -217,10 +221,10 @@ impl Engine {
                 found_new = true;
                 match pt::seize(tid, options) {
                     Ok(()) => {
-                        e.threads.insert(
-                            tid,
-                            Thread::new(tasks::thread_name(pid, tid), ThreadState::Running),
-                        );
+                        // It lived before we came: its name is the one it chose.
+                        let mut t = Thread::new(tasks::thread_name(pid, tid), ThreadState::Running);
+                        t.name_final = true;
+                        e.threads.insert(tid, t);
                     }
                     // Gone between the listing and the seize.
                     Err(Errno::ESRCH) => {}
@@ -379,6 +383,11 @@ impl Engine {
                 }
             }
             self.progress();
+            if self.expect_reports {
+                self.expect_reports = false;
+                self.reap_soon();
+                continue;
+            }
             if self.finished {
                 return;
             }
@@ -404,13 +413,15 @@ impl Engine {
 
     /// Reaps every status waiting for this thread's tracees. __WNOTHREAD keeps other tracer
     /// threads' statuses theirs; __WALL includes non-leader threads.
-    fn reap(&mut self) {
+    fn reap(&mut self) -> usize {
+        let mut handled = 0;
         loop {
             if let Some(tid) = self.settling.pop() {
                 let mut raw = 0;
                 let r = unsafe { libc::waitpid(tid, &mut raw, libc::__WALL) };
                 if r == tid {
                     self.handle_status(tid, raw);
+                    handled += 1;
                 } else if r < 0 && Errno::last() == Errno::EINTR {
                     self.settling.push(tid);
                 }
@@ -426,12 +437,36 @@ impl Engine {
             };
             if r > 0 {
                 self.handle_status(r, raw);
+                handled += 1;
                 continue;
             }
             if r < 0 && Errno::last() == Errno::EINTR {
                 continue;
             }
             break;
+        }
+        handled
+    }
+
+    /// Right after ptscope itself set threads moving (a step, interrupts, step-overs) their
+    /// reports come within microseconds. Waiting for them through SIGCHLD -> eventfd -> poll
+    /// costs more than the step itself, so look for them directly for a short, bounded moment
+    /// (yielding the CPU to the tracee between looks) before going to sleep in poll. Nothing
+    /// spins while the process just runs: only an action of ours arms this.
+    fn reap_soon(&mut self) {
+        const WINDOW: Duration = Duration::from_micros(200);
+        let deadline = Instant::now() + WINDOW;
+        loop {
+            if self.reap() > 0 {
+                self.progress();
+            }
+            let waiting = self.threads.values().any(|t| {
+                t.is_live() && matches!(t.state, ThreadState::Stepping | ThreadState::Stopping)
+            });
+            if !waiting || self.finished || Instant::now() >= deadline {
+                return;
+            }
+            std::thread::yield_now();
         }
     }
 
@@ -932,6 +967,7 @@ impl Engine {
     /// Interrupts every running thread. `by` is the thread whose own stop started it.
     fn begin_all_stop(&mut self, by: Option<Tid>) {
         self.want_running = false;
+        self.expect_reports = true;
         if self.stopped_by.is_none() {
             self.stopped_by = by;
         }
@@ -1331,6 +1367,7 @@ impl Engine {
 
     fn start_continue(&mut self) -> Result<()> {
         self.require_world_stopped("continue")?;
+        self.expect_reports = true;
         self.world_stopped = false;
         self.continuing = true;
         let at_breakpoint: Vec<Tid> = self
@@ -1447,6 +1484,7 @@ impl Engine {
             .and_then(|t| t.held_signal)
             .unwrap_or(0);
         pt::step(tid, sig)?;
+        self.expect_reports = true;
         self.world_stopped = false;
         self.stopped_by = Some(tid);
         if let Some(t) = self.threads.get_mut(&tid) {

@@ -127,6 +127,7 @@ pub fn run<B: Backend, T: Tracer>(
     let answers = workers.map(|w| &w.answers).unwrap_or(&no_answers);
     draw(terminal, model)?;
     stats.frames += 1;
+    let mut last_draw = Instant::now();
     while !model.quit {
         let first = select! {
             recv(inputs) -> i => match i {
@@ -166,10 +167,39 @@ pub fn run<B: Backend, T: Tracer>(
                 apply(model, msg, tracer, &mut stats);
             }
         }
+        // Pace: at most one frame per FRAME. Until the next frame is due, keep applying what
+        // arrives, so a storm of events costs sixty frames a second, not one per event, and
+        // the screen is never more than one frame behind.
+        let due = last_draw + FRAME;
+        while !model.quit {
+            let left = due.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let msg = select! {
+                recv(inputs) -> i => match i {
+                    Ok(i) => input_msg(i, model),
+                    Err(_) => Some(Msg::Quit),
+                },
+                recv(events) -> e => match e {
+                    Ok(e) => Some(Msg::Tracer(e)),
+                    Err(_) => {
+                        events = &closed;
+                        None
+                    }
+                },
+                recv(answers) -> a => a.ok(),
+                default(left) => break,
+            };
+            if let Some(msg) = msg {
+                apply(model, msg, tracer, &mut stats);
+            }
+        }
         ask_workers(model, workers, tracer, &mut stats);
         if !model.quit {
             draw(terminal, model)?;
             stats.frames += 1;
+            last_draw = Instant::now();
         }
     }
     Ok(stats)

@@ -164,6 +164,7 @@ fn names_come_from_the_symbol_thread() {
     let (ask_tx, ask_rx) = unbounded::<SymbolAsk>();
     let (kernel_tx, _kernel_rx) = unbounded::<()>();
     let (ans_tx, ans_rx) = unbounded();
+    let pending_answers = ans_rx.clone();
     let namer = Workers {
         symbols: ask_tx,
         kernel: kernel_tx,
@@ -185,7 +186,13 @@ fn names_come_from_the_symbol_thread() {
             .map(|pc| (*pc, Some(format!("f{pc:x}"))))
             .collect();
         ans_tx.send(Msg::PcNames(names)).unwrap();
-        // Quit once the answer is in; the loop has applied it by the time it sees q.
+        // Quit once the loop has taken the answer (it applies a message as soon as it takes
+        // it); sent together, the loop may take the key first, and keys win.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !pending_answers.is_empty() {
+            assert!(std::time::Instant::now() < deadline, "answer never taken");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         in_tx.send(key('q')).unwrap();
         pcs
     });
