@@ -18,13 +18,13 @@ pub fn list_tids(pid: i32) -> std::io::Result<Vec<Tid>> {
 }
 
 pub fn thread_name(pid: i32, tid: Tid) -> String {
-    fs::read(format!("/proc/{pid}/task/{tid}/comm"))
-        .map(|b| {
-            String::from_utf8_lossy(&b)
-                .trim_end_matches('\n')
-                .to_string()
-        })
-        .unwrap_or_default()
+    let mut buf = Vec::with_capacity(32);
+    match crate::procinfo::read_small(&format!("/proc/{pid}/task/{tid}/comm"), &mut buf) {
+        Ok(()) => String::from_utf8_lossy(&buf)
+            .trim_end_matches('\n')
+            .to_string(),
+        Err(_) => String::new(),
+    }
 }
 
 /// One field of /proc/.../status, e.g. "TracerPid".
