@@ -898,7 +898,9 @@ impl Engine {
         ) {
             return;
         }
-        if tasks::tgid_of(tid) == Some(self.pid) {
+        // One stat(2) tells a thread of ours from a forked child: only our threads are listed
+        // under our /proc/PID/task (cheaper than parsing /proc/TID/status at every birth).
+        if std::path::Path::new(&format!("/proc/{}/task/{tid}", self.pid)).exists() {
             // A thread whose first stop beat its parent's PTRACE_EVENT_CLONE.
             let mut t = Thread::new(tasks::thread_name(self.pid, tid), ThreadState::Stopping);
             t.resume_after_first_stop = self.want_running;

@@ -61,6 +61,20 @@ fn input_msg(i: Input, m: &Model) -> Option<Msg> {
     }
 }
 
+/// A message whose frame should not wait for pacing: a key, or a change of the whole
+/// process's state (stopped, resumed, gone, a command's answer). Floods are made of the rest.
+fn urgent(msg: &Msg) -> bool {
+    use crate::tracer::EventKind as K;
+    match msg {
+        Msg::Tracer(e) => matches!(
+            e.kind,
+            K::AllStopped(_) | K::Resumed | K::ProcessExited(_) | K::Detached | K::Reply { .. }
+        ),
+        Msg::Tick | Msg::PcNames(_) | Msg::Kernel(_) => false,
+        _ => true,
+    }
+}
+
 fn apply<T: Tracer>(m: &mut Model, msg: Msg, tracer: &T, stats: &mut Stats) {
     stats.messages += 1;
     for cmd in update(m, msg) {
@@ -146,7 +160,9 @@ pub fn run<B: Backend, T: Tracer>(
             recv(answers) -> a => a.ok(),
             recv(ticker) -> _ => Some(Msg::Tick),
         };
+        let mut now_please = false;
         if let Some(msg) = first {
+            now_please |= urgent(&msg);
             apply(model, msg, tracer, &mut stats);
         }
         let deadline = Instant::now() + FRAME;
@@ -164,6 +180,7 @@ pub fn run<B: Backend, T: Tracer>(
                 },
             };
             if let Some(msg) = msg {
+                now_please |= urgent(&msg);
                 apply(model, msg, tracer, &mut stats);
             }
         }
@@ -171,7 +188,7 @@ pub fn run<B: Backend, T: Tracer>(
         // arrives, so a storm of events costs sixty frames a second, not one per event, and
         // the screen is never more than one frame behind.
         let due = last_draw + FRAME;
-        while !model.quit {
+        while !model.quit && !now_please {
             let left = due.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -192,6 +209,7 @@ pub fn run<B: Backend, T: Tracer>(
                 default(left) => break,
             };
             if let Some(msg) = msg {
+                now_please |= urgent(&msg);
                 apply(model, msg, tracer, &mut stats);
             }
         }
