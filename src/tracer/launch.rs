@@ -84,8 +84,8 @@ pub fn fork_child(
         })?;
     use std::os::fd::AsRawFd;
     let (go_rx_fd, err_tx_fd) = (go_rx.as_raw_fd(), err_tx.as_raw_fd());
-    // SAFETY: the child only calls async-signal-safe functions (read, open, dup2, execv, write,
-    // _exit) on memory prepared before the fork.
+    // SAFETY: the child only calls async-signal-safe functions (read, open, dup2, sigprocmask,
+    // execv, write, _exit) on memory prepared before the fork.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(TraceError::Os {
@@ -116,6 +116,10 @@ pub fn fork_child(
                     libc::dup2(fd, 2);
                 }
             }
+            // A program starts with no signal blocked, whatever mask our thread had.
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
             libc::execv(c_path.as_ptr(), argv.as_ptr());
             let e: i32 = *libc::__errno_location();
             libc::write(err_tx_fd, (&e as *const i32).cast(), 4);
