@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
         ptscope PID            attach to a running process and open the inspector\n\
         ptscope -- CMD ARGS    start CMD under the tracer and open the inspector\n\
         ptscope demo           the inspector on a bundled demo program\n\
-        ptscope dump PID       print every thread and its registers, then detach\n\n\
+        ptscope dump PID       every thread: kernel view, registers, backtrace; then detach\n\n\
         Quitting the inspector (q) removes every breakpoint and detaches, leaving an attached \
         process running as before; a program ptscope started is killed.",
     args_conflicts_with_subcommands = true
@@ -32,7 +32,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
-    /// Attach to PID, print every thread (state, stop cause, registers), detach.
+    /// Attach to PID, print every thread (kernel view, state, stop cause, registers, backtrace), detach.
     Dump {
         pid: i32,
         /// Machine-readable output (all 27 registers as hex strings).
