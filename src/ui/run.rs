@@ -116,6 +116,60 @@ fn ask_workers<T: Tracer>(m: &mut Model, workers: Option<&Workers>, tracer: &T, 
     }
 }
 
+/// How long an idle loop sleeps before looking again (it wakes earlier for anything).
+const IDLE: Duration = Duration::from_secs(3600);
+
+/// Everything the loop waits on. The tracer's stream becomes `None` once the tracer thread has
+/// ended (process gone or detached): the last picture stays until the user quits.
+struct Sources<'a> {
+    inputs: &'a Receiver<Input>,
+    events: Option<&'a Receiver<Event>>,
+    answers: &'a Receiver<Msg>,
+    ticker: Receiver<Instant>,
+    none: Receiver<Event>,
+}
+
+impl Sources<'_> {
+    /// The next message from any source within `within`: `None` when the time ran out,
+    /// `Some(None)` for something that carries no message (the tracer's stream closing).
+    fn next(&mut self, model: &Model, within: Duration) -> Option<Option<Msg>> {
+        let events = self.events.unwrap_or(&self.none);
+        let mut closed = false;
+        let got = select! {
+            recv(self.inputs) -> i => Some(match i {
+                Ok(i) => input_msg(i, model),
+                Err(_) => Some(Msg::Quit),
+            }),
+            recv(events) -> e => Some(match e {
+                Ok(e) => Some(Msg::Tracer(e)),
+                Err(_) => {
+                    closed = true;
+                    None
+                }
+            }),
+            recv(self.answers) -> a => Some(a.ok()),
+            recv(self.ticker) -> _ => Some(Some(Msg::Tick)),
+            default(within) => None,
+        };
+        if closed {
+            self.events = None;
+        }
+        got
+    }
+
+    /// A tracer event already waiting, without blocking: `None` when there is none.
+    fn try_event(&mut self) -> Option<Option<Msg>> {
+        match self.events?.try_recv() {
+            Ok(e) => Some(Some(Msg::Tracer(e))),
+            Err(TryRecvError::Empty) => None,
+            Err(TryRecvError::Disconnected) => {
+                self.events = None;
+                None
+            }
+        }
+    }
+}
+
 /// Runs until the model says quit (key, signal, closed terminal). Drawing errors end it too.
 pub fn run<B: Backend, T: Tracer>(
     terminal: &mut Terminal<B>,
@@ -134,49 +188,35 @@ pub fn run<B: Backend, T: Tracer>(
         tracer,
         &mut stats,
     );
-    let ticker = tick(TICK);
-    let closed = never();
-    let mut events = tracer.events();
     let no_answers = never();
-    let answers = workers.map(|w| &w.answers).unwrap_or(&no_answers);
+    let mut sources = Sources {
+        inputs,
+        events: Some(tracer.events()),
+        answers: workers.map(|w| &w.answers).unwrap_or(&no_answers),
+        ticker: tick(TICK),
+        none: never(),
+    };
     draw(terminal, model)?;
     stats.frames += 1;
     let mut last_draw = Instant::now();
     while !model.quit {
-        let first = select! {
-            recv(inputs) -> i => match i {
-                Ok(i) => input_msg(i, model),
-                Err(_) => Some(Msg::Quit),
-            },
-            recv(events) -> e => match e {
-                Ok(e) => Some(Msg::Tracer(e)),
-                // The tracer thread ended (process gone or detached); keep showing the last
-                // picture until the user quits.
-                Err(_) => {
-                    events = &closed;
-                    None
-                }
-            },
-            recv(answers) -> a => a.ok(),
-            recv(ticker) -> _ => Some(Msg::Tick),
+        let Some(first) = sources.next(model, IDLE) else {
+            continue;
         };
         let mut now_please = false;
         if let Some(msg) = first {
             now_please |= urgent(&msg);
             apply(model, msg, tracer, &mut stats);
         }
+        // Apply what is already waiting, keys first, for at most one frame's time.
         let deadline = Instant::now() + FRAME;
         while !model.quit && Instant::now() < deadline {
             let msg = match inputs.try_recv() {
                 Ok(i) => input_msg(i, model),
                 Err(TryRecvError::Disconnected) => Some(Msg::Quit),
-                Err(TryRecvError::Empty) => match events.try_recv() {
-                    Ok(e) => Some(Msg::Tracer(e)),
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => {
-                        events = &closed;
-                        break;
-                    }
+                Err(TryRecvError::Empty) => match sources.try_event() {
+                    Some(msg) => msg,
+                    None => break,
                 },
             };
             if let Some(msg) = msg {
@@ -190,23 +230,11 @@ pub fn run<B: Backend, T: Tracer>(
         let due = last_draw + FRAME;
         while !model.quit && !now_please {
             let left = due.saturating_duration_since(Instant::now());
-            if left.is_zero() {
+            let Some(msg) = (!left.is_zero())
+                .then(|| sources.next(model, left))
+                .flatten()
+            else {
                 break;
-            }
-            let msg = select! {
-                recv(inputs) -> i => match i {
-                    Ok(i) => input_msg(i, model),
-                    Err(_) => Some(Msg::Quit),
-                },
-                recv(events) -> e => match e {
-                    Ok(e) => Some(Msg::Tracer(e)),
-                    Err(_) => {
-                        events = &closed;
-                        None
-                    }
-                },
-                recv(answers) -> a => a.ok(),
-                default(left) => break,
             };
             if let Some(msg) = msg {
                 now_please |= urgent(&msg);
