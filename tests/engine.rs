@@ -12,6 +12,20 @@ fn attach(lab: &Lab) -> TracerHandle {
     TracerHandle::attach(lab.pid, Options::default()).expect("attach")
 }
 
+/// Attached, with the first all-stop (every thread stopped) already seen.
+fn attach_stopped(lab: &Lab) -> TracerHandle {
+    let h = attach(lab);
+    wait_all_stopped(&h);
+    h
+}
+
+/// Detach, then prove the target runs on untraced.
+fn leave(h: TracerHandle, lab: &mut Lab) {
+    h.shutdown().expect("detach");
+    assert_untraced_and_running(lab.pid);
+    lab.assert_alive();
+}
+
 fn regs(h: &TracerHandle, tid: i32) -> ptscope::tracer::Registers {
     match h.call(Command::GetRegisters { tid }).expect("registers") {
         Reply::Registers(r) => *r,
@@ -60,8 +74,7 @@ fn attach_stops_every_thread_of_a_50_thread_process_and_detach_restores_it() {
 #[test]
 fn a_thread_created_after_attach_is_traced_and_stopped() {
     let mut lab = Lab::start(2);
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     cont(&h);
     lab.send("spawn newbie");
     let snap = wait_all_stopped(&h);
@@ -95,8 +108,7 @@ fn a_thread_created_after_attach_is_traced_and_stopped() {
 #[test]
 fn a_thread_exit_reports_its_code() {
     let mut lab = Lab::start(1);
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     cont(&h);
     lab.send("exit-thread 7");
     // Its birth and its exit each stop the world (thread events stop by default); the exit
@@ -133,9 +145,7 @@ fn a_thread_exit_reports_its_code() {
     eventually("the thread to be gone", || {
         !task_ids(lab.pid).contains(&tid)
     });
-    h.shutdown().unwrap();
-    assert_untraced_and_running(lab.pid);
-    lab.assert_alive();
+    leave(h, &mut lab);
 }
 
 #[test]
@@ -143,8 +153,7 @@ fn breakpoint_hit_continue_and_hit_again() {
     let mut lab = Lab::start(1);
     let hot_tid = lab.command_tid("hot");
     let original = read_proc_mem(lab.pid, lab.hot, 16);
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     h.call(Command::AddBreakpoint { addr: lab.hot }).unwrap();
     for round in 1..=2u64 {
         cont(&h);
@@ -174,8 +183,7 @@ fn breakpoint_hit_continue_and_hit_again() {
 #[test]
 fn the_programs_own_int3_is_reported_as_sigtrap_and_delivered() {
     let mut lab = Lab::start(1);
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     cont(&h);
     lab.send("int3");
     let snap = wait_all_stopped(&h);
@@ -197,8 +205,7 @@ fn the_programs_own_int3_is_reported_as_sigtrap_and_delivered() {
 #[test]
 fn a_sigusr1_pending_at_a_stop_is_delivered_on_continue() {
     let lab = Lab::start(2);
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(lab.pid),
         nix::sys::signal::SIGUSR1,
@@ -226,8 +233,7 @@ fn a_sigusr1_pending_at_a_stop_is_delivered_on_continue() {
 fn step_advances_rip_and_registers_can_be_set() {
     let mut lab = Lab::start(1);
     let hot_tid = lab.command_tid("hot");
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     let before = regs(&h, hot_tid);
     h.call(Command::Step { tid: hot_tid }).unwrap();
     let after = regs(&h, hot_tid);
@@ -263,16 +269,13 @@ fn step_advances_rip_and_registers_can_be_set() {
     cont(&h);
     let err = h.call(Command::Step { tid: hot_tid }).unwrap_err();
     assert!(err.to_string().contains("running"), "{err}");
-    h.shutdown().unwrap();
-    assert_untraced_and_running(lab.pid);
-    lab.assert_alive();
+    leave(h, &mut lab);
 }
 
 #[test]
 fn memory_round_trip_and_partial_reads() {
     let lab = Lab::start(1);
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     let original = read(&h, lab.counter, 8);
     let pattern = 0x1122_3344_5566_7788u64.to_ne_bytes().to_vec();
     h.call(Command::WriteMemory {
@@ -336,8 +339,7 @@ fn memory_round_trip_and_partial_reads() {
 #[test]
 fn breakpoint_errors_are_typed() {
     let lab = Lab::start(1);
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     assert_eq!(
         h.call(Command::AddBreakpoint { addr: 0x10 }),
         Err(TraceError::NotMapped(0x10))
@@ -364,8 +366,7 @@ fn detach_while_running_with_breakpoints_leaves_text_as_it_was() {
     let mut lab = Lab::start(2);
     lab.command_tid("hot");
     let text_before = read_proc_mem(lab.pid, lab.hot, 64);
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     h.call(Command::AddBreakpoint { addr: lab.hot }).unwrap();
     cont(&h);
     wait_all_stopped(&h);
@@ -440,16 +441,13 @@ fn a_zombie_leader_is_shown_and_never_waited_for() {
     }
     cont(&h);
     h.call(Command::Stop).unwrap();
-    h.shutdown().unwrap();
-    assert_untraced_and_running(lab.pid);
-    lab.assert_alive();
+    leave(h, &mut lab);
 }
 
 #[test]
 fn sigstop_from_outside_is_shown_and_honoured() {
     let mut lab = Lab::start(2);
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     cont(&h);
     let pid = nix::unistd::Pid::from_raw(lab.pid);
     nix::sys::signal::kill(pid, nix::sys::signal::SIGSTOP).unwrap();
@@ -514,8 +512,7 @@ fn two_tracers_in_one_process_keep_their_own_events() {
 #[test]
 fn a_child_forked_with_our_breakpoints_in_memory_does_not_die() {
     let mut lab = Lab::start(1);
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     h.call(Command::AddBreakpoint { addr: lab.hot }).unwrap();
     cont(&h);
     lab.send("fork");
@@ -610,8 +607,7 @@ fn bad_targets_get_one_line_errors() {
 fn a_breakpoint_set_by_name_is_hit() {
     let mut lab = Lab::start(1);
     let hot_tid = lab.command_tid("hot");
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     let sym = ptscope::symbols::Symbolizer::new(lab.pid).unwrap();
     let addr = sym.resolve("ptscope_lab_hot").unwrap();
     assert_eq!(addr, lab.hot);
@@ -631,8 +627,7 @@ fn a_breakpoint_set_by_name_is_hit() {
 fn stepping_a_thread_blocked_in_a_system_call_ends_cleanly() {
     let mut lab = Lab::start(1);
     let control = *lab.tids.last().unwrap();
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     // The control thread sits in read(0, ...): the step restarts the call and only ends when
     // the call returns, at syscall exit (reported as TRAP_BRKPT, not TRAP_TRACE).
     h.send(Command::Step { tid: control });
@@ -662,9 +657,7 @@ fn stepping_a_thread_blocked_in_a_system_call_ends_cleanly() {
     assert_eq!(t.state, ThreadState::Stopped);
     cont(&h);
     lab.assert_alive();
-    h.shutdown().unwrap();
-    assert_untraced_and_running(lab.pid);
-    lab.assert_alive();
+    leave(h, &mut lab);
 }
 
 #[test]
@@ -672,8 +665,7 @@ fn direct_reads_never_show_our_int3_running_or_stopped() {
     let mut lab = Lab::start(1);
     lab.command_tid("hot");
     let original = read_proc_mem(lab.pid, lab.hot, 16);
-    let h = attach(&lab);
-    wait_all_stopped(&h);
+    let h = attach_stopped(&lab);
     h.call(Command::AddBreakpoint { addr: lab.hot }).unwrap();
     // At rest the read is direct, and memory holds no int3.
     assert_eq!(h.read_memory(lab.hot, 16).unwrap().bytes, original);
