@@ -60,6 +60,9 @@ const TABLE: &[(c_long, &str, &[Arg])] = &[
     ),
     (SYS_clock_gettime, "clock_gettime", &[ClockId, Ptr]),
     (SYS_pause, "pause", &[]),
+    // A sleep interrupted by a stop (a tracer's, or a signal's) goes on through this call; its
+    // real arguments live in the kernel.
+    (SYS_restart_syscall, "restart_syscall", &[]),
     (SYS_sched_yield, "sched_yield", &[]),
     (SYS_rt_sigsuspend, "rt_sigsuspend", &[Ptr, Uint]),
     (
@@ -241,6 +244,7 @@ mod tests {
         assert_eq!(name(43), Some("accept"));
         assert_eq!(name(45), Some("recvfrom"));
         assert_eq!(name(35), Some("nanosleep"));
+        assert_eq!(name(219), Some("restart_syscall"));
         assert_eq!(name(99999), None);
     }
 
