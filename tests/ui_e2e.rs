@@ -331,15 +331,21 @@ fn chain_target_shows_its_stack_and_what_the_kernel_says() {
     target.wait().unwrap();
 }
 
-#[test]
-fn attached_target_is_left_untraced_and_running() {
-    let mut target = std::process::Command::new(bin())
+/// The demo as a process of its own, for the UI to attach to (not launch); once its threads run.
+fn start_demo_target() -> (std::process::Child, i32) {
+    let target = std::process::Command::new(bin())
         .args(["__target", "demo", "--seconds", "60"])
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("start the demo");
     let pid = target.id() as i32;
     common::eventually("the demo's threads", || task_ids(pid).len() >= 5);
+    (target, pid)
+}
+
+#[test]
+fn attached_target_is_left_untraced_and_running() {
+    let (mut target, pid) = start_demo_target();
 
     let mut ui = Ui::start(&[&pid.to_string()]);
     ui.wait("the attached process stopped", |t| {
@@ -368,13 +374,7 @@ fn attached_target_is_left_untraced_and_running() {
 #[test]
 fn sigint_sigterm_sighup_quit_gracefully_and_detach() {
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        let mut target = std::process::Command::new(bin())
-            .args(["__target", "demo", "--seconds", "60"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("start the demo");
-        let pid = target.id() as i32;
-        common::eventually("the demo's threads", || task_ids(pid).len() >= 5);
+        let (mut target, pid) = start_demo_target();
         let mut ui = Ui::start(&[&pid.to_string()]);
         ui.wait("the attached process stopped", |t| {
             t.contains("STOPPED").then_some(())

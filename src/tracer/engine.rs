@@ -594,6 +594,10 @@ impl Engine {
             return;
         }
         let Ok(regs) = pt::getregs(tid) else { return };
+        // Kept: valid for this stop, and a rewind needs them next.
+        if let Some(t) = self.threads.get_mut(&tid) {
+            t.regs = Some(regs);
+        }
         let at = regs.rip().wrapping_sub(1);
         let byte = self.mem.read(at, 1).first().copied();
         if byte == Some(super::breakpoints::INT3) {
@@ -759,7 +763,12 @@ impl Engine {
     }
 
     fn rewind(&mut self, tid: Tid, addr: u64) -> Result<()> {
-        let mut regs = pt::getregs(tid)?;
+        // Registers cached for the current stop (every resume clears the cache) save a GETREGS.
+        let cached = self.threads.get(&tid).and_then(|t| t.regs);
+        let mut regs = match cached {
+            Some(r) => r,
+            None => pt::getregs(tid)?,
+        };
         regs.set_rip(addr);
         pt::setregs(tid, &regs)?;
         if let Some(t) = self.threads.get_mut(&tid) {
