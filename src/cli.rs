@@ -56,9 +56,9 @@ pub enum Cmd {
         #[arg(value_parser = parse_addr)]
         addr: u64,
     },
-    /// Internal: run a bundled target program (used by tests and the demo).
-    #[command(name = "__target", hide = true)]
-    Target {
+    /// Internal: run a bundled program to trace (used by tests and the demo).
+    #[command(name = "__demo", hide = true)]
+    Program {
         name: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -103,9 +103,9 @@ mod tests {
                 ..
             })
         ));
-        let c = parse(&["__target", "demo", "--seconds", "3"]).unwrap();
+        let c = parse(&["__demo", "demo", "--seconds", "3"]).unwrap();
         match c.command {
-            Some(Cmd::Target { name, args }) => {
+            Some(Cmd::Program { name, args }) => {
                 assert_eq!(
                     (name.as_str(), args.as_slice()),
                     ("demo", &["--seconds".to_string(), "3".to_string()][..])
@@ -128,6 +128,6 @@ mod tests {
         for word in ["ptscope PID", "-- CMD ARGS", "demo", "dump"] {
             assert!(help.contains(word), "{word} missing from:\n{help}");
         }
-        assert!(!help.contains("__target"));
+        assert!(!help.contains("__demo"));
     }
 }

@@ -4,10 +4,11 @@
 compile_error!("ptscope works on Linux x86-64 only: it speaks the amd64 ptrace register set.");
 
 pub mod cli;
+pub mod demo;
 pub mod dump;
 pub mod procinfo;
+pub mod regs;
 pub mod symbols;
-pub mod target;
 pub mod text;
 pub mod tracer;
 pub mod ui;

@@ -31,8 +31,8 @@ fn main() {
                 1
             }
         },
-        Some(Cmd::Hold { pid, addr }) => ptscope::target::hold::run(pid, addr),
-        Some(Cmd::Target { name, args }) => ptscope::target::run(&name, &args),
+        Some(Cmd::Hold { pid, addr }) => ptscope::demo::hold::run(pid, addr),
+        Some(Cmd::Program { name, args }) => ptscope::demo::run(&name, &args),
         Some(Cmd::Demo {
             stop_on_thread_events,
         }) => inspect(Target::Demo, stop_on_thread_events),

@@ -31,7 +31,7 @@ fn json_lists_every_thread_with_all_27_registers() {
         assert_eq!(t["cause"], "stopped");
         let regs = t["registers"].as_object().unwrap();
         assert_eq!(regs.len(), 27);
-        for name in ptscope::tracer::regs::REGISTER_NAMES {
+        for name in ptscope::regs::REGISTER_NAMES {
             let v = regs[name].as_str().unwrap();
             assert!(
                 v.starts_with("0x")

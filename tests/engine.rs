@@ -534,7 +534,7 @@ fn a_child_forked_with_our_breakpoints_in_memory_does_not_die() {
 
 #[test]
 fn launch_stops_before_the_first_instruction_and_kills_on_exit() {
-    let args = vec!["__target".to_string(), "lab".to_string()];
+    let args = vec!["__demo".to_string(), "lab".to_string()];
     let opts = Options {
         stdio: ptscope::tracer::LaunchStdio::Null,
         ..Options::default()

@@ -49,7 +49,7 @@ fn process_info_and_tracer_pid() {
     let args: Vec<&[u8]> = p.args();
     assert_eq!(args.len(), 3);
     assert!(args[0].ends_with(b"ptscope"));
-    assert_eq!(&args[1..], [&b"__target"[..], b"chain"]);
+    assert_eq!(&args[1..], [&b"__demo"[..], b"chain"]);
     assert_eq!(p.comm, "ptscope");
     assert_eq!(p.tracer_pid, None);
 

@@ -57,7 +57,7 @@ fn names_resolve_to_the_bytes_the_elf_file_has_there() {
     );
 
     // Rust names by full demangled path, or by their last segment.
-    let waiter = sym.resolve("ptscope::target::chain::mutex_waiter").unwrap();
+    let waiter = sym.resolve("ptscope::demo::chain::mutex_waiter").unwrap();
     assert_eq!(sym.resolve("mutex_waiter").unwrap(), waiter);
     let raw = object::File::parse(&*std::fs::read(EXE).unwrap())
         .unwrap()
@@ -72,7 +72,7 @@ fn names_resolve_to_the_bytes_the_elf_file_has_there() {
     );
     assert_eq!(
         sym.symbolize(waiter, false).function.as_deref(),
-        Some("ptscope::target::chain::mutex_waiter")
+        Some("ptscope::demo::chain::mutex_waiter")
     );
 
     // A libc function: its bytes in memory match libc on disk.

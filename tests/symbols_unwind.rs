@@ -109,7 +109,7 @@ fn mutex_thread_shows_futex_then_the_lock_and_waiter_in_its_stack() {
     let names = names(&bt);
     let waiter = names
         .iter()
-        .position(|n| n == "ptscope::target::chain::mutex_waiter")
+        .position(|n| n == "ptscope::demo::chain::mutex_waiter")
         .unwrap_or_else(|| panic!("demangled waiter missing: {names:#?}"));
     assert!(
         names[..waiter]
@@ -125,7 +125,7 @@ fn garbage_stacks_stop_cleanly() {
     // Our own process as the subject: only the memory the unwinder sees is fake.
     let sym = Symbolizer::new(std::process::id() as i32).unwrap();
     let pc = garbage_stacks_stop_cleanly as *const () as u64;
-    let mut regs = ptscope::tracer::regs::Registers::default();
+    let mut regs = ptscope::regs::Registers::default();
     regs.set("rip", pc);
     regs.set("rsp", 0x7000_0000_0000);
     regs.set("rbp", 0x7000_0000_0100);

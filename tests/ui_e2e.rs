@@ -229,11 +229,11 @@ fn demo_stop_break_continue_step_quit() {
     common::eventually("the launched demo to be gone", || task_ids(pid).is_empty());
 }
 
-/// `ptscope __target chain`: its READY line, then both threads blocked where the kernel shows it.
+/// `ptscope __demo chain`: its READY line, then both threads blocked where the kernel shows it.
 fn start_chain() -> (std::process::Child, i32, i32, i32) {
     use std::io::BufRead;
     let mut target = std::process::Command::new(bin())
-        .args(["__target", "chain"])
+        .args(["__demo", "chain"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start the chain target");
@@ -334,7 +334,7 @@ fn chain_target_shows_its_stack_and_what_the_kernel_says() {
 /// The demo as a process of its own, for the UI to attach to (not launch); once its threads run.
 fn start_demo_target() -> (std::process::Child, i32) {
     let target = std::process::Command::new(bin())
-        .args(["__target", "demo", "--seconds", "60"])
+        .args(["__demo", "demo", "--seconds", "60"])
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("start the demo");
@@ -391,7 +391,7 @@ fn sigint_sigterm_sighup_quit_gracefully_and_detach() {
 
 #[test]
 fn launched_program_starts_stopped_and_is_killed_on_quit() {
-    let mut ui = Ui::start(&["--", bin(), "__target", "demo", "--seconds", "60"]);
+    let mut ui = Ui::start(&["--", bin(), "__demo", "demo", "--seconds", "60"]);
     let pid = ui.wait("the program stopped at its start", |t| {
         (t.contains("STOPPED") && t.contains("(launched)"))
             .then(|| pid_of(t))

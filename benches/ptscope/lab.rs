@@ -1,4 +1,4 @@
-//! The `__target lab` process driven from the benchmark, plus reading its memory and CPU.
+//! The `__demo lab` process driven from the benchmark, plus reading its memory and CPU.
 
 use crossbeam_channel::{unbounded, Receiver};
 use std::io::{BufRead, BufReader, Write};
@@ -29,7 +29,7 @@ fn hex(v: &serde_json::Value) -> u64 {
 impl Lab {
     pub fn start(threads: usize) -> Lab {
         let mut child = Command::new(ptscope_bin())
-            .args(["__target", "lab", "--threads", &threads.to_string()])
+            .args(["__demo", "lab", "--threads", &threads.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

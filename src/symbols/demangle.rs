@@ -24,8 +24,8 @@ mod tests {
     #[test]
     fn rust_legacy_and_v0_lose_the_hash() {
         assert_eq!(
-            demangle("_ZN7ptscope6target5chain4main17h0123456789abcdefE"),
-            "ptscope::target::chain::main"
+            demangle("_ZN7ptscope4demo5chain4main17h0123456789abcdefE"),
+            "ptscope::demo::chain::main"
         );
         assert_eq!(demangle("_RNvCs1234_7ptscope4main"), "ptscope::main");
     }

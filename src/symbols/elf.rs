@@ -378,7 +378,7 @@ impl ElfModule {
     }
 
     /// Symbols whose demangled path ends in `::name`: Rust and C++ names by their last
-    /// segment, so `chain_c` finds `ptscope::target::chain::chain_c`.
+    /// segment, so `chain_c` finds `ptscope::demo::chain::chain_c`.
     pub fn symbols_with_suffix(&self, name: &str) -> Vec<&Sym> {
         let suffix = format!("::{name}");
         let mut out: Vec<&Sym> = self

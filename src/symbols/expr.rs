@@ -1,5 +1,5 @@
 //! The address expressions users type: `0x7f00dead`, `main`, `read+0x10`, `libc!read`,
-//! `ptscope::target::chain::mutex_waiter-4`.
+//! `ptscope::demo::chain::mutex_waiter-4`.
 
 use super::error::SymbolError;
 
@@ -103,8 +103,8 @@ mod tests {
         );
         assert_eq!(parse("libc!read+0x4"), Ok(sym(Some("libc"), "read", 4)));
         assert_eq!(
-            parse("ptscope::target::chain::mutex_waiter"),
-            Ok(sym(None, "ptscope::target::chain::mutex_waiter", 0))
+            parse("ptscope::demo::chain::mutex_waiter"),
+            Ok(sym(None, "ptscope::demo::chain::mutex_waiter", 0))
         );
         assert_eq!(parse("my-func"), Ok(sym(None, "my-func", 0)));
         assert_eq!(parse("operator+"), Ok(sym(None, "operator+", 0)));

@@ -11,16 +11,16 @@ pub mod demangle;
 pub mod elf;
 pub mod error;
 pub mod expr;
-pub mod maps;
 pub mod unwind;
 
+pub use crate::procinfo::Mapping;
 pub use cache::ModuleCache;
 pub use elf::ElfModule;
 pub use error::SymbolError;
 pub use expr::AddrExpr;
-pub use maps::Mapping;
 pub use unwind::{unwind, Backtrace, Frame, FrameKind, UnwindStop, MAX_DEPTH};
 
+use crate::procinfo::{self, maps};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -162,11 +162,9 @@ impl Symbolizer {
     /// Re-reads the memory map; returns whether it changed. Parsed modules whose file is still
     /// mapped are kept.
     pub fn refresh(&mut self) -> Result<bool, SymbolError> {
-        let text = std::fs::read_to_string(format!("/proc/{}/maps", self.pid)).map_err(|e| {
-            SymbolError::Maps {
-                pid: self.pid,
-                reason: e.to_string(),
-            }
+        let text = procinfo::maps::read_text(self.pid).map_err(|e| SymbolError::Maps {
+            pid: self.pid,
+            reason: e.to_string(),
         })?;
         if text == self.maps_text {
             return Ok(false);
@@ -244,7 +242,7 @@ impl Symbolizer {
                     // The vdso exists only in memory; it is a complete ELF image.
                     let len = (module.first.end - module.first.start) as usize;
                     let mut buf = vec![0u8; len];
-                    let n = std::fs::File::open(format!("/proc/{}/mem", self.pid))
+                    let n = procinfo::mem::open_read(self.pid)
                         .and_then(|f| {
                             std::os::unix::fs::FileExt::read_at(&f, &mut buf, module.first.start)
                         })
@@ -253,10 +251,7 @@ impl Symbolizer {
                     return ElfModule::from_bytes(buf).map(Arc::new);
                 }
                 let mut candidates = vec![module.first.map_files_path(self.pid)];
-                candidates.push(PathBuf::from(format!(
-                    "/proc/{}/root{}",
-                    self.pid, module.path
-                )));
+                candidates.push(procinfo::maps::in_root(self.pid, &module.path));
                 if !module.deleted {
                     candidates.push(PathBuf::from(&module.path));
                 }

@@ -3,7 +3,7 @@
 
 use super::elf::{CfaRule, RegRule, UnwindRow};
 use super::{Location, Symbolizer};
-use crate::tracer::regs::Registers;
+use crate::regs::Registers;
 use gimli::{EndianSlice, LittleEndian};
 
 pub const MAX_DEPTH: usize = 128;

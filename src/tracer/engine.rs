@@ -12,14 +12,15 @@ use super::event::{
 };
 use super::launch;
 use super::memory::Memory;
+use super::preflight;
 use super::ptrace as pt;
-use super::regs::Registers;
 use super::signals::{signal_name, SignalPolicy};
 use super::status::{ExitKind, PtraceEvent, RawStatus, WaitStatus};
-use super::tasks;
 use super::thread::{decide, Action, StopCause, StopFacts, ThreadState, Tid, SI_KERNEL};
 use super::wakeup::{ChildWakeup, CommandBell};
 use super::{Options, ReplyTo, Request, Shared, Target};
+use crate::procinfo::{maps, tasks};
+use crate::regs::Registers;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use nix::errno::Errno;
 use std::collections::BTreeMap;
@@ -200,7 +201,7 @@ impl Engine {
         wake: &ChildWakeup,
         shared: &Arc<Shared>,
     ) -> Result<Self> {
-        tasks::check_target(pid)?;
+        preflight::check_target(pid)?;
         // A zombie leader has no memory of its own any more; any live thread's view will do.
         let mem = Memory::open(pid).or_else(|e| {
             let tids = tasks::list_tids(pid).unwrap_or_default();
@@ -247,7 +248,7 @@ impl Engine {
                     }
                     Err(err) => {
                         let error = if err == Errno::EPERM {
-                            tasks::explain_eperm(pid)
+                            preflight::explain_eperm(pid)
                         } else if err == Errno::ESRCH {
                             TraceError::NoSuchProcess(pid)
                         } else {
@@ -909,7 +910,7 @@ impl Engine {
         }
         // One stat(2) tells a thread of ours from a forked child: only our threads are listed
         // under our /proc/PID/task (cheaper than parsing /proc/TID/status at every birth).
-        if std::path::Path::new(&format!("/proc/{}/task/{tid}", self.pid)).exists() {
+        if tasks::is_thread_of(self.pid, tid) {
             // A thread whose first stop beat its parent's PTRACE_EVENT_CLONE.
             let mut t = Thread::new(tasks::thread_name(self.pid, tid), ThreadState::Stopping);
             t.resume_after_first_stop = self.want_running;
@@ -1515,9 +1516,9 @@ impl Engine {
     }
 
     fn add_breakpoint(&mut self, addr: u64) -> Result<()> {
-        match mapping_perms(self.pid, addr) {
+        match maps::mapping_at(self.pid, addr) {
             None => return Err(TraceError::NotMapped(addr)),
-            Some(perms) if !perms.contains('x') => return Err(TraceError::NotExecutable(addr)),
+            Some(m) if !m.executable() => return Err(TraceError::NotExecutable(addr)),
             Some(_) => {}
         }
         self.bps.add(&self.mem, addr)
@@ -1645,23 +1646,5 @@ fn rest_note(status: &RawStatus) -> &'static str {
 }
 
 fn sigtrap_pending(pid: i32, tid: Tid) -> bool {
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")) else {
-        return false;
-    };
-    text.lines()
-        .find_map(|l| l.strip_prefix("SigPnd:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1 << (libc::SIGTRAP - 1)) != 0)
-}
-
-/// Permissions ("r-xp") of the mapping holding `addr`, from /proc/PID/maps.
-fn mapping_perms(pid: i32, addr: u64) -> Option<String> {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-    maps.lines().find_map(|line| {
-        let mut parts = line.split_whitespace();
-        let (lo, hi) = parts.next()?.split_once('-')?;
-        let lo = u64::from_str_radix(lo, 16).ok()?;
-        let hi = u64::from_str_radix(hi, 16).ok()?;
-        (lo <= addr && addr < hi).then(|| parts.next().unwrap_or("").to_string())
-    })
+    tasks::pending_signals(pid, tid) & (1 << (libc::SIGTRAP - 1)) != 0
 }

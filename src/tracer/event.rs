@@ -2,10 +2,10 @@
 //! events and snapshots out. Nothing here is shared or locked.
 
 use super::error::TraceError;
-use super::regs::Registers;
 use super::signals::Policy;
 use super::status::{ExitKind, RawStatus};
 use super::thread::{StopCause, ThreadState, Tid};
+use crate::regs::Registers;
 use serde::Serialize;
 use std::time::Duration;
 

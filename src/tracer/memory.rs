@@ -8,7 +8,8 @@
 //! can write to read-only text, which is where breakpoints live.
 
 use super::error::{Result, TraceError};
-use std::fs::{File, OpenOptions};
+use crate::procinfo;
+use std::fs::File;
 use std::io::IoSliceMut;
 use std::os::unix::fs::FileExt;
 
@@ -21,25 +22,22 @@ pub struct Memory {
 
 impl Memory {
     pub fn open(pid: i32) -> Result<Self> {
-        Self::open_path(pid, pid, format!("/proc/{pid}/mem"))
+        Self::open_view(pid, None)
     }
 
     /// Through one thread's view of the shared memory: needed when the leader is a zombie.
     pub fn open_thread(pid: i32, tid: i32) -> Result<Self> {
-        Self::open_path(pid, tid, format!("/proc/{pid}/task/{tid}/mem"))
+        Self::open_view(pid, Some(tid))
     }
 
-    fn open_path(pid: i32, tid: i32, path: String) -> Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| TraceError::PermissionDenied {
-                pid,
-                reason: format!("cannot open {path}: {e}"),
-            })?;
+    fn open_view(pid: i32, tid: Option<i32>) -> Result<Self> {
+        let file = procinfo::mem::open(pid, tid)
+            .map_err(|reason| TraceError::PermissionDenied { pid, reason })?;
         // process_vm_readv needs a thread that still has the memory mapped.
-        Ok(Memory { pid: tid, file })
+        Ok(Memory {
+            pid: tid.unwrap_or(pid),
+            file,
+        })
     }
 
     /// Reads up to `len` bytes; the result is shorter when the range runs into an unreadable

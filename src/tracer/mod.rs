@@ -6,20 +6,19 @@ pub mod error;
 pub mod event;
 mod launch;
 pub mod memory;
+mod preflight;
 mod ptrace;
-pub mod regs;
 pub mod signals;
 pub mod status;
-mod tasks;
 pub mod thread;
 pub mod wakeup;
 
+pub use crate::regs::Registers;
 pub use error::{Result, TraceError};
 pub use event::{
     BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
     ThreadInfo, Transition,
 };
-pub use regs::Registers;
 pub use signals::{signal_name, Policy};
 pub use status::{ExitKind, RawStatus, WaitStatus};
 pub use thread::{StopCause, ThreadState, Tid};
@@ -252,7 +251,7 @@ impl TracerHandle {
         if direct.as_ref().is_none_or(|(g, _)| *g != generation) {
             let mem = memory::Memory::open(self.pid).ok().or_else(|| {
                 // A zombie leader has no memory: go through any live thread.
-                tasks::list_tids(self.pid)
+                crate::procinfo::tasks::list_tids(self.pid)
                     .ok()?
                     .into_iter()
                     .find_map(|t| memory::Memory::open_thread(self.pid, t).ok())

@@ -3,8 +3,8 @@
 //! attached.
 
 use super::error::{Result, TraceError};
-use super::regs::Registers;
 use super::thread::Tid;
+use crate::regs::Registers;
 use nix::sys::ptrace;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;

@@ -1,7 +1,7 @@
 //! The address expressions the `b` and `g` prompts accept: `0x401136`, `4198710`, `rsp`,
 //! `rip+0x10`, `rsp - 64`, or a name the session knows (the demo's hot function).
 
-use crate::tracer::regs::Registers;
+use crate::regs::Registers;
 use std::collections::BTreeMap;
 
 /// What an expression may refer to besides numbers.

@@ -6,13 +6,13 @@ use super::inspect::{is_our_stop, BacktraceView, KernelRow, UnwindAsk};
 use super::layout;
 use super::panes::memory::bytes_per_row;
 use crate::procinfo::ThreadKernelView;
+use crate::regs::Registers;
 use crate::text::sanitize;
 use crate::tracer::error::TraceError;
 use crate::tracer::event::{
     BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
     ThreadInfo, Transition,
 };
-use crate::tracer::regs::Registers;
 use crate::tracer::status::{ExitKind, RawStatus};
 use crate::tracer::thread::{StopCause, ThreadState, Tid};
 use ratatui::layout::Rect;

@@ -1,11 +1,11 @@
 //! Hand-made tracer output for the model and snapshot tests: what a stopped demo looks like.
 
 use crate::procinfo::{SyscallState, ThreadKernelView};
+use crate::regs::Registers;
 use crate::tracer::event::{
     BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
     ThreadInfo, Transition,
 };
-use crate::tracer::regs::Registers;
 use crate::tracer::status::RawStatus;
 use crate::tracer::thread::{StopCause, ThreadState, Tid};
 use crate::ui::app::{update, Model, Msg};
@@ -126,7 +126,7 @@ fn transition(
 /// A stopped demo: threads, a breakpoint hit, a log with wait statuses, memory at rsp.
 pub fn demo_model() -> Model {
     use ThreadState::*;
-    let mut m = Model::new(PID, "/usr/bin/ptscope __target demo", true);
+    let mut m = Model::new(PID, "/usr/bin/ptscope __demo demo", true);
     m.banner = Some(format!("ptscope_demo_hot = {HOT:#x}"));
     m.symbols.insert("ptscope_demo_hot".into(), HOT);
     let evs = [

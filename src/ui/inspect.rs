@@ -3,9 +3,9 @@
 //! the worker side, so the model and the panes only ever hold terminal-safe strings.
 
 use crate::procinfo::ThreadKernelView;
+use crate::regs::Registers;
 use crate::symbols::{Backtrace, UnwindStop};
 use crate::text::sanitize;
-use crate::tracer::regs::Registers;
 use crate::tracer::thread::Tid;
 
 /// One thread as the kernel last saw it running (never our own `t` stop).

@@ -5,9 +5,9 @@
 
 use super::app::{update, Model, Msg, Resolver};
 use super::run::{self, Input, Tracer};
+use crate::demo::{addr, service};
 use crate::procinfo;
 use crate::symbols::Symbolizer;
-use crate::target::{addr, demo};
 use crate::tracer::event::{Command, Event};
 use crate::tracer::signals::Policy;
 use crate::tracer::{LaunchStdio, Options, TracerHandle};
@@ -39,17 +39,7 @@ pub struct Settings {
 }
 
 fn cmdline_of(pid: i32) -> String {
-    match std::fs::read(format!("/proc/{pid}/cmdline")) {
-        Ok(b) => {
-            let words: Vec<String> = b
-                .split(|c| *c == 0)
-                .filter(|w| !w.is_empty())
-                .map(crate::text::sanitize_bytes)
-                .collect();
-            words.join(" ")
-        }
-        Err(_) => String::new(),
-    }
+    procinfo::tasks::cmdline(pid).join(" ")
 }
 
 fn demo_log_path() -> PathBuf {
@@ -116,10 +106,10 @@ fn start_tracer(target: Target, settings: &Settings) -> Result<(TracerHandle, Mo
             let program = exe.to_string_lossy().into_owned();
             let log = demo_log_path();
             opts.stdio = LaunchStdio::File(log);
-            let args = ["__target".to_string(), "demo".to_string()];
+            let args = ["__demo".to_string(), "demo".to_string()];
             let h = TracerHandle::launch(&program, &args, opts).map_err(|e| e.to_string())?;
             let mut model = Model::new(h.pid(), &cmdline_of(h.pid()), true);
-            match addr::in_target(demo::hot_address(), h.pid()) {
+            match addr::in_target(service::hot_address(), h.pid()) {
                 Ok(hot) => {
                     model.symbols.insert("ptscope_demo_hot".into(), hot);
                     model.banner = Some(format!("try b ptscope_demo_hot ({hot:#x})"));

@@ -13,7 +13,7 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ptscope")
 }
 
-/// The `__target lab` program, driven through its stdin and read through its stdout.
+/// The `__demo lab` program, driven through its stdin and read through its stdout.
 pub struct Lab {
     pub child: Child,
     pub pid: i32,
@@ -37,7 +37,7 @@ impl Lab {
 
     pub fn start_from(program: &str, threads: usize) -> Lab {
         let mut child = Command::new(program)
-            .args(["__target", "lab", "--threads", &threads.to_string()])
+            .args(["__demo", "lab", "--threads", &threads.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -6,7 +6,7 @@
 #![allow(dead_code)]
 
 use ptscope::procinfo::ProcReader;
-use ptscope::tracer::regs::Registers;
+use ptscope::regs::Registers;
 use ptscope::tracer::{Command as TraceCommand, Options, Reply, TracerHandle};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileExt;
@@ -33,7 +33,7 @@ impl Drop for Target {
 
 pub fn start_chain(exe: &Path) -> Target {
     let mut child = Command::new(exe)
-        .args(["__target", "chain"])
+        .args(["__demo", "chain"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

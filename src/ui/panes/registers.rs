@@ -2,7 +2,7 @@
 //! its last run changed are highlighted.
 
 use super::block;
-use crate::tracer::regs::decode_eflags;
+use crate::regs::decode_eflags;
 use crate::tracer::thread::ThreadState;
 use crate::ui::app::{Focus, Model};
 use crate::ui::theme;

@@ -1,4 +1,4 @@
-//! The demo target (`ptscope __target demo`): a small process with something to watch in every
+//! The demo target (`ptscope __demo demo`): a small process with something to watch in every
 //! pane. Workers call a named function in a loop (a first breakpoint), one thread waits on a
 //! lock forever, short-lived threads are born and die every second, and one thread raises a
 //! signal it handles every second.
@@ -47,7 +47,7 @@ pub fn run(args: &[String]) -> i32 {
             }
         },
         _ => {
-            eprintln!("demo: usage: ptscope __target demo [--seconds N]");
+            eprintln!("demo: usage: ptscope __demo demo [--seconds N]");
             return 2;
         }
     };

@@ -1,4 +1,5 @@
-//! /proc/PID/maps, parsed into the mappings symbolization and unwinding need.
+//! /proc/PID/maps, parsed into the mappings symbolization, unwinding and breakpoints need, and
+//! the kernel's handles on the files behind them.
 
 use std::path::PathBuf;
 
@@ -55,8 +56,22 @@ pub fn parse_maps(text: &str) -> Vec<Mapping> {
 }
 
 pub fn read_maps(pid: i32) -> std::io::Result<Vec<Mapping>> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/maps"))?;
-    Ok(parse_maps(&text))
+    Ok(parse_maps(&read_text(pid)?))
+}
+
+/// The maps file as the kernel wrote it: a reader that keeps it can tell when nothing changed.
+pub fn read_text(pid: i32) -> std::io::Result<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/maps"))
+}
+
+/// The mapping holding `addr`, if any.
+pub fn mapping_at(pid: i32, addr: u64) -> Option<Mapping> {
+    read_maps(pid).ok()?.into_iter().find(|m| m.contains(addr))
+}
+
+/// A path as the process sees it (through its root, which may be a chroot or container).
+pub fn in_root(pid: i32, path: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/{pid}/root{path}"))
 }
 
 fn parse_line(line: &str) -> Option<Mapping> {

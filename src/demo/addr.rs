@@ -1,32 +1,27 @@
 //! Where one of our own functions lives in another process running the same binary: the same
 //! offset from the executable's load base (PIE places the image at a different base in each).
 
+use crate::procinfo::{maps, tasks, Mapping};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// The start of the lowest mapping of `exe` (file offset 0) in a /proc/PID/maps text.
-pub fn load_base(maps: &str, exe: &Path) -> Option<u64> {
+/// The start of the lowest mapping of `exe` at file offset 0.
+pub fn load_base(maps: &[Mapping], exe: &Path) -> Option<u64> {
     let exe = exe.to_str()?;
-    maps.lines()
-        .filter_map(|line| {
-            let mut f = line.split_whitespace();
-            let range = f.next()?;
-            let _perms = f.next()?;
-            let offset = f.next()?;
-            let path = f.nth(2)?;
-            (path == exe && u64::from_str_radix(offset, 16).ok()? == 0).then_some(range)
-        })
-        .filter_map(|range| u64::from_str_radix(range.split('-').next()?, 16).ok())
+    maps.iter()
+        .filter(|m| m.file_path() == exe && m.offset == 0)
+        .map(|m| m.start)
         .min()
 }
 
-fn exe_of(pid: &str) -> io::Result<PathBuf> {
-    std::fs::read_link(format!("/proc/{pid}/exe"))
-}
-
 fn base_of(pid: &str) -> io::Result<u64> {
-    let exe = exe_of(pid)?;
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))?;
+    let exe = tasks::exe_of(pid)?;
+    let numeric = if pid == "self" {
+        std::process::id() as i32
+    } else {
+        pid.parse().map_err(io::Error::other)?
+    };
+    let maps = maps::read_maps(numeric)?;
     load_base(&maps, &exe).ok_or_else(|| {
         io::Error::other(format!("{} is not mapped in process {pid}", exe.display()))
     })
@@ -35,7 +30,7 @@ fn base_of(pid: &str) -> io::Result<u64> {
 /// `ours` (an address in this process) translated into process `pid`, which must run the same
 /// executable file.
 pub fn in_target(ours: u64, pid: i32) -> io::Result<u64> {
-    let (my_exe, their_exe) = (exe_of("self")?, exe_of(&pid.to_string())?);
+    let (my_exe, their_exe) = (tasks::exe_of("self")?, tasks::exe_of(&pid.to_string())?);
     if my_exe != their_exe {
         return Err(io::Error::other(format!(
             "process {pid} runs {}, not {}",
@@ -59,11 +54,12 @@ mod tests {
 7f3a1c200000-7f3a1c228000 r--p 00000000 08:01 99 /usr/lib/x86_64-linux-gnu/libc.so.6
 7ffd5a3a0000-7ffd5a3c2000 rw-p 00000000 00:00 0 [stack]
 ";
+        let maps = maps::parse_maps(maps);
         assert_eq!(
-            load_base(maps, Path::new("/usr/bin/ptscope")),
+            load_base(&maps, Path::new("/usr/bin/ptscope")),
             Some(0x55d0c0a00000)
         );
-        assert_eq!(load_base(maps, Path::new("/usr/bin/other")), None);
+        assert_eq!(load_base(&maps, Path::new("/usr/bin/other")), None);
     }
 
     #[test]

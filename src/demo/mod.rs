@@ -1,20 +1,20 @@
-//! Programs to be traced, built into the ptscope binary itself (`ptscope __target NAME`), so
+//! Programs to be traced, built into the ptscope binary itself (`ptscope __demo NAME`), so
 //! that tests and `ptscope demo` need no second build and no compiler on the machine.
 
 pub mod addr;
 pub mod chain;
-pub mod demo;
 pub mod hold;
 pub mod lab;
+pub mod service;
 
-/// Runs the named target; returns the process exit code.
+/// Runs the named program; returns the process exit code.
 pub fn run(name: &str, args: &[String]) -> i32 {
     match name {
         "chain" => chain::run(args),
         "lab" => lab::run(args),
-        "demo" => demo::run(args),
+        "demo" => service::run(args),
         other => {
-            eprintln!("ptscope: unknown target {other:?}");
+            eprintln!("ptscope: unknown demo program {other:?}");
             2
         }
     }

@@ -1,8 +1,8 @@
-//! `ptscope __target chain`: threads parked at known places, for symbol and backtrace tests.
+//! `ptscope __demo chain`: threads parked at known places, for symbol and backtrace tests.
 //!
 //! - thread "chain": ptscope_chain_a -> ptscope_chain_b -> ptscope_chain_c -> libc read() on
 //!   a pipe nobody writes to;
-//! - thread "mutex": ptscope::target::chain::mutex_waiter (a mangled Rust name) blocked in
+//! - thread "mutex": ptscope::demo::chain::mutex_waiter (a mangled Rust name) blocked in
 //!   pthread_mutex_lock on a mutex the main thread holds.
 //!
 //! Prints `READY {"pid":..,"chain_tid":..,"mutex_tid":..}` once both threads exist, then the
