@@ -130,9 +130,9 @@ impl Engine {
                 let status = *status;
                 return self.announce_exit(status);
             }
-            Phase::Stopped { .. } | Phase::Running | Phase::Killing | Phase::Finished { .. } => {
-                false
-            }
+            // Every waiter was answered on the way here, and no command is taken any more.
+            Phase::Finished { .. } => return,
+            Phase::Stopped { .. } | Phase::Running | Phase::Killing => false,
         };
         self.answer_waiters();
         if detach {
