@@ -108,10 +108,12 @@ impl Engine {
     }
 
     /// A thread interrupted right after it ran one of our int3 bytes may have its SIGTRAP still
-    /// queued (the kernel checks for our interrupt before it dequeues signals). Left so, it
-    /// would die of that SIGTRAP if ptscope were killed. Such a thread sits just past a
-    /// breakpoint with SIGTRAP pending: let it take the signal now, which the stale-trap rule
-    /// turns into a rewind and a settle.
+    /// queued (the kernel checks for our interrupt before it dequeues signals). So may a
+    /// thread whose single-step was ended by an interrupt inside a blocking system call: the
+    /// step still reports at syscall exit, and that SIGTRAP waits in the queue. Left so, it
+    /// would die of that SIGTRAP if ptscope were killed or detached. Let such a thread take the
+    /// signal now: the stale-trap and step-trap rules of `decide` turn it into a settle.
+    /// Only a thread just past a breakpoint or with a step trap due costs a /proc read.
     fn kick_pending_traps(&mut self, tids: &[Tid]) -> bool {
         let mut kicked = false;
         for tid in tids {
@@ -121,10 +123,10 @@ impl Engine {
             if t.cause != Some(StopCause::Stopped) || t.state.view() != ThreadState::Stopped {
                 continue;
             }
-            let Some(rip) = t.regs.map(|r| r.rip()) else {
-                continue;
-            };
-            if !self.bps.contains(rip.wrapping_sub(1)) || !sigtrap_pending(self.pid, *tid) {
+            let past_breakpoint = t
+                .regs
+                .is_some_and(|r| self.bps.contains(r.rip().wrapping_sub(1)));
+            if !(past_breakpoint || t.step_trap_due) || !sigtrap_pending(self.pid, *tid) {
                 continue;
             }
             if pt::cont(*tid, 0).is_ok() {
@@ -132,12 +134,17 @@ impl Engine {
                     t.state = TraceeState::Stopping;
                     t.regs = None;
                 }
+                let note = if past_breakpoint {
+                    "queued SIGTRAP of our int3: letting it be reported"
+                } else {
+                    "queued SIGTRAP of our interrupted step: letting it be reported"
+                };
                 self.transition(
                     *tid,
                     ThreadState::Stopped,
                     ThreadState::Stopping,
                     None,
-                    "queued SIGTRAP of our int3: letting it be reported",
+                    note,
                 );
                 kicked = true;
             }

@@ -17,6 +17,8 @@ mod detach;
 mod int3;
 mod phase;
 mod stops;
+#[cfg(test)]
+mod tests;
 
 use super::breakpoints::Breakpoints;
 use super::error::{Result, TraceError};
