@@ -2,7 +2,9 @@
 //!
 //! `decide` performs no system call: the engine gathers the facts (siginfo, whether the trap
 //! address is one of our breakpoints, the signal policy) and carries out the returned action.
-//! That keeps the whole state machine testable from plain values.
+//! That keeps the whole state machine testable from plain values. `ThreadState` is what front
+//! ends see; `TraceeState` is the engine's own finer view of the same thread (listening,
+//! newborn, released, zombie), moved by `TraceeState::after` from each decision.
 
 use super::signals::{signal_name, Policy};
 use super::status::{ExitKind, PtraceEvent, WaitStatus};
