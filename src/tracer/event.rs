@@ -139,8 +139,6 @@ pub enum Command {
         sig: i32,
         policy: Policy,
     },
-    /// Whether thread creation and exit stop every thread.
-    SetStopOnThreadEvents(bool),
     /// Restore every byte, pass on pending signals, detach every thread.
     Detach,
     /// Only for launched programs: kill it.

@@ -94,6 +94,10 @@ pub fn fork_child(
         });
     }
     if pid == 0 {
+        // SAFETY: in the forked child, which has one thread and must not allocate or take a
+        // lock: every call below is async-signal-safe, and every pointer (c_path, argv,
+        // null_in, out_file, `b`, `none`, `e`) points at memory prepared before the fork or on
+        // this stack. The child never returns from this block (execv or _exit).
         unsafe {
             let mut b = 0u8;
             while libc::read(go_rx_fd, (&mut b as *mut u8).cast(), 1) < 0

@@ -11,6 +11,7 @@ mod ptrace;
 pub mod signals;
 pub mod status;
 pub mod thread;
+mod tracee;
 pub mod wakeup;
 
 pub use crate::regs::Registers;
@@ -170,10 +171,6 @@ impl TracerHandle {
 
     pub fn pid(&self) -> i32 {
         self.pid
-    }
-
-    pub fn launched(&self) -> bool {
-        self.launched
     }
 
     /// The stream of everything the tracer saw, in order.

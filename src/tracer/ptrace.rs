@@ -63,6 +63,7 @@ pub fn step(tid: Tid, sig: i32) -> Result<()> {
 /// Keeps a tracee in its group-stop while letting the tracer hear of SIGCONT. nix does not
 /// wrap PTRACE_LISTEN.
 pub fn listen(tid: Tid) -> Result<()> {
+    // SAFETY: PTRACE_LISTEN takes no addr or data (both 0) and touches no memory of ours.
     let r = unsafe { libc::ptrace(libc::PTRACE_LISTEN, tid, 0usize, 0usize) };
     if r < 0 {
         Err(TraceError::from_thread_errno(

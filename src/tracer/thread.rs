@@ -2,7 +2,9 @@
 //!
 //! `decide` performs no system call: the engine gathers the facts (siginfo, whether the trap
 //! address is one of our breakpoints, the signal policy) and carries out the returned action.
-//! That keeps the whole state machine testable from plain values.
+//! That keeps the whole state machine testable from plain values. `ThreadState` is what front
+//! ends see; `TraceeState` is the engine's own finer view of the same thread (listening,
+//! newborn, released, zombie), moved by `TraceeState::after` from each decision.
 
 use super::signals::{signal_name, Policy};
 use super::status::{ExitKind, PtraceEvent, WaitStatus};
@@ -51,6 +53,79 @@ impl ThreadState {
 impl fmt::Display for ThreadState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// Where a traced thread is, as the engine drives it: the `ThreadState` front ends see
+/// (`view`), plus what the engine must remember about how the thread got there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TraceeState {
+    Running,
+    /// Under PTRACE_SINGLESTEP (why it steps is the engine's phase).
+    Stepping,
+    /// Interrupted, or settling after a trap; its report has not come yet.
+    Stopping,
+    /// Born traced (PTRACE_O_TRACECLONE); its first stop, a PTRACE_EVENT_STOP, is still to
+    /// come. `join`: born while the process ran, so it runs on once that stop is reported.
+    Newborn {
+        join: bool,
+    },
+    /// In a ptrace-stop, held there by us.
+    Stopped,
+    /// In a job-control stop, parked with PTRACE_LISTEN: stopped as the sender wanted, and
+    /// the tracer still hears of the SIGCONT that ends it.
+    Listening,
+    /// At PTRACE_EVENT_EXIT: registers still readable, the thread is about to die.
+    Exiting,
+    /// Let go from its exit stop: it dies on its own and is never stopped or resumed again.
+    Released,
+    /// A leader that exited before the other threads: the kernel reports nothing for it until
+    /// the last thread is gone.
+    Zombie,
+    Exited,
+    Detached,
+}
+
+impl TraceeState {
+    /// What front ends are shown.
+    pub(crate) fn view(self) -> ThreadState {
+        use TraceeState as T;
+        match self {
+            T::Running => ThreadState::Running,
+            T::Stepping => ThreadState::Stepping,
+            T::Stopping | T::Newborn { .. } => ThreadState::Stopping,
+            T::Stopped | T::Listening => ThreadState::Stopped,
+            T::Exiting | T::Released | T::Zombie => ThreadState::Exiting,
+            T::Exited => ThreadState::Exited,
+            T::Detached => ThreadState::Detached,
+        }
+    }
+
+    /// Threads the engine still drives: not dying on their own, not a zombie leader, not gone.
+    pub(crate) fn is_live(self) -> bool {
+        !matches!(self, Self::Released | Self::Zombie | Self::Exited)
+    }
+
+    /// Where the thread is once `d`, taken for a report that came in `self`, is applied.
+    /// PTRACE_LISTEN itself is recorded by the engine once the call has succeeded.
+    pub(crate) fn after(self, d: &Decision) -> Self {
+        use TraceeState as T;
+        match d.state {
+            ThreadState::Exited => T::Exited,
+            // Nothing a report says brings a released thread or a zombie leader back.
+            _ if matches!(self, T::Released | T::Zombie) => self,
+            ThreadState::Running => T::Running,
+            ThreadState::Stepping => T::Stepping,
+            // Still waiting for its first stop (a signal passed on before it).
+            ThreadState::Stopping if matches!(self, T::Newborn { .. }) => self,
+            ThreadState::Stopping => T::Stopping,
+            ThreadState::Stopped => match (self, d.action) {
+                (T::Listening, Action::Rest | Action::Listen) => T::Listening,
+                _ => T::Stopped,
+            },
+            ThreadState::Exiting => T::Exiting,
+            ThreadState::Detached => T::Detached,
+        }
     }
 }
 
@@ -561,6 +636,59 @@ mod tests {
             Action::StepAgain { sig: 0 }
         );
         assert_eq!(decide(S::Stopping, fork, &facts()).action, Action::Rest);
+    }
+
+    fn decision(state: ThreadState, action: Action) -> Decision {
+        Decision::new(state, None, action)
+    }
+
+    #[test]
+    fn a_newborn_waits_for_its_first_stop_then_is_an_ordinary_thread() {
+        let born = TraceeState::Newborn { join: true };
+        assert_eq!(born.view(), S::Stopping);
+        // A signal passed on before the first stop: still waiting for it.
+        let pass = decision(S::Stopping, Action::Resume { sig: libc::SIGCHLD });
+        assert_eq!(born.after(&pass), born);
+        let first = decision(S::Stopped, Action::Rest);
+        assert_eq!(born.after(&first), TraceeState::Stopped);
+    }
+
+    #[test]
+    fn listening_is_a_stop_that_lasts_until_the_thread_is_moved() {
+        let l = TraceeState::Listening;
+        assert_eq!(l.view(), S::Stopped);
+        // A signal held while listening, or the group-stop reported again: still listened to.
+        assert_eq!(l.after(&decision(S::Stopped, Action::Rest)), l);
+        assert_eq!(l.after(&decision(S::Stopped, Action::Listen)), l);
+        // SIGCONT ended it.
+        let cont = decision(S::Running, Action::Resume { sig: 0 });
+        assert_eq!(l.after(&cont), TraceeState::Running);
+        // An exit stop is not a job-control stop any more.
+        assert_eq!(
+            l.after(&decision(S::Exiting, Action::Rest)),
+            TraceeState::Exiting
+        );
+        // Only a successful PTRACE_LISTEN makes a thread listening.
+        assert_eq!(
+            TraceeState::Running.after(&decision(S::Stopped, Action::Listen)),
+            TraceeState::Stopped
+        );
+    }
+
+    #[test]
+    fn released_and_zombie_threads_are_not_driven_and_only_exit() {
+        for t in [TraceeState::Released, TraceeState::Zombie] {
+            assert!(!t.is_live());
+            assert_eq!(t.view(), S::Exiting);
+            assert_eq!(t.after(&decision(S::Stopped, Action::Rest)), t);
+            assert_eq!(
+                t.after(&decision(S::Exited, Action::Forget)),
+                TraceeState::Exited
+            );
+        }
+        assert!(!TraceeState::Exited.is_live());
+        assert!(TraceeState::Exiting.is_live());
+        assert!(TraceeState::Detached.is_live());
     }
 
     #[test]

@@ -27,6 +27,8 @@ extern "C" fn on_sigchld(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         if fd >= 0 {
             // write(2) is async-signal-safe; an eventfd write only fails when the counter would
             // overflow, which still leaves it readable.
+            // SAFETY: `one` is a live 8-byte value, the length an eventfd write requires, and
+            // `fd` came from a slot, which `ChildWakeup::drop` clears before it closes the fd.
             unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
         }
     }
@@ -37,10 +39,14 @@ extern "C" fn on_sigchld(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
         let h = prev.sa_sigaction;
         if h != libc::SIG_DFL && h != libc::SIG_IGN {
             if prev.sa_flags & libc::SA_SIGINFO != 0 {
+                // SAFETY: with SA_SIGINFO the kernel calls sa_sigaction with exactly this
+                // three-argument signature, so that is the type the previous owner stored.
                 let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
                     unsafe { std::mem::transmute(h) };
                 f(sig, info, ctx);
             } else {
+                // SAFETY: without SA_SIGINFO the stored handler is a plain sa_handler taking
+                // the signal number only.
                 let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(h) };
                 f(sig);
             }
@@ -50,6 +56,9 @@ extern "C" fn on_sigchld(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut
 }
 
 fn install() {
+    // SAFETY: runs once (Once), before any ChildWakeup exists: PREVIOUS is written here and
+    // only read by the handler installed after it; both sigaction structs are zeroed locals
+    // filled in before use, and the handler only does async-signal-safe work.
     INSTALL.call_once(|| unsafe {
         let mut old: libc::sigaction = std::mem::zeroed();
         libc::sigaction(libc::SIGCHLD, std::ptr::null(), &mut old);

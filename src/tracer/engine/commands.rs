@@ -1,0 +1,297 @@
+//! What front ends ask for: stop, continue (with step-over), step, breakpoints, registers,
+//! memory, snapshots.
+
+use super::phase::{AfterStop, Phase, Waiter};
+use super::Engine;
+use crate::procinfo::maps;
+use crate::tracer::error::{Result, TraceError};
+use crate::tracer::event::{Command, EventKind, MemoryRead, Reply};
+use crate::tracer::ptrace as pt;
+use crate::tracer::signals::signal_name;
+use crate::tracer::thread::{StopCause, ThreadState, Tid, TraceeState};
+use crate::tracer::tracee::Tracee;
+use crate::tracer::Request;
+
+impl Engine {
+    pub(super) fn handle_request(&mut self, req: Request) {
+        if self.phase.is_over() {
+            let err = self.phase.over_error();
+            return self.reply(req.reply, Err(err));
+        }
+        let to = req.reply;
+        // The program is being killed: nothing will stop, run or detach any more.
+        if matches!(self.phase, Phase::Killing)
+            && matches!(
+                req.cmd,
+                Command::Stop | Command::Continue | Command::Step { .. } | Command::Detach
+            )
+        {
+            return self.reply(to, Err(TraceError::ProcessExited));
+        }
+        let result = match req.cmd {
+            Command::Stop => {
+                if matches!(self.phase, Phase::Stopped { .. }) {
+                    Ok(Reply::Done)
+                } else {
+                    self.begin_all_stop(None, AfterStop::Rest);
+                    self.waiters.push(Waiter::AllStopped(to));
+                    return;
+                }
+            }
+            Command::Continue => match self.start_continue() {
+                Ok(()) => {
+                    self.waiters.push(Waiter::Resumed(to));
+                    return;
+                }
+                Err(e) => Err(e),
+            },
+            Command::Step { tid } => match self.start_step(tid) {
+                Ok(()) => {
+                    self.waiters.push(Waiter::StepDone(tid, to));
+                    return;
+                }
+                Err(e) => Err(e),
+            },
+            Command::AddBreakpoint { addr } => self.add_breakpoint(addr).map(|_| Reply::Done),
+            Command::RemoveBreakpoint { addr } => {
+                self.bps.remove(&self.mem, addr).map(|_| Reply::Done)
+            }
+            Command::GetRegisters { tid } => self.stopped_thread(tid).and_then(|_| {
+                let regs = pt::getregs(tid)?;
+                Ok(Reply::Registers(Box::new(regs)))
+            }),
+            Command::SetRegister { tid, name, value } => self.set_register(tid, &name, value),
+            Command::ReadMemory { addr, len } => self.read_memory(addr, len),
+            Command::WriteMemory { addr, bytes } => {
+                let mut bytes = bytes;
+                self.bps.overlay_write(addr, &mut bytes);
+                self.mem.write(addr, &bytes).map(|_| Reply::Done)
+            }
+            Command::Snapshot => {
+                self.refresh_names(true);
+                Ok(Reply::Snapshot(Box::new(self.snapshot())))
+            }
+            Command::SetSignalPolicy { sig, policy } => {
+                self.policy.set(sig, policy);
+                Ok(Reply::Done)
+            }
+            Command::Detach => {
+                self.waiters.push(Waiter::Detached(to));
+                if matches!(self.phase, Phase::Stopped { .. }) {
+                    // Already at rest: let go now.
+                    self.detach_all();
+                } else {
+                    self.begin_all_stop(None, AfterStop::Detach);
+                }
+                return;
+            }
+            Command::Kill => {
+                if !self.launched {
+                    Err(TraceError::WrongState(
+                        "ptscope only kills programs it launched; use detach".into(),
+                    ))
+                } else {
+                    self.waiters.push(Waiter::Killed(to));
+                    self.kill();
+                    return;
+                }
+            }
+        };
+        self.reply(to, result);
+    }
+
+    fn stopped_thread(&self, tid: Tid) -> Result<&Tracee> {
+        let t = self.tracees.get(tid).ok_or(TraceError::NoSuchThread(tid))?;
+        if !t.is_live() {
+            return Err(TraceError::ThreadExited(tid));
+        }
+        let state = t.state.view();
+        if !matches!(state, ThreadState::Stopped | ThreadState::Exiting) {
+            return Err(TraceError::WrongState(format!(
+                "thread {tid} is {state}: stop it first"
+            )));
+        }
+        Ok(t)
+    }
+
+    fn require_world_stopped(&self, what: &str) -> Result<()> {
+        match self.phase {
+            Phase::Stopped { .. } => Ok(()),
+            Phase::Running | Phase::SteppingOver { .. } => Err(TraceError::WrongState(format!(
+                "cannot {what}: the process is running (stop it first)"
+            ))),
+            _ => {
+                let pending = self
+                    .tracees
+                    .live()
+                    .filter(|(_, t)| !t.state.view().is_settled())
+                    .count();
+                Err(TraceError::WrongState(format!(
+                    "cannot {what}: {pending} thread(s) have not stopped yet"
+                )))
+            }
+        }
+    }
+
+    fn start_continue(&mut self) -> Result<()> {
+        self.require_world_stopped("continue")?;
+        self.expect_reports = true;
+        let by = self.phase.stopped_by();
+        let mut over = self.tracees.tids_where(|t| {
+            t.state == TraceeState::Stopped && t.regs.is_some_and(|r| self.bps.contains(r.rip()))
+        });
+        // No int3 is in memory while stopped, so stepping these runs the original instruction.
+        over.retain(|tid| self.step_over(*tid));
+        self.phase = Phase::SteppingOver { over, by };
+        Ok(())
+    }
+
+    /// Starts one thread's step off its breakpoint; false when it could not be stepped.
+    fn step_over(&mut self, tid: Tid) -> bool {
+        let Some(t) = self.tracees.get_mut(tid) else {
+            return false;
+        };
+        let sig = t.held_signal.take().unwrap_or(0);
+        if pt::step(tid, sig).is_err() {
+            return false;
+        }
+        t.state = TraceeState::Stepping;
+        t.step_trap_due = true;
+        t.cause = None;
+        t.regs = None;
+        self.transition(
+            tid,
+            ThreadState::Stopped,
+            ThreadState::Stepping,
+            None,
+            "stepping over the breakpoint before continuing",
+        );
+        true
+    }
+
+    /// Second half of a continue: breakpoints in, every thread resumed with what it holds.
+    pub(super) fn finish_continue(&mut self) {
+        if let Err(e) = self.insert_breakpoints() {
+            self.note(None, format!("could not insert every breakpoint: {e}"));
+        }
+        self.phase = Phase::Running;
+        let tids = self.tracees.tids_where(|t| {
+            t.is_live() && matches!(t.state.view(), ThreadState::Stopped | ThreadState::Exiting)
+        });
+        for tid in tids {
+            let pid = self.pid;
+            let Some(t) = self.tracees.get_mut(tid) else {
+                continue;
+            };
+            let old = t.state.view();
+            // A job-control stop from outside stays in force until its SIGCONT.
+            if matches!(t.cause, Some(StopCause::GroupStop { .. })) && t.held_signal.is_none() {
+                if pt::listen(tid).is_ok() {
+                    t.state = TraceeState::Listening;
+                }
+                continue;
+            }
+            let sig = t.held_signal.take().unwrap_or(0);
+            let exiting = t.state == TraceeState::Exiting;
+            match pt::cont(tid, sig) {
+                Ok(()) => {
+                    t.state = match (exiting, tid == pid) {
+                        // The leader's exit is not reported until the last thread is gone.
+                        (true, true) => TraceeState::Zombie,
+                        (true, false) => TraceeState::Released,
+                        (false, _) => TraceeState::Running,
+                    };
+                    if !exiting {
+                        t.cause = None;
+                    }
+                    t.regs = None;
+                    let note = match (exiting, sig) {
+                        (true, _) => "released to finish exiting",
+                        (false, 0) => "PTRACE_CONT",
+                        (false, _) => "PTRACE_CONT delivering the held signal",
+                    };
+                    let new = if exiting {
+                        ThreadState::Exiting
+                    } else {
+                        ThreadState::Running
+                    };
+                    self.transition(tid, old, new, None, note);
+                    if sig != 0 {
+                        self.note(Some(tid), format!("delivered {}", signal_name(sig)));
+                    }
+                }
+                Err(_) => t.state = TraceeState::Released,
+            }
+        }
+        self.emit(EventKind::Resumed);
+    }
+
+    fn start_step(&mut self, tid: Tid) -> Result<()> {
+        self.require_world_stopped("step")?;
+        let t = self.stopped_thread(tid)?;
+        if t.state == TraceeState::Exiting {
+            return Err(TraceError::WrongState(format!("thread {tid} is exiting")));
+        }
+        if t.state == TraceeState::Listening || matches!(t.cause, Some(StopCause::GroupStop { .. }))
+        {
+            return Err(TraceError::WrongState(format!(
+                "thread {tid} is in a job-control stop: it runs again on SIGCONT"
+            )));
+        }
+        let sig = t.held_signal.unwrap_or(0);
+        pt::step(tid, sig)?;
+        self.expect_reports = true;
+        self.phase = Phase::Stepping { tid };
+        if let Some(t) = self.tracees.get_mut(tid) {
+            t.held_signal = None;
+            t.state = TraceeState::Stepping;
+            t.step_trap_due = true;
+            t.cause = None;
+            t.regs = None;
+        }
+        let note = if sig != 0 {
+            "PTRACE_SINGLESTEP delivering the held signal"
+        } else {
+            "PTRACE_SINGLESTEP"
+        };
+        self.transition(tid, ThreadState::Stopped, ThreadState::Stepping, None, note);
+        Ok(())
+    }
+
+    fn add_breakpoint(&mut self, addr: u64) -> Result<()> {
+        match maps::mapping_at(self.pid, addr) {
+            None => return Err(TraceError::NotMapped(addr)),
+            Some(m) if !m.executable() => return Err(TraceError::NotExecutable(addr)),
+            Some(_) => {}
+        }
+        self.bps.add(&self.mem, addr)
+    }
+
+    fn set_register(&mut self, tid: Tid, name: &str, value: u64) -> Result<Reply> {
+        self.stopped_thread(tid)?;
+        let mut regs = pt::getregs(tid)?;
+        if !regs.set(name, value) {
+            return Err(TraceError::UnknownRegister(name.to_string()));
+        }
+        pt::setregs(tid, &regs)?;
+        // Read back: the kernel refuses or masks some values (segment selectors, eflags bits).
+        let regs = pt::getregs(tid)?;
+        if let Some(t) = self.tracees.get_mut(tid) {
+            t.regs = Some(regs);
+        }
+        Ok(Reply::Registers(Box::new(regs)))
+    }
+
+    fn read_memory(&mut self, addr: u64, len: usize) -> Result<Reply> {
+        let mut bytes = self.mem.read(addr, len);
+        if bytes.is_empty() && len > 0 {
+            return Err(TraceError::Unreadable { addr, len, read: 0 });
+        }
+        self.bps.mask_read(addr, &mut bytes);
+        Ok(Reply::Memory(MemoryRead {
+            addr,
+            bytes,
+            requested: len,
+        }))
+    }
+}

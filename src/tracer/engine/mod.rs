@@ -1,0 +1,293 @@
+//! The tracer thread: every ptrace call of one traced process happens here.
+//!
+//! It sleeps in poll(2) on two eventfds (tracee stops, commands), reaps wait statuses of its own
+//! tracees only, runs each through the state machine in `thread.rs`, carries out the action,
+//! and publishes what happened as owned events. The process as a whole is in one `Phase`
+//! (`phase.rs`), moved on in one place after every report and command.
+//!
+//! By job: `attach.rs` (attach, launch, abandon), `stops.rs` (each wait status and what is
+//! done about it), `all_stop.rs` (stopping every thread and the picture taken then),
+//! `commands.rs` (what front ends ask), `detach.rs` (every way of letting go), `int3.rs` (our
+//! int3 bytes going in and out of the target's memory).
+
+mod all_stop;
+mod attach;
+mod commands;
+mod detach;
+mod int3;
+mod phase;
+mod stops;
+#[cfg(test)]
+mod tests;
+
+use super::breakpoints::Breakpoints;
+use super::error::{Result, TraceError};
+use super::event::{Event, EventKind, Reply, Transition};
+use super::memory::Memory;
+use super::ptrace as pt;
+use super::signals::SignalPolicy;
+use super::status::RawStatus;
+use super::thread::{ThreadState, Tid};
+use super::tracee::Tracees;
+use super::wakeup::{ChildWakeup, CommandBell};
+use super::{Options, ReplyTo, Request, Shared, Target};
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use nix::errno::Errno;
+use phase::{Phase, Waiter};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub(super) struct Engine {
+    pid: i32,
+    launched: bool,
+    my_tid: Tid,
+    tracees: Tracees,
+    bps: Breakpoints,
+    mem: Memory,
+    policy: SignalPolicy,
+    stop_on_thread_events: bool,
+    events: Sender<Event>,
+    seq: u64,
+    start: Instant,
+    /// Where the process as a whole is; see `Phase`.
+    phase: Phase,
+    /// Commands answered once something has happened (all stopped, step done, resumed...).
+    waiters: Vec<Waiter>,
+    /// Threads just settled (PTRACE_INTERRUPT + PTRACE_CONT(0)): each reports its event-stop at
+    /// once, before running any user instruction, so it is waited for directly rather than
+    /// through the SIGCHLD -> eventfd -> poll round trip.
+    settling: Vec<Tid>,
+    /// What the front ends' direct memory reads need to know (see `TracerHandle::read_memory`).
+    shared: Arc<Shared>,
+    /// An action of ours just set threads moving: look for their reports briefly before
+    /// sleeping (see `reap_soon`). An optimisation, not a phase.
+    expect_reports: bool,
+}
+
+pub(super) fn run(
+    target: Target,
+    opts: Options,
+    shared: Arc<Shared>,
+    rx: Receiver<Request>,
+    bell: Arc<CommandBell>,
+    events: Sender<Event>,
+    ready: Sender<Result<i32>>,
+) {
+    let wake = match ChildWakeup::new() {
+        Ok(w) => w,
+        Err(e) => {
+            let _ = ready.send(Err(TraceError::Os {
+                op: "eventfd",
+                errno: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            }));
+            return;
+        }
+    };
+    let started = match target {
+        Target::Attach(pid) => Engine::attach(pid, &opts, events, &wake, &shared),
+        Target::Launch { program, args } => Engine::launch(&program, &args, &opts, &shared, events),
+    };
+    let mut engine = match started {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let _ = ready.send(Ok(engine.pid));
+    engine.serve(&rx, &bell, &wake);
+}
+
+impl Engine {
+    fn new(
+        pid: i32,
+        launched: bool,
+        opts: &Options,
+        events: Sender<Event>,
+        mem: Memory,
+        shared: &Arc<Shared>,
+        phase: Phase,
+    ) -> Self {
+        Engine {
+            pid,
+            launched,
+            my_tid: pt::gettid(),
+            tracees: Tracees::default(),
+            bps: Breakpoints::default(),
+            mem,
+            policy: SignalPolicy::default(),
+            stop_on_thread_events: opts.stop_on_thread_events,
+            events,
+            seq: 0,
+            start: Instant::now(),
+            phase,
+            waiters: Vec::new(),
+            settling: Vec::new(),
+            shared: shared.clone(),
+            expect_reports: false,
+        }
+    }
+
+    // ---------------------------------------------------------------- main loop
+
+    fn serve(&mut self, rx: &Receiver<Request>, bell: &CommandBell, wake: &ChildWakeup) {
+        loop {
+            self.reap();
+            loop {
+                match rx.try_recv() {
+                    Ok(req) => {
+                        self.handle_request(req);
+                        self.progress();
+                    }
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        // Every handle is gone without a detach: leave the target as it was.
+                        self.release_everything();
+                        return;
+                    }
+                }
+            }
+            self.progress();
+            if self.expect_reports {
+                self.expect_reports = false;
+                self.reap_soon();
+                continue;
+            }
+            if self.phase.is_over() {
+                return;
+            }
+            let mut fds = [
+                libc::pollfd {
+                    fd: wake.fd().as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: bell.fd().as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            // Blocks with no timeout: an idle target costs nothing. EINTR (our own SIGCHLD
+            // handler running on this thread) just loops.
+            // SAFETY: `fds` is a live array of two initialised pollfd, and nfds says two.
+            unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            wake.drain();
+            bell.drain();
+        }
+    }
+
+    /// Reaps every status waiting for this thread's tracees. __WNOTHREAD keeps other tracer
+    /// threads' statuses theirs; __WALL includes non-leader threads.
+    fn reap(&mut self) -> usize {
+        let mut handled = 0;
+        loop {
+            if let Some(tid) = self.settling.pop() {
+                let mut raw = 0;
+                // SAFETY: `raw` is a valid out-pointer for the status; waitpid writes only it.
+                let r = unsafe { libc::waitpid(tid, &mut raw, libc::__WALL) };
+                if r == tid {
+                    self.handle_status(tid, raw);
+                    handled += 1;
+                } else if r < 0 && Errno::last() == Errno::EINTR {
+                    self.settling.push(tid);
+                }
+                continue;
+            }
+            let mut raw = 0;
+            // SAFETY: as above; WNOHANG makes it return at once when nothing is waiting.
+            let r = unsafe {
+                libc::waitpid(
+                    -1,
+                    &mut raw,
+                    libc::__WALL | libc::__WNOTHREAD | libc::WNOHANG,
+                )
+            };
+            if r > 0 {
+                self.handle_status(r, raw);
+                handled += 1;
+                continue;
+            }
+            if r < 0 && Errno::last() == Errno::EINTR {
+                continue;
+            }
+            break;
+        }
+        handled
+    }
+
+    /// Right after ptscope itself set threads moving (a step, interrupts, step-overs) their
+    /// reports come within microseconds. Waiting for them through SIGCHLD -> eventfd -> poll
+    /// costs more than the step itself, so look for them directly for a short, bounded moment
+    /// (yielding the CPU to the tracee between looks) before going to sleep in poll. Nothing
+    /// spins while the process just runs: only an action of ours arms this.
+    fn reap_soon(&mut self) {
+        const WINDOW: Duration = Duration::from_micros(200);
+        let deadline = Instant::now() + WINDOW;
+        loop {
+            if self.reap() > 0 {
+                self.progress();
+            }
+            let waiting = self.tracees.live().any(|(_, t)| {
+                matches!(
+                    t.state.view(),
+                    ThreadState::Stepping | ThreadState::Stopping
+                )
+            });
+            if !waiting || self.phase.is_over() || Instant::now() >= deadline {
+                return;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    // ---------------------------------------------------------------- events out
+
+    fn emit(&mut self, kind: EventKind) {
+        self.seq += 1;
+        let _ = self.events.send(Event {
+            seq: self.seq,
+            at: self.start.elapsed(),
+            kind,
+        });
+    }
+
+    fn note(&mut self, tid: Option<Tid>, text: String) {
+        self.emit(EventKind::Note { tid, text });
+    }
+
+    fn transition(
+        &mut self,
+        tid: Tid,
+        old: ThreadState,
+        new: ThreadState,
+        status: Option<RawStatus>,
+        note: &'static str,
+    ) {
+        let cause = self.tracees.get(tid).and_then(|t| t.cause);
+        self.emit(EventKind::Transition(Transition {
+            tid,
+            old,
+            new,
+            cause,
+            status,
+            note,
+        }));
+    }
+
+    fn reply(&mut self, to: ReplyTo, result: Result<Reply>) {
+        match to {
+            ReplyTo::Channel(tx) => {
+                let _ = tx.send(result);
+            }
+            ReplyTo::Event(id) => self.emit(EventKind::Reply { id, result }),
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.release_everything();
+    }
+}

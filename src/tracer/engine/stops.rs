@@ -1,0 +1,458 @@
+//! One wait status at a time: the facts gathered for `decide`, the action carried out, and
+//! what follows from ptrace events (newborn threads, forked children, exec).
+
+use super::phase::{AfterStop, Phase};
+use super::Engine;
+use crate::procinfo::tasks;
+use crate::tracer::breakpoints::INT3;
+use crate::tracer::error::{Result, TraceError};
+use crate::tracer::memory::Memory;
+use crate::tracer::ptrace as pt;
+use crate::tracer::status::{ExitKind, PtraceEvent, RawStatus, WaitStatus};
+use crate::tracer::thread::{
+    decide, Action, StopCause, StopFacts, ThreadState, Tid, TraceeState, SI_KERNEL,
+};
+use crate::tracer::tracee::Tracee;
+use std::sync::atomic::Ordering;
+
+impl Engine {
+    pub(super) fn handle_status(&mut self, tid: Tid, raw: i32) {
+        let status = RawStatus::new(raw);
+        if matches!(self.phase, Phase::Killing) {
+            return self.handle_while_killing(tid, status);
+        }
+        let Some(thread) = self.tracees.get(tid) else {
+            return self.handle_unknown(tid, status);
+        };
+        let before = thread.state;
+        let prev = before.view();
+        let mut facts = StopFacts {
+            stop_on_thread_events: self.stop_on_thread_events,
+            listening: before == TraceeState::Listening,
+            stepping: thread.step_trap_due,
+            ..Default::default()
+        };
+        match status.decoded {
+            WaitStatus::SignalDeliveryStop { sig } => {
+                facts.policy = Some(self.policy.get(sig));
+                if sig == libc::SIGTRAP {
+                    self.trap_facts(tid, &mut facts);
+                }
+            }
+            WaitStatus::EventStop { event } if event != PtraceEvent::Exec => {
+                facts.event_msg = pt::event_msg(tid).unwrap_or(0);
+            }
+            _ => {}
+        }
+        let d = decide(prev, status.decoded, &facts);
+        let forked_child = match status.decoded {
+            WaitStatus::EventStop {
+                event: PtraceEvent::Fork | PtraceEvent::Vfork,
+            } => Some(facts.event_msg as Tid),
+            _ => None,
+        };
+
+        let Some(t) = self.tracees.get_mut(tid) else {
+            return;
+        };
+        t.state = before.after(&d);
+        if d.cause.is_some() {
+            t.cause = d.cause;
+        }
+        if d.state == ThreadState::Stopped && t.cause.is_none() {
+            t.cause = Some(StopCause::Stopped);
+        }
+        if let Some(sig) = d.holds_signal {
+            t.held_signal = Some(sig);
+        }
+        // Any signal report is the one that could have been our step trap: after it, none is
+        // queued any more. Other reports leave a pending step trap where it is.
+        if matches!(status.decoded, WaitStatus::SignalDeliveryStop { .. }) {
+            t.step_trap_due = matches!(d.action, Action::StepAgain { .. });
+        }
+        let note = self.carry_out(tid, prev, d.action, &status);
+        self.transition(tid, prev, d.state, Some(status), note);
+
+        if let WaitStatus::EventStop { event } = status.decoded {
+            self.after_event(tid, event, facts.event_msg);
+        }
+        if let Some(child) = forked_child {
+            self.note(
+                Some(tid),
+                format!("fork/vfork: child {child} (released once it reports)"),
+            );
+        }
+        // While stepping over, every other thread is already at rest: the stop is taken up
+        // once the step-overs are done (`progress`).
+        if d.stops_world && !matches!(self.phase, Phase::SteppingOver { .. }) {
+            self.begin_all_stop(Some(tid), AfterStop::Rest);
+        }
+        if before == (TraceeState::Newborn { join: true }) {
+            self.resume_newborn(tid);
+        }
+    }
+
+    /// For a SIGTRAP: was it one of our int3 bytes?
+    fn trap_facts(&mut self, tid: Tid, facts: &mut StopFacts) {
+        facts.si_code = pt::si_code(tid).ok();
+        if facts.si_code != Some(SI_KERNEL) {
+            return;
+        }
+        let Ok(regs) = pt::getregs(tid) else { return };
+        // Kept: valid for this stop, and a rewind needs them next.
+        if let Some(t) = self.tracees.get_mut(tid) {
+            t.regs = Some(regs);
+        }
+        let at = regs.rip().wrapping_sub(1);
+        let byte = self.mem.read(at, 1).first().copied();
+        if byte == Some(INT3) {
+            if self.bps.contains(at) && self.bps.inserted() {
+                facts.our_breakpoint = Some(at);
+            }
+        } else {
+            // The kernel says an int3 ran at `at`, but none is there now: it was ours and was
+            // taken out since (all-stop or a removed breakpoint). The program's own int3
+            // instructions never leave memory.
+            facts.stale_breakpoint = Some(at);
+        }
+    }
+
+    /// Performs the action and says in a few words why, for the event log.
+    fn carry_out(
+        &mut self,
+        tid: Tid,
+        prev: ThreadState,
+        action: Action,
+        status: &RawStatus,
+    ) -> &'static str {
+        // Registers read at this stop stay good only while the thread runs no user code: a
+        // rewind-and-settle keeps them (the rewind just wrote them), everything else that
+        // resumes the thread makes them stale.
+        if !matches!(
+            action,
+            Action::Rest | Action::RewindAndSettle { .. } | Action::Listen
+        ) {
+            self.ran(tid);
+        }
+        let result = match action {
+            Action::Rest => return rest_note(status),
+            Action::RewindAndSettle { addr } => {
+                let hit = matches!(
+                    self.tracees.get(tid).and_then(|t| t.cause),
+                    Some(StopCause::Breakpoint { .. })
+                );
+                if hit {
+                    self.bps.hit(addr);
+                }
+                let r = self.rewind(tid, addr).and_then(|_| self.settle(tid));
+                if r.is_ok() {
+                    return if hit {
+                        "our int3: rip moved back onto the breakpoint; settling into an event-stop"
+                    } else {
+                        "trap of an int3 of ours already removed: rip moved back"
+                    };
+                }
+                r
+            }
+            Action::Settle => {
+                let r = self.settle(tid);
+                if r.is_ok() {
+                    return "step done; our SIGTRAP dropped, settling into an event-stop";
+                }
+                r
+            }
+            Action::RewindAndResume { addr } => {
+                let r = self.rewind(tid, addr).and_then(|_| pt::cont(tid, 0));
+                if r.is_ok() {
+                    return "trap of a removed int3 of ours: rip moved back, resumed";
+                }
+                r
+            }
+            Action::Resume { sig } => {
+                // A thread we are stopping must still stop: re-arm the interrupt in case the
+                // report we just got consumed it.
+                let r = if prev == ThreadState::Stopping {
+                    pt::interrupt(tid).and_then(|_| pt::cont(tid, sig))
+                } else {
+                    pt::cont(tid, sig)
+                };
+                if r.is_ok() {
+                    return match status.decoded {
+                        WaitStatus::SignalDeliveryStop { .. } => "signal passed on (policy: pass)",
+                        WaitStatus::InterruptStop if prev == ThreadState::Stopped => {
+                            "job-control stop ended (SIGCONT): resumed"
+                        }
+                        WaitStatus::InterruptStop => "leftover interrupt absorbed: resumed",
+                        WaitStatus::EventStop { .. } => "event logged: resumed",
+                        _ => "resumed",
+                    };
+                }
+                r
+            }
+            Action::StepAgain { sig } => {
+                let r = pt::step(tid, sig);
+                if r.is_ok() {
+                    return "step interrupted by an event: stepping on";
+                }
+                r
+            }
+            Action::Listen => {
+                let r = pt::listen(tid);
+                if r.is_ok() {
+                    if let Some(t) = self.tracees.get_mut(tid) {
+                        t.state = TraceeState::Listening;
+                    }
+                    return "job-control stop honoured with PTRACE_LISTEN";
+                }
+                r
+            }
+            Action::Forget => {
+                self.forget(tid, status);
+                return "thread gone";
+            }
+        };
+        match result {
+            Ok(()) => "",
+            Err(TraceError::ThreadExited(_)) => {
+                // It died under us (SIGKILL from outside): its exit status will follow.
+                if let Some(t) = self.tracees.get_mut(tid) {
+                    t.state = TraceeState::Exiting;
+                }
+                "thread vanished while being handled"
+            }
+            Err(e) => {
+                let text = format!("thread {tid}: {e}");
+                self.note(Some(tid), text);
+                "error while handling the stop"
+            }
+        }
+    }
+
+    pub(super) fn ran(&mut self, tid: Tid) {
+        if let Some(t) = self.tracees.get_mut(tid) {
+            t.regs = None;
+        }
+    }
+
+    fn rewind(&mut self, tid: Tid, addr: u64) -> Result<()> {
+        // Registers cached for the current stop (every resume clears the cache) save a GETREGS.
+        let cached = self.tracees.get(tid).and_then(|t| t.regs);
+        let mut regs = match cached {
+            Some(r) => r,
+            None => pt::getregs(tid)?,
+        };
+        regs.set_rip(addr);
+        pt::setregs(tid, &regs)?;
+        if let Some(t) = self.tracees.get_mut(tid) {
+            t.regs = Some(regs);
+        }
+        Ok(())
+    }
+
+    /// Turns a signal-delivery-stop that holds our SIGTRAP into an event-stop: the interrupt is
+    /// queued first, so the thread re-stops before running any user instruction, and the SIGTRAP
+    /// is dropped by resuming with signal 0. A thread left in a signal-delivery-stop would get
+    /// that SIGTRAP (and die of it) if ptscope were killed.
+    fn settle(&mut self, tid: Tid) -> Result<()> {
+        pt::interrupt(tid)?;
+        pt::cont(tid, 0)?;
+        self.settling.push(tid);
+        Ok(())
+    }
+
+    fn forget(&mut self, tid: Tid, status: &RawStatus) {
+        if tid == self.pid {
+            let kind = match status.decoded {
+                WaitStatus::Killed { sig, .. } => ExitKind::Signal { sig },
+                WaitStatus::Exited { code } => ExitKind::Code { code },
+                _ => ExitKind::Code { code: 0 },
+            };
+            self.process_exited(kind);
+        } else if let Some(t) = self.tracees.get_mut(tid) {
+            t.state = TraceeState::Exited;
+        }
+    }
+
+    fn process_exited(&mut self, status: ExitKind) {
+        for (_, t) in self.tracees.iter_mut() {
+            t.state = TraceeState::Exited;
+        }
+        self.phase = Phase::Exited { status };
+    }
+
+    /// Follow-up of ptrace events once the reporting thread has been handled.
+    fn after_event(&mut self, tid: Tid, event: PtraceEvent, msg: u64) {
+        match event {
+            PtraceEvent::Clone => {
+                let new_tid = msg as Tid;
+                if !self.tracees.contains(new_tid) && new_tid > 0 {
+                    // Its own first stop (PTRACE_EVENT_STOP) is still to come.
+                    let join = matches!(self.phase, Phase::Running);
+                    let name = tasks::thread_name(self.pid, new_tid);
+                    self.tracees
+                        .insert(new_tid, Tracee::new(name, TraceeState::Newborn { join }));
+                    self.transition(
+                        new_tid,
+                        ThreadState::Running,
+                        ThreadState::Stopping,
+                        None,
+                        "born traced (PTRACE_O_TRACECLONE)",
+                    );
+                }
+            }
+            PtraceEvent::Exec => {
+                // The exec'ing thread took over the leader's id; every other thread is gone,
+                // and so is the old image with our breakpoints in it.
+                let former = pt::event_msg(tid).unwrap_or(0) as Tid;
+                self.tracees.keep_only(tid);
+                if former != tid && former > 0 {
+                    self.note(
+                        Some(tid),
+                        format!("thread {former} exec'd and became {tid}"),
+                    );
+                }
+                if !self.bps.is_empty() {
+                    self.note(
+                        Some(tid),
+                        "exec: breakpoints dropped with the old image".into(),
+                    );
+                }
+                self.bps.clear();
+                self.text_restored();
+                self.shared.mm_generation.fetch_add(1, Ordering::AcqRel);
+                match Memory::open(self.pid) {
+                    Ok(m) => self.mem = m,
+                    Err(e) => self.note(Some(tid), format!("exec: {e}")),
+                }
+                let name = tasks::thread_name(self.pid, tid);
+                if let Some(t) = self.tracees.get_mut(tid) {
+                    t.name = name;
+                }
+            }
+            PtraceEvent::VforkDone
+                if matches!(self.phase, Phase::Running)
+                    && !self.bps.is_empty()
+                    && !self.bps.inserted() =>
+            {
+                if let Err(e) = self.insert_breakpoints() {
+                    self.note(
+                        Some(tid),
+                        format!("vfork done: cannot re-insert breakpoints: {e}"),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A new thread whose first stop came in while the process runs joins the running.
+    fn resume_newborn(&mut self, tid: Tid) {
+        if !matches!(self.phase, Phase::Running) {
+            return;
+        }
+        let Some(t) = self.tracees.get_mut(tid) else {
+            return;
+        };
+        if t.state != TraceeState::Stopped {
+            return;
+        }
+        if pt::cont(tid, 0).is_ok() {
+            t.state = TraceeState::Running;
+            t.cause = None;
+            t.regs = None;
+            self.transition(
+                tid,
+                ThreadState::Stopped,
+                ThreadState::Running,
+                None,
+                "new thread joins the running process",
+            );
+        }
+    }
+
+    fn handle_unknown(&mut self, tid: Tid, status: RawStatus) {
+        if matches!(
+            status.decoded,
+            WaitStatus::Exited { .. } | WaitStatus::Killed { .. }
+        ) {
+            return;
+        }
+        // One stat(2) tells a thread of ours from a forked child: only our threads are listed
+        // under our /proc/PID/task (cheaper than parsing /proc/TID/status at every birth).
+        if tasks::is_thread_of(self.pid, tid) {
+            // A thread whose first stop beat its parent's PTRACE_EVENT_CLONE.
+            let join = matches!(self.phase, Phase::Running);
+            let name = tasks::thread_name(self.pid, tid);
+            self.tracees
+                .insert(tid, Tracee::new(name, TraceeState::Newborn { join }));
+            self.handle_status(tid, status.raw);
+        } else {
+            self.release_child(tid);
+        }
+    }
+
+    /// A child the target forked while our int3 bytes were in its memory: without them put back
+    /// it would die of SIGTRAP at the first breakpoint it runs into, far from any tracer.
+    fn release_child(&mut self, child: Tid) {
+        let mut text = format!("forked child {child}");
+        if self.bps.inserted() {
+            match Memory::open(child) {
+                Ok(cm) => match self.bps.restore_into(&cm) {
+                    Ok(()) => {
+                        text.push_str(": original bytes restored");
+                        // A vfork child shares our memory: restoring its copy restored ours.
+                        let probe = self.bps.addresses().next();
+                        if let Some(addr) = probe {
+                            if self.mem.read(addr, 1).first() != Some(&INT3) {
+                                self.bps.mark_removed();
+                                self.text_restored();
+                                text.push_str(
+                                    " (shared memory: breakpoints lifted until vfork ends)",
+                                );
+                            }
+                        }
+                    }
+                    Err(e) => text.push_str(&format!(": cannot restore bytes: {e}")),
+                },
+                Err(e) => text.push_str(&format!(": cannot open its memory: {e}")),
+            }
+        }
+        match pt::detach(child, 0) {
+            Ok(()) => text.push_str(", detached"),
+            Err(e) => text.push_str(&format!(", detach failed: {e}")),
+        }
+        self.note(None, text);
+    }
+
+    fn handle_while_killing(&mut self, tid: Tid, status: RawStatus) {
+        match status.decoded {
+            WaitStatus::Exited { .. } | WaitStatus::Killed { .. } => {
+                if tid == self.pid {
+                    self.forget(tid, &status);
+                }
+            }
+            _ => {
+                let _ = pt::cont(tid, 0);
+            }
+        }
+    }
+}
+
+fn rest_note(status: &RawStatus) -> &'static str {
+    match status.decoded {
+        WaitStatus::InterruptStop => "interrupt landed: thread stopped",
+        WaitStatus::GroupStop { .. } => "job-control stop reported",
+        WaitStatus::SignalDeliveryStop { .. } => "signal held (policy: stop)",
+        WaitStatus::EventStop {
+            event: PtraceEvent::Exit,
+        } => "about to exit: registers still readable",
+        WaitStatus::EventStop {
+            event: PtraceEvent::Clone,
+        } => "created a thread",
+        WaitStatus::EventStop {
+            event: PtraceEvent::Exec,
+        } => "new program image",
+        WaitStatus::EventStop { .. } => "ptrace event",
+        _ => "stopped",
+    }
+}
