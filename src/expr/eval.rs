@@ -1,7 +1,8 @@
 //! Evaluation against what the caller can see: registers, symbols, memory.
 
+use super::ast::{BinOp, Expr, UnOp, Width};
 use super::lexer::module_prefix;
-use super::parser::{parse, BinOp, Expr, UnOp, Width};
+use super::parser::parse;
 use super::ExprError;
 
 /// What an expression may refer to. The UI lends a stopped thread's registers and the

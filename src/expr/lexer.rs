@@ -2,8 +2,8 @@
 //! hold `-`, `+` and `.` (`ld-linux-x86-64.so.2!_dl_catch_exception`), and a path joins
 //! identifiers with `::`.
 
+use super::ast::Name;
 use super::number::parse_number;
-use super::parser::Name;
 use super::ExprError;
 
 #[derive(Clone, Debug, PartialEq, Eq)]

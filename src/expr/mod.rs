@@ -37,13 +37,15 @@
 //! Symbol names can hold characters that are operators here (C++ `operator+`, `my-func`);
 //! [`evaluate`] tries such a text whole as one name when it does not work as an expression.
 
+mod ast;
 mod error;
 mod eval;
 mod lexer;
 mod number;
 mod parser;
 
+pub use ast::{BinOp, Expr, Name, UnOp, Width};
 pub use error::ExprError;
 pub use eval::{eval, evaluate, Env};
 pub use number::parse_number;
-pub use parser::{parse, BinOp, Expr, Name, UnOp, Width};
+pub use parser::parse;

@@ -1,115 +1,43 @@
 //! Tokens to a tree, by precedence climbing over C's operator table.
 
+use super::ast::{BinOp, Expr, UnOp, Width};
 use super::lexer::{tokens, Tok, Token};
 use super::ExprError;
 
-/// A symbol or register name as typed: `rsp`, `read`, `libc!read`, `ptscope::demo::run`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Name {
-    pub module: Option<String>,
-    pub name: String,
+/// The operator and its precedence (higher binds tighter), C's order.
+fn binop(op: &str) -> Option<(BinOp, u8)> {
+    Some(match op {
+        "||" => (BinOp::Or, 1),
+        "&&" => (BinOp::And, 2),
+        "|" => (BinOp::BitOr, 3),
+        "^" => (BinOp::BitXor, 4),
+        "&" => (BinOp::BitAnd, 5),
+        "==" => (BinOp::Eq, 6),
+        "!=" => (BinOp::Ne, 6),
+        "<" => (BinOp::Lt, 7),
+        "<=" => (BinOp::Le, 7),
+        ">" => (BinOp::Gt, 7),
+        ">=" => (BinOp::Ge, 7),
+        "<<" => (BinOp::Shl, 8),
+        ">>" => (BinOp::Shr, 8),
+        "+" => (BinOp::Add, 9),
+        "-" => (BinOp::Sub, 9),
+        "*" => (BinOp::Mul, 10),
+        "/" => (BinOp::Div, 10),
+        "%" => (BinOp::Rem, 10),
+        _ => return None,
+    })
 }
 
-impl Name {
-    /// A name that may be a register: no module and no path.
-    pub fn is_plain(&self) -> bool {
-        self.module.is_none() && !self.name.contains("::")
-    }
-}
-
-/// How many bytes a dereference reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Width {
-    U8 = 1,
-    U16 = 2,
-    U32 = 4,
-    U64 = 8,
-}
-
-impl Width {
-    pub fn bytes(self) -> usize {
-        self as usize
-    }
-
-    fn named(name: &str) -> Option<Width> {
-        Some(match name {
-            "u8" => Width::U8,
-            "u16" => Width::U16,
-            "u32" => Width::U32,
-            "u64" => Width::U64,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UnOp {
-    /// `-x`, two's complement.
-    Neg,
-    /// `~x`
-    BitNot,
-    /// `!x`: 1 when x is 0.
-    Not,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BinOp {
-    Or,
-    And,
-    BitOr,
-    BitXor,
-    BitAnd,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Shl,
-    Shr,
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Rem,
-}
-
-impl BinOp {
-    /// The operator and its precedence (higher binds tighter), C's order.
-    fn of(op: &str) -> Option<(BinOp, u8)> {
-        Some(match op {
-            "||" => (BinOp::Or, 1),
-            "&&" => (BinOp::And, 2),
-            "|" => (BinOp::BitOr, 3),
-            "^" => (BinOp::BitXor, 4),
-            "&" => (BinOp::BitAnd, 5),
-            "==" => (BinOp::Eq, 6),
-            "!=" => (BinOp::Ne, 6),
-            "<" => (BinOp::Lt, 7),
-            "<=" => (BinOp::Le, 7),
-            ">" => (BinOp::Gt, 7),
-            ">=" => (BinOp::Ge, 7),
-            "<<" => (BinOp::Shl, 8),
-            ">>" => (BinOp::Shr, 8),
-            "+" => (BinOp::Add, 9),
-            "-" => (BinOp::Sub, 9),
-            "*" => (BinOp::Mul, 10),
-            "/" => (BinOp::Div, 10),
-            "%" => (BinOp::Rem, 10),
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Expr {
-    Num(u64),
-    /// A register or a symbol: which one is the environment's to say.
-    Name(Name),
-    Unary(UnOp, Box<Expr>),
-    Binary(BinOp, Box<Expr>, Box<Expr>),
-    /// Memory at an address, read as a little-endian number.
-    Deref(Width, Box<Expr>),
+/// The width a cast names: `u32` in `*(u32*)`.
+fn width_named(name: &str) -> Option<Width> {
+    Some(match name {
+        "u8" => Width::U8,
+        "u16" => Width::U16,
+        "u32" => Width::U32,
+        "u64" => Width::U64,
+        _ => return None,
+    })
 }
 
 /// Parentheses and unary operators nest at most this deep: a hostile text cannot exhaust the
@@ -169,7 +97,7 @@ impl Parser<'_> {
     fn expr(&mut self, min_prec: u8) -> Result<Expr, ExprError> {
         let mut lhs = self.unary()?;
         while let Some(Tok::Op(op)) = self.peek() {
-            let Some((op, prec)) = BinOp::of(op) else {
+            let Some((op, prec)) = binop(op) else {
                 break;
             };
             if prec < min_prec {
@@ -218,7 +146,7 @@ impl Parser<'_> {
             (Some(Tok::Open), Some(Tok::Name(n)), Some(Tok::Op("*")), Some(Tok::Close))
                 if n.is_plain() =>
             {
-                Width::named(&n.name)
+                width_named(&n.name)
             }
             _ => None,
         };
@@ -278,6 +206,7 @@ pub fn parse(text: &str) -> Result<Expr, ExprError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expr::ast::Name;
 
     fn num(n: u64) -> Box<Expr> {
         Box::new(Expr::Num(n))
