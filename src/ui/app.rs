@@ -94,18 +94,14 @@ impl Model {
         self.backtrace.want(self.threads.selected_row(), stopped)
     }
 
-    /// A new stop, a resume or a step: stacks in flight describe an older one.
-    fn next_generation(&mut self) {
-        self.backtrace.next_generation();
-    }
-
     fn apply_snapshot(&mut self, s: &Snapshot) {
         self.process.state = s.state;
         let rows = self.screen.layout().threads_rows();
         let moved = self.threads.apply_snapshot(s, rows);
         self.breakpoints.replace(&s.breakpoints);
         if moved {
-            self.next_generation();
+            // A step moved a thread: its old stack is not its stack any more.
+            self.backtrace.next_generation();
             self.backtrace.forget();
         }
     }
@@ -449,7 +445,7 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
             Vec::new()
         }
         EventKind::AllStopped(s) => {
-            m.next_generation();
+            m.backtrace.next_generation();
             m.backtrace.forget();
             m.backtrace.offset = 0;
             m.threads.select_stopper(s.stopped_by);
@@ -467,7 +463,7 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
         }
         EventKind::Resumed => {
             // The last stop's stacks stay on screen, marked as such, until the next one.
-            m.next_generation();
+            m.backtrace.next_generation();
             m.process.state = ProcessState::Running;
             m.threads.stopped_by = None;
             m.log.push(at, None, LogBody::Text("resumed".into()));

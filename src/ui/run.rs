@@ -93,8 +93,10 @@ impl<T: Tracer> Effects<'_, T> {
     /// Applies one message and carries out its effects; answers known at once are applied in
     /// turn, in order.
     fn apply(&mut self, m: &mut Model, msg: Msg) {
-        let mut queue = VecDeque::from([msg]);
-        while let Some(msg) = queue.pop_front() {
+        // Almost every message has no answer at once: the queue stays empty and unallocated.
+        let mut queue = VecDeque::new();
+        let mut next = Some(msg);
+        while let Some(msg) = next.take().or_else(|| queue.pop_front()) {
             self.stats.messages += 1;
             for fx in update(m, msg) {
                 queue.extend(self.carry_out(m, fx));
