@@ -67,12 +67,8 @@ pub enum Cmd {
 
 /// An address as a user types it: 0x-prefixed hex, or decimal.
 pub fn parse_addr(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let parsed = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => t.parse(),
-    };
-    parsed.map_err(|_| format!("not an address: {s:?} (use 0x-prefixed hex or decimal)"))
+    crate::expr::parse_number(s)
+        .map_err(|_| format!("not an address: {s:?} (use 0x-prefixed hex or decimal)"))
 }
 
 #[cfg(test)]
@@ -129,5 +125,18 @@ mod tests {
             assert!(help.contains(word), "{word} missing from:\n{help}");
         }
         assert!(!help.contains("__demo"));
+    }
+
+    #[test]
+    fn addresses_are_hex_or_decimal() {
+        assert_eq!(parse_addr("0x401136"), Ok(0x401136));
+        assert_eq!(parse_addr(" 4198710 "), Ok(4198710));
+        let err = parse_addr("rip").unwrap_err();
+        assert_eq!(
+            err,
+            "not an address: \"rip\" (use 0x-prefixed hex or decimal)"
+        );
+        assert!(parse(&["__hold", "1", "0x10"]).is_ok());
+        assert!(parse(&["__hold", "1", "0xzz"]).is_err());
     }
 }

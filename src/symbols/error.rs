@@ -1,5 +1,6 @@
 //! What can go wrong turning names into addresses and back.
 
+use crate::expr::ExprError;
 use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub enum SymbolError {
         name: String,
         candidates: Vec<String>,
     },
+    #[error("cannot evaluate `{text}`: {error}")]
+    Eval { text: String, error: ExprError },
     #[error("address {addr:#x} is not in any mapping")]
     Unmapped { addr: u64 },
 }

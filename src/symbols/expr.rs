@@ -1,72 +1,63 @@
-//! The address expressions users type: `0x7f00dead`, `main`, `read+0x10`, `libc!read`,
+//! Names to addresses through the one expression language (`crate::expr`): a `Symbolizer` is
+//! an expression environment that knows symbols (no registers, no memory), and `resolve`
+//! evaluates what users type: `0x7f00dead`, `main`, `read+0x10`, `libc!read`,
 //! `ptscope::demo::chain::mutex_waiter-4`.
 
 use super::error::SymbolError;
+use super::Symbolizer;
+use crate::expr::{self, Env, ExprError};
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AddrExpr {
-    Addr(u64),
-    Symbol {
-        module: Option<String>,
-        name: String,
-        offset: i64,
-    },
-}
+impl Symbolizer {
+    /// The one definition of `name` (in `module`, or in any mapped module), or a typed error
+    /// listing the candidates when there are several.
+    pub fn address_of(&self, module: Option<&str>, name: &str) -> Result<u64, SymbolError> {
+        let found = self.lookup(module, name)?;
+        match found.as_slice() {
+            [] => Err(SymbolError::UnknownSymbol(name.to_string())),
+            [one] => Ok(one.addr),
+            many => Err(SymbolError::Ambiguous {
+                name: name.to_string(),
+                candidates: many
+                    .iter()
+                    .map(|m| format!("{} ({:#x})", m.qualified(), m.addr))
+                    .collect(),
+            }),
+        }
+    }
 
-fn number(s: &str) -> Option<u64> {
-    let s = s.trim();
-    if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        u64::from_str_radix(hex, 16).ok()
-    } else if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        s.parse().ok()
-    } else {
-        None
+    /// An expression over this process's symbols to one address.
+    pub fn resolve(&self, text: &str) -> Result<u64, SymbolError> {
+        resolve_in(text, self)
     }
 }
 
-/// Splits a trailing `+N` / `-N`. Only a number after the last sign counts, so names with
-/// `-` or `+` inside (C++ `operator+`, file-like names) stay whole.
-fn split_offset(s: &str) -> Option<(&str, i64)> {
-    if let Some(pos) = s.rfind(['+', '-']) {
-        if let Some(n) = number(&s[pos + 1..]) {
-            let n = i64::try_from(n).ok()?;
-            let base = s[..pos].trim_end();
-            if base.is_empty() {
-                return None;
+impl Env for Symbolizer {
+    fn symbol(&self, module: Option<&str>, name: &str) -> Result<u64, ExprError> {
+        self.address_of(module, name).map_err(|e| match e {
+            SymbolError::UnknownSymbol(n) => ExprError::UnknownSymbol(n),
+            SymbolError::UnknownModule(m) => ExprError::UnknownModule(m),
+            SymbolError::Ambiguous { name, candidates } => {
+                ExprError::Ambiguous { name, candidates }
             }
-            return Some((base, if &s[pos..pos + 1] == "-" { -n } else { n }));
-        }
+            other => ExprError::NoSymbols(other.to_string()),
+        })
     }
-    Some((s, 0))
 }
 
-pub fn parse(text: &str) -> Result<AddrExpr, SymbolError> {
-    let s = text.trim();
-    let bad = || SymbolError::BadExpression(text.to_string());
-    if s.is_empty() {
-        return Err(bad());
-    }
-    let (base, offset) = split_offset(s).ok_or_else(bad)?;
-    if let Some(a) = number(base) {
-        return Ok(AddrExpr::Addr(a.wrapping_add_signed(offset)));
-    }
-    if base.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let (module, name) = match base.split_once('!') {
-        Some((m, n)) if !m.trim().is_empty() && !n.trim().is_empty() => {
-            (Some(m.trim().to_string()), n.trim().to_string())
-        }
-        Some(_) => return Err(bad()),
-        None => (None, base.to_string()),
-    };
-    if name.chars().any(char::is_whitespace) && !name.contains(['(', '<']) {
-        return Err(bad());
-    }
-    Ok(AddrExpr::Symbol {
-        module,
-        name,
-        offset,
+/// `text` evaluated in `env`, with the expression's errors in this layer's terms.
+pub fn resolve_in<E: Env + ?Sized>(text: &str, env: &E) -> Result<u64, SymbolError> {
+    expr::evaluate(text, env).map_err(|e| match e {
+        ExprError::Empty
+        | ExprError::Syntax { .. }
+        | ExprError::BadNumber(_)
+        | ExprError::TooLarge(_) => SymbolError::BadExpression(text.to_string()),
+        ExprError::UnknownSymbol(n) => SymbolError::UnknownSymbol(n),
+        ExprError::UnknownModule(m) => SymbolError::UnknownModule(m),
+        ExprError::Ambiguous { name, candidates } => SymbolError::Ambiguous { name, candidates },
+        error => SymbolError::Eval {
+            text: text.to_string(),
+            error,
+        },
     })
 }
 
@@ -74,40 +65,67 @@ pub fn parse(text: &str) -> Result<AddrExpr, SymbolError> {
 mod tests {
     use super::*;
 
-    fn sym(module: Option<&str>, name: &str, offset: i64) -> AddrExpr {
-        AddrExpr::Symbol {
-            module: module.map(String::from),
-            name: name.into(),
-            offset,
+    /// Symbols as a process might have them, without the process.
+    struct Table;
+
+    impl Env for Table {
+        fn symbol(&self, module: Option<&str>, name: &str) -> Result<u64, ExprError> {
+            let all = [
+                ("ptscope", "main", 0x40_1000),
+                ("libc.so.6", "read", 0x7f00_0000_2000),
+                ("ptscope", "ptscope::demo::chain::mutex_waiter", 0x40_5000),
+                ("ptscope", "my-func", 0x40_3000),
+                ("ptscope", "operator+", 0x40_2000),
+            ];
+            if let Some(m) = module {
+                if !all.iter().any(|s| s.0.starts_with(m)) {
+                    return Err(ExprError::UnknownModule(m.into()));
+                }
+            }
+            all.iter()
+                .find(|s| s.1 == name && module.is_none_or(|m| s.0.starts_with(m)))
+                .map(|s| s.2)
+                .ok_or_else(|| ExprError::UnknownSymbol(name.into()))
         }
     }
 
     #[test]
     fn addresses() {
-        assert_eq!(parse("0x7f00dead"), Ok(AddrExpr::Addr(0x7f00dead)));
-        assert_eq!(parse(" 0X10 "), Ok(AddrExpr::Addr(0x10)));
-        assert_eq!(parse("4096"), Ok(AddrExpr::Addr(4096)));
-        assert_eq!(parse("0x1000+0x10"), Ok(AddrExpr::Addr(0x1010)));
-        assert_eq!(parse("0x1000-16"), Ok(AddrExpr::Addr(0xff0)));
+        for (text, want) in [
+            ("0x7f00dead", 0x7f00dead),
+            (" 0X10 ", 0x10),
+            ("4096", 4096),
+            ("0x1000+0x10", 0x1010),
+            ("0x1000-16", 0xff0),
+        ] {
+            assert_eq!(resolve_in(text, &Table), Ok(want), "{text}");
+        }
     }
 
     #[test]
     fn names_offsets_and_modules() {
-        assert_eq!(parse("main"), Ok(sym(None, "main", 0)));
-        assert_eq!(parse("read+0x10"), Ok(sym(None, "read", 16)));
-        assert_eq!(parse("read + 8"), Ok(sym(None, "read", 8)));
-        assert_eq!(parse("read-4"), Ok(sym(None, "read", -4)));
+        for (text, want) in [
+            ("main", 0x40_1000),
+            ("read+0x10", 0x7f00_0000_2010),
+            ("read + 8", 0x7f00_0000_2008),
+            ("read-4", 0x7f00_0000_1ffc),
+            ("libc.so.6!read", 0x7f00_0000_2000),
+            ("libc!read+0x4", 0x7f00_0000_2004),
+            ("ptscope::demo::chain::mutex_waiter", 0x40_5000),
+            ("ptscope::demo::chain::mutex_waiter-4", 0x40_4ffc),
+            ("my-func", 0x40_3000),
+            ("operator+", 0x40_2000),
+        ] {
+            assert_eq!(resolve_in(text, &Table), Ok(want), "{text}");
+        }
         assert_eq!(
-            parse("libc.so.6!read"),
-            Ok(sym(Some("libc.so.6"), "read", 0))
+            resolve_in("nolib!read", &Table),
+            Err(SymbolError::UnknownModule("nolib".into()))
         );
-        assert_eq!(parse("libc!read+0x4"), Ok(sym(Some("libc"), "read", 4)));
         assert_eq!(
-            parse("ptscope::demo::chain::mutex_waiter"),
-            Ok(sym(None, "ptscope::demo::chain::mutex_waiter", 0))
+            resolve_in("read+zz", &Table),
+            Err(SymbolError::UnknownSymbol("read+zz".into()))
         );
-        assert_eq!(parse("my-func"), Ok(sym(None, "my-func", 0)));
-        assert_eq!(parse("operator+"), Ok(sym(None, "operator+", 0)));
     }
 
     #[test]
@@ -117,17 +135,33 @@ mod tests {
             "  ",
             "0xzz",
             "12abc",
-            "!read",
             "libc!",
             "+0x10",
             "two words",
-            "0x1+0xffffffffffffffff",
+            "read+",
         ] {
             assert_eq!(
-                parse(bad),
+                resolve_in(bad, &Table),
                 Err(SymbolError::BadExpression(bad.to_string())),
                 "{bad:?}"
             );
         }
+        // Whatever parses but cannot be worked out says why, in one line.
+        let e = resolve_in("main/0", &Table).unwrap_err();
+        assert_eq!(
+            e,
+            SymbolError::Eval {
+                text: "main/0".into(),
+                error: ExprError::DivideByZero
+            }
+        );
+        assert_eq!(e.to_string(), "cannot evaluate `main/0`: division by zero");
+        assert!(matches!(
+            resolve_in("*main", &Table),
+            Err(SymbolError::Eval {
+                error: ExprError::Memory { .. },
+                ..
+            })
+        ));
     }
 }

@@ -17,7 +17,7 @@ pub use crate::procinfo::Mapping;
 pub use cache::ModuleCache;
 pub use elf::ElfModule;
 pub use error::SymbolError;
-pub use expr::AddrExpr;
+pub use expr::resolve_in;
 pub use unwind::{unwind, Backtrace, Frame, FrameKind, UnwindStop, MAX_DEPTH};
 
 use crate::procinfo::{self, maps};
@@ -365,32 +365,6 @@ impl Symbolizer {
             found = collect(true);
         }
         Ok(found)
-    }
-
-    /// `0xADDR`, `NAME`, `NAME+0x10`, `module!NAME`: to one address, or a typed error listing
-    /// the candidates when the name is defined in several places.
-    pub fn resolve(&self, text: &str) -> Result<u64, SymbolError> {
-        match expr::parse(text)? {
-            AddrExpr::Addr(a) => Ok(a),
-            AddrExpr::Symbol {
-                module,
-                name,
-                offset,
-            } => {
-                let found = self.lookup(module.as_deref(), &name)?;
-                match found.as_slice() {
-                    [] => Err(SymbolError::UnknownSymbol(name)),
-                    [one] => Ok(one.addr.wrapping_add_signed(offset)),
-                    many => Err(SymbolError::Ambiguous {
-                        name,
-                        candidates: many
-                            .iter()
-                            .map(|m| format!("{} ({:#x})", m.qualified(), m.addr))
-                            .collect(),
-                    }),
-                }
-            }
-        }
     }
 }
 

@@ -1,21 +1,26 @@
-use super::*;
-use crate::ui::fixtures::*;
-use std::sync::Arc;
+//! The rules that join the parts: which keys apply in which process state, what each asks
+//! the tracer and the workers for, and how answers come back. Each part's own behaviour is
+//! tested beside it in `model/`.
 
-fn running_model() -> Model {
+use super::*;
+use crate::tracer::event::Transition;
+use crate::ui::fixtures::*;
+use crate::ui::model::StatusKind;
+
+pub(crate) fn running_model() -> Model {
     let mut m = demo_model();
     update(&mut m, Msg::Tracer(event(30, 3000, EventKind::Resumed)));
     m
 }
 
-fn status(m: &Model) -> (StatusKind, String) {
-    let s = m.status.clone().expect("a status line");
+pub(crate) fn status(m: &Model) -> (StatusKind, String) {
+    let s = m.status.line.clone().expect("a status line");
     (s.kind, s.text)
 }
 
 #[test]
 fn commands_follow_the_process_state() {
-    // (model, message, commands expected, status kind, words the status must contain)
+    // (model, message, effects expected, status kind, words the status must contain)
     let stopped = demo_model;
     let running = running_model;
     let exited = || {
@@ -24,11 +29,17 @@ fn commands_follow_the_process_state() {
         update(&mut m, Msg::Tracer(event(40, 4000, k)));
         m
     };
-    type Case = (fn() -> Model, Msg, Vec<Command>, StatusKind, &'static str);
-    let selected = PID + 1;
+    type Case = (fn() -> Model, Msg, Vec<Effect>, StatusKind, &'static str);
+    let selected = crate::ui::fixtures::PID + 1;
     let cases: Vec<Case> = vec![
         // The stop waits for the kernel-view reading before it (see below).
-        (running, Msg::Stop, vec![], StatusKind::Info, "stopping"),
+        (
+            running,
+            Msg::Stop,
+            vec![Effect::ReadKernel],
+            StatusKind::Info,
+            "stopping",
+        ),
         (
             stopped,
             Msg::Stop,
@@ -40,7 +51,7 @@ fn commands_follow_the_process_state() {
         (
             stopped,
             Msg::Continue,
-            vec![Command::Continue],
+            vec![Effect::Tracer(Command::Continue)],
             StatusKind::Info,
             "continuing",
         ),
@@ -61,7 +72,7 @@ fn commands_follow_the_process_state() {
         (
             stopped,
             Msg::Step,
-            vec![Command::Step { tid: selected }],
+            vec![Effect::Tracer(Command::Step { tid: selected })],
             StatusKind::Info,
             "stepping",
         ),
@@ -76,7 +87,7 @@ fn commands_follow_the_process_state() {
         (
             stopped,
             Msg::DeleteBreakpoint,
-            vec![Command::RemoveBreakpoint { addr: HOT }],
+            vec![Effect::Tracer(Command::RemoveBreakpoint { addr: HOT })],
             StatusKind::Info,
             "deleting",
         ),
@@ -87,10 +98,17 @@ fn commands_follow_the_process_state() {
             StatusKind::Error,
             "has exited",
         ),
+        (
+            exited,
+            Msg::BreakpointPrompt,
+            vec![],
+            StatusKind::Error,
+            "cannot add a breakpoint: the process has exited",
+        ),
     ];
     for (make, msg, want, kind, words) in cases {
         let mut m = make();
-        let label = format!("{msg:?} in {:?}", m.process);
+        let label = format!("{msg:?} in {:?}", m.process.state);
         assert_eq!(update(&mut m, msg), want, "{label}");
         let (k, text) = status(&m);
         assert_eq!(k, kind, "{label}: {text}");
@@ -101,50 +119,30 @@ fn commands_follow_the_process_state() {
 #[test]
 fn the_stopping_thread_is_selected_and_marked() {
     let m = demo_model();
-    assert_eq!(m.stopped_by, Some(PID + 1));
-    assert_eq!(m.selected, Some(PID + 1));
-    assert_eq!(m.process, ProcessState::Stopped);
-    assert_eq!(m.threads.len(), 7);
-    assert_eq!(m.breakpoints.len(), 2);
+    assert_eq!(m.threads.stopped_by, Some(PID + 1));
+    assert_eq!(m.threads.selected, Some(PID + 1));
+    assert_eq!(m.process.state, ProcessState::Stopped);
+    assert_eq!(m.threads.rows.len(), 7);
+    assert_eq!(m.breakpoints.list.len(), 2);
 }
 
 #[test]
 fn step_on_a_thread_that_is_not_stopped_says_why() {
     let mut m = demo_model();
-    m.selected = Some(PID + 6);
-    assert!(update(&mut m, Msg::Step).is_empty());
+    m.threads.selected = Some(PID + 6);
+    assert!(commands(&update(&mut m, Msg::Step)).is_empty());
     let (k, text) = status(&m);
     assert_eq!(k, StatusKind::Error);
     assert!(text.contains("is exiting"), "{text}");
 }
 
 #[test]
-fn changed_registers_are_remembered_per_stop() {
-    let m = demo_model();
-    let row = &m.threads[&(PID + 1)];
-    let (now, before) = (row.regs.unwrap(), row.prev_regs.unwrap());
-    assert_eq!(now.rip(), HOT);
-    assert_eq!(before.rip(), HOT - 0x10);
-    // The same registers again (a refresh) keep the highlight.
-    let mut m2 = m.clone();
-    update(
-        &mut m2,
-        Msg::Tracer(event(
-            50,
-            5000,
-            EventKind::AllStopped(Box::new(demo_snapshot())),
-        )),
-    );
-    assert_eq!(m2.threads[&(PID + 1)].prev_regs, Some(before));
-}
-
-#[test]
 fn step_reply_refreshes_registers_and_memory() {
     let mut m = demo_model();
     with_memory(&mut m, 0x7ffd_0000_0000, 64, 64);
-    let cmds = update(&mut m, Msg::Step);
+    let cmds = commands(&update(&mut m, Msg::Step));
     m.sent(7, cmds[0].clone());
-    let after = reply(&mut m, 7, Ok(Reply::Done));
+    let after = commands(&reply(&mut m, 7, Ok(Reply::Done)));
     assert_eq!(after[0], Command::Snapshot);
     assert!(matches!(
         after[1],
@@ -153,122 +151,6 @@ fn step_reply_refreshes_registers_and_memory() {
             ..
         }
     ));
-}
-
-#[test]
-fn memory_prompt_accepts_registers_and_pages() {
-    let mut m = demo_model();
-    update(&mut m, Msg::MemoryPrompt);
-    for c in "rsp-0x40".chars() {
-        update(&mut m, Msg::PromptChar(c));
-    }
-    let cmds = update(&mut m, Msg::PromptSubmit);
-    let rsp = m.threads[&(PID + 1)].regs.unwrap().rsp();
-    let rows = m.screen().memory.map(layout::inner_height).unwrap();
-    let per_row = bytes_per_row(m.screen().memory.unwrap().width - 2);
-    assert_eq!(
-        cmds,
-        vec![Command::ReadMemory {
-            addr: rsp - 0x40,
-            len: rows * per_row
-        }]
-    );
-    assert_eq!(m.focus, Focus::Memory);
-    assert_eq!(m.memory.expr, "rsp-0x40");
-    let down = update(&mut m, Msg::PageDown);
-    let page = (rows * per_row) as u64;
-    assert_eq!(
-        down,
-        vec![Command::ReadMemory {
-            addr: rsp - 0x40 + page,
-            len: rows * per_row
-        }]
-    );
-    update(&mut m, Msg::PageUp);
-    let up = update(&mut m, Msg::Up);
-    assert_eq!(
-        up,
-        vec![Command::ReadMemory {
-            addr: rsp - 0x40 - per_row as u64,
-            len: rows * per_row
-        }]
-    );
-}
-
-#[test]
-fn a_stale_memory_reply_is_ignored_and_a_failed_one_shows_unknown_bytes() {
-    let mut m = demo_model();
-    m.memory.addr = Some(0x2000);
-    m.sent(
-        1,
-        Command::ReadMemory {
-            addr: 0x1000,
-            len: 16,
-        },
-    );
-    let stale = MemoryRead {
-        addr: 0x1000,
-        bytes: vec![1; 16],
-        requested: 16,
-    };
-    reply(&mut m, 1, Ok(Reply::Memory(stale)));
-    assert_eq!(m.memory.data, None);
-    m.sent(
-        2,
-        Command::ReadMemory {
-            addr: 0x2000,
-            len: 32,
-        },
-    );
-    reply(
-        &mut m,
-        2,
-        Err(TraceError::Unreadable {
-            addr: 0x2000,
-            len: 32,
-            read: 0,
-        }),
-    );
-    let d = m.memory.data.clone().unwrap();
-    assert_eq!((d.bytes.len(), d.requested), (0, 32));
-    assert_eq!(status(&m).0, StatusKind::Error);
-}
-
-#[test]
-fn breakpoint_prompt_adds_and_the_reply_lists_it() {
-    let mut m = running_model();
-    update(&mut m, Msg::BreakpointPrompt);
-    assert_eq!(
-        m.prompt.as_ref().map(|p| p.kind),
-        Some(PromptKind::Breakpoint)
-    );
-    for c in "0x401136".chars() {
-        update(&mut m, Msg::PromptChar(c));
-    }
-    update(&mut m, Msg::PromptBackspace);
-    update(&mut m, Msg::PromptChar('6'));
-    let cmds = update(&mut m, Msg::PromptSubmit);
-    assert_eq!(cmds, vec![Command::AddBreakpoint { addr: 0x401136 }]);
-    assert!(m.prompt.is_none());
-    m.sent(3, cmds[0].clone());
-    reply(&mut m, 3, Ok(Reply::Done));
-    assert!(m
-        .breakpoints
-        .iter()
-        .any(|b| b.addr == 0x401136 && b.hits == 0));
-    // A known name works too; garbage says why and sends nothing.
-    update(&mut m, Msg::BreakpointPrompt);
-    "ptscope_demo_hot".chars().for_each(|c| {
-        update(&mut m, Msg::PromptChar(c));
-    });
-    assert_eq!(
-        update(&mut m, Msg::PromptSubmit),
-        vec![Command::AddBreakpoint { addr: HOT }]
-    );
-    update(&mut m, Msg::BreakpointPrompt);
-    update(&mut m, Msg::PromptChar('z'));
-    assert!(update(&mut m, Msg::PromptSubmit).is_empty());
-    assert_eq!(status(&m).0, StatusKind::Error);
 }
 
 #[test]
@@ -288,9 +170,84 @@ fn errors_from_the_tracer_reach_the_status_bar_sanitised() {
 }
 
 #[test]
-fn births_and_deaths_update_the_table_and_the_log() {
+fn focus_cycles_both_ways() {
+    let mut m = demo_model();
+    let mut seen = vec![m.screen.focus];
+    for _ in 0..Focus::ALL.len() {
+        update(&mut m, Msg::FocusNext);
+        seen.push(m.screen.focus);
+    }
+    assert_eq!(seen.first(), seen.last());
+    assert_eq!(seen[1], Focus::Backtrace);
+    assert_eq!(seen[2], Focus::Registers);
+    update(&mut m, Msg::FocusPrev);
+    assert_eq!(m.screen.focus, Focus::Log);
+}
+
+#[test]
+fn signals_and_q_quit() {
     let mut m = running_model();
-    let before = m.log.len();
+    assert_eq!(update(&mut m, Msg::Signal("SIGTERM")), vec![Effect::Quit]);
+    assert_eq!(status(&m).1, "SIGTERM: quitting");
+    assert_eq!(update(&mut m, Msg::Quit), vec![Effect::Quit]);
+}
+
+#[test]
+fn a_stop_is_sent_only_after_the_kernel_view_before_it() {
+    let mut m = running_model();
+    assert_eq!(
+        update(&mut m, Msg::Stop),
+        vec![Effect::ReadKernel],
+        "a /proc reading is asked for first"
+    );
+    assert_eq!(m.process.state, ProcessState::Stopping);
+    // A second s while waiting does not ask twice.
+    assert!(update(&mut m, Msg::Stop).is_empty(), "once");
+    let fx = update(&mut m, Msg::Kernel(kernel_views()));
+    assert_eq!(fx, vec![Effect::Tracer(Command::Stop)]);
+    assert_eq!(
+        m.threads.kernel[&(PID + 2)]
+            .call
+            .as_deref()
+            .map(|c| &c[..5]),
+        Some("futex")
+    );
+    // The next reading does not send another stop.
+    assert!(update(&mut m, Msg::Kernel(kernel_views())).is_empty());
+}
+
+#[test]
+fn a_stop_pressed_while_a_reading_is_on_its_way_waits_for_that_one() {
+    let mut m = running_model();
+    assert_eq!(update(&mut m, Msg::Tick), vec![Effect::ReadKernel]);
+    assert!(update(&mut m, Msg::Stop).is_empty(), "no second reading");
+    assert_eq!(
+        update(&mut m, Msg::Kernel(kernel_views())),
+        vec![Effect::Tracer(Command::Stop)]
+    );
+}
+
+#[test]
+fn ticks_read_the_kernel_view_only_while_running() {
+    let mut m = demo_model();
+    assert!(
+        update(&mut m, Msg::Tick).is_empty(),
+        "stopped: /proc would only show our stop"
+    );
+    let mut m = running_model();
+    assert_eq!(update(&mut m, Msg::Tick), vec![Effect::ReadKernel]);
+    assert!(
+        update(&mut m, Msg::Tick).is_empty(),
+        "one reading at a time"
+    );
+    update(&mut m, Msg::Kernel(kernel_views()));
+    assert_eq!(update(&mut m, Msg::Tick), vec![Effect::ReadKernel]);
+}
+
+#[test]
+fn births_ask_for_a_snapshot_on_the_next_tick_once() {
+    let mut m = running_model();
+    update(&mut m, Msg::Kernel(kernel_views()));
     let born = EventKind::Transition(Transition {
         tid: 9000,
         old: ThreadState::Running,
@@ -299,321 +256,61 @@ fn births_and_deaths_update_the_table_and_the_log() {
         status: None,
         note: "new thread",
     });
-    update(&mut m, Msg::Tracer(event(60, 6000, born)));
-    assert!(m.threads.contains_key(&9000));
-    assert!(m.names_stale);
-    assert_eq!(update(&mut m, Msg::Tick), vec![Command::Snapshot]);
-    let died = EventKind::Transition(Transition {
-        tid: 9000,
-        old: ThreadState::Exiting,
-        new: ThreadState::Exited,
-        cause: None,
-        status: Some(RawStatus::new(0)),
-        note: "reaped",
-    });
-    update(&mut m, Msg::Tracer(event(61, 6100, died)));
-    assert!(!m.threads.contains_key(&9000));
-    assert_eq!(m.log.len(), before + 2);
-}
-
-#[test]
-fn the_log_is_a_ring_and_scrolling_back_holds_still() {
-    let mut m = running_model();
-    for i in 0..LOG_CAPACITY + 10 {
-        let k = EventKind::Note {
-            tid: None,
-            text: format!("line {i}"),
-        };
-        update(&mut m, Msg::Tracer(event(i as u64, i as u64, k)));
-    }
-    assert_eq!(m.log.len(), LOG_CAPACITY);
-    m.focus = Focus::Log;
-    update(&mut m, Msg::Up);
-    update(&mut m, Msg::Up);
-    assert_eq!(m.log_back, 2);
-    update(
-        &mut m,
-        Msg::Tracer(event(
-            1,
-            1,
-            EventKind::Note {
-                tid: None,
-                text: "new".into(),
-            },
-        )),
-    );
-    assert_eq!(m.log_back, 3, "the lines in view stay in view");
-    update(&mut m, Msg::End);
-    assert_eq!(m.log_back, 0);
-}
-
-#[test]
-fn focus_cycles_both_ways() {
-    let mut m = demo_model();
-    let mut seen = vec![m.focus];
-    for _ in 0..Focus::ALL.len() {
-        update(&mut m, Msg::FocusNext);
-        seen.push(m.focus);
-    }
-    assert_eq!(seen.first(), seen.last());
-    assert_eq!(seen[1], Focus::Backtrace);
-    assert_eq!(seen[2], Focus::Registers);
-    update(&mut m, Msg::FocusPrev);
-    assert_eq!(m.focus, Focus::Log);
-}
-
-#[test]
-fn selection_scrolls_through_hundreds_of_threads() {
-    let mut m = demo_model();
-    let mut snap = demo_snapshot();
-    snap.threads = (0..500).map(|i| fixtures_thread(PID + i)).collect();
-    snap.stopped_by = None;
-    update(
-        &mut m,
-        Msg::Tracer(event(70, 7000, EventKind::AllStopped(Box::new(snap)))),
-    );
-    m.selected = Some(PID);
-    m.threads_offset = 0;
-    let rows = m.threads_rows();
-    for _ in 0..rows + 5 {
-        update(&mut m, Msg::Down);
-    }
-    assert_eq!(m.selected, Some(PID + rows as i32 + 5));
-    assert_eq!(m.threads_offset, 6);
-    update(&mut m, Msg::Up);
-    assert_eq!(
-        m.threads_offset, 6,
-        "moving up inside the window does not scroll"
-    );
-    update(&mut m, Msg::End);
-    assert_eq!(m.selected, Some(PID + 499));
-    update(&mut m, Msg::Home);
-    assert_eq!((m.selected, m.threads_offset), (Some(PID), 0));
-}
-
-fn fixtures_thread(tid: Tid) -> ThreadInfo {
-    thread(tid, "w", ThreadState::Stopped, Some(StopCause::Stopped))
-}
-
-#[test]
-fn signals_quit() {
-    let mut m = running_model();
-    update(&mut m, Msg::Signal("SIGTERM"));
-    assert!(m.quit);
-}
-
-#[test]
-fn unknown_names_go_to_the_resolver() {
-    let mut m = demo_model();
-    m.resolver = Some(Resolver(Arc::new(|text: &str| match text {
-        "read+0x10" => Ok(0x7f00_0000_1010),
-        other => Err(format!("no symbol {other}")),
-    })));
-    for (input, want) in [
-        ("read+0x10", Some(0x7f00_0000_1010)),
-        ("0x1000", Some(0x1000)),
-        ("ptscope_demo_hot", Some(HOT)),
-        ("nosuch", None),
-    ] {
-        update(&mut m, Msg::BreakpointPrompt);
-        input.chars().for_each(|c| {
-            update(&mut m, Msg::PromptChar(c));
-        });
-        let cmds = update(&mut m, Msg::PromptSubmit);
-        match want {
-            Some(addr) => assert_eq!(cmds, vec![Command::AddBreakpoint { addr }], "{input}"),
-            None => {
-                assert!(cmds.is_empty());
-                assert_eq!(
-                    status(&m),
-                    (StatusKind::Error, "no symbol nosuch".to_string())
-                );
-            }
-        }
-    }
-}
-
-#[test]
-fn pcs_are_asked_for_once_and_forgotten_at_exec() {
-    let mut m = Model::new(PID, "demo", true);
-    let stop = |m: &mut Model| {
-        let k = EventKind::AllStopped(Box::new(demo_snapshot()));
-        update(m, Msg::Tracer(event(1, 1, k)));
-    };
-    stop(&mut m);
-    // Two distinct PCs among seven threads, and the second breakpoint's address.
-    assert_eq!(
-        m.take_unnamed_pcs(),
-        vec![HOT, 0x55d0_c0a0_2000, 0x7f3a_1c29_5d7e]
-    );
-    assert!(m.take_unnamed_pcs().is_empty(), "asked already");
-    update(
-        &mut m,
-        Msg::PcNames(vec![
-            (HOT, Some("hot\x1b[1m".into())),
-            (0x7f3a_1c29_5d7e, None),
-        ]),
-    );
-    assert_eq!(m.pc_name(HOT), Some("hot\\x1b[1m"));
-    assert_eq!(m.pc_name(0x7f3a_1c29_5d7e), None);
-    stop(&mut m);
-    assert!(m.take_unnamed_pcs().is_empty(), "named already");
-    let exec = EventKind::Transition(Transition {
-        tid: PID,
-        old: ThreadState::Running,
-        new: ThreadState::Stopped,
-        cause: Some(StopCause::Exec),
-        status: None,
-        note: "exec",
-    });
-    update(&mut m, Msg::Tracer(event(2, 2, exec)));
-    // A late answer from before the exec is not taken.
-    update(&mut m, Msg::PcNames(vec![(HOT, Some("old".into()))]));
-    assert_eq!(m.pc_name(HOT), None);
-    assert_eq!(
-        m.take_unnamed_pcs(),
-        vec![HOT, 0x55d0_c0a0_2000, 0x7f3a_1c29_5d7e],
-        "asked again after exec"
-    );
-}
-
-#[test]
-fn a_stop_is_sent_only_after_the_kernel_view_before_it() {
-    let mut m = running_model();
-    assert!(update(&mut m, Msg::Stop).is_empty());
+    assert!(update(&mut m, Msg::Tracer(event(60, 6000, born))).is_empty());
+    let fx = update(&mut m, Msg::Tick);
+    assert_eq!(commands(&fx), vec![Command::Snapshot]);
+    m.sent(1, Command::Snapshot);
+    m.threads.births_unnamed = true;
     assert!(
-        m.take_kernel_request(),
-        "a /proc reading is asked for first"
+        commands(&update(&mut m, Msg::Tick)).is_empty(),
+        "one on its way"
     );
-    assert!(!m.take_kernel_request(), "once");
-    // A second s while waiting does not ask twice.
-    assert!(update(&mut m, Msg::Stop).is_empty());
-    let cmds = update(&mut m, Msg::Kernel(kernel_views()));
-    assert_eq!(cmds, vec![Command::Stop]);
-    assert_eq!(
-        m.kernel[&(PID + 2)].call.as_deref().map(|c| &c[..5]),
-        Some("futex")
-    );
-    // The next reading does not send another stop.
-    assert!(update(&mut m, Msg::Kernel(kernel_views())).is_empty());
 }
 
 #[test]
-fn ticks_read_the_kernel_view_only_while_running() {
+fn prompts_are_resolved_by_the_worker_with_the_selected_threads_registers() {
     let mut m = demo_model();
-    update(&mut m, Msg::Tick);
-    assert!(
-        !m.take_kernel_request(),
-        "stopped: /proc would only show our stop"
-    );
-    let mut m = running_model();
-    update(&mut m, Msg::Tick);
-    assert!(m.take_kernel_request());
-}
-
-#[test]
-fn readings_of_our_own_stop_keep_the_view_from_before() {
-    let mut m = demo_model();
-    let before = m.kernel[&(PID + 2)].clone();
-    assert_eq!(before.wchan.as_deref(), Some("futex_wait_queue"));
-    let mut after = kernel_views();
-    for v in after.iter_mut() {
-        v.state = 't';
-        v.wchan = Some("ptrace_stop".into());
+    update(&mut m, Msg::BreakpointPrompt);
+    for c in "rip+1".chars() {
+        update(&mut m, Msg::PromptChar(c));
     }
-    update(&mut m, Msg::Kernel(after));
-    assert_eq!(m.kernel[&(PID + 2)], before);
-    // Never seen running: nothing to show rather than our `t`.
-    assert!(!m.kernel.contains_key(&(PID + 5)));
-    // Hostile text from /proc is sanitised.
-    let mut odd = kernel_views();
-    odd[0].wchan = Some("\x1b[2Jx".into());
-    update(&mut m, Msg::Kernel(odd));
-    assert_eq!(m.kernel[&PID].wchan.as_deref(), Some("\\x1b[2Jx"));
-}
-
-#[test]
-fn backtraces_follow_the_selection_and_stale_ones_are_dropped() {
-    let mut m = Model::new(PID, "demo", true);
-    let k = EventKind::AllStopped(Box::new(demo_snapshot()));
-    update(&mut m, Msg::Tracer(event(1, 1, k)));
-    let ask = m.take_unwind().expect("the stopping thread is unwound");
-    assert_eq!((ask.gen, ask.tid), (m.stop_gen, PID + 1));
-    assert_eq!(ask.regs.rip(), HOT);
-    assert!(m.take_unwind().is_none(), "asked once");
-    // Moving the selection asks for the next thread.
-    update(&mut m, Msg::Down);
-    let next = m.take_unwind().expect("selection change");
-    assert_eq!(next.tid, PID + 2);
-    // An answer for the old stop is dropped; one for this stop is kept.
-    let old = chain_backtrace(ask.gen - 1, PID + 2);
-    update(&mut m, Msg::Backtrace(old));
-    assert!(m.selected_backtrace().is_none());
-    update(&mut m, Msg::Backtrace(chain_backtrace(next.gen, PID + 2)));
-    assert_eq!(m.selected_backtrace().map(|b| b.frames.len()), Some(6));
-    // Back up: the first answer never came, so it is asked again; then down again is cached.
-    update(&mut m, Msg::Up);
-    assert_eq!(m.take_unwind().map(|u| u.tid), Some(PID + 1));
-    update(&mut m, Msg::Down);
-    assert!(m.take_unwind().is_none(), "cached for this stop");
-    // Running: nothing is unwound, and answers that arrive late are dropped.
-    update(&mut m, Msg::Tracer(event(2, 2, EventKind::Resumed)));
-    update(&mut m, Msg::Up);
-    assert!(m.take_unwind().is_none());
-    let late = chain_backtrace(m.stop_gen, PID + 1);
-    update(&mut m, Msg::Backtrace(late));
-    assert!(!m.backtraces.contains_key(&(PID + 1)));
-    // A new stop forgets the old stacks.
-    let k = EventKind::AllStopped(Box::new(demo_snapshot()));
-    update(&mut m, Msg::Tracer(event(3, 3, k)));
-    assert!(m.backtraces.is_empty());
-    assert!(m.take_unwind().is_some());
-}
-
-#[test]
-fn the_backtrace_pane_scrolls_when_focused() {
-    let mut m = demo_model();
-    update(&mut m, Msg::Resize(120, 35));
-    m.focus = Focus::Backtrace;
-    update(&mut m, Msg::Down);
+    let fx = update(&mut m, Msg::PromptSubmit);
+    let regs = m.threads.rows[&(PID + 1)].regs;
+    let mut names = std::collections::BTreeMap::new();
+    names.insert("ptscope_demo_hot".to_string(), HOT);
     assert_eq!(
-        m.bt_offset, 0,
-        "six frames fit in the pane: nothing to scroll"
+        fx,
+        vec![Effect::Resolve(ResolveAsk {
+            purpose: Purpose::Breakpoint,
+            text: "rip+1".into(),
+            tid: Some(PID + 1),
+            regs,
+            names,
+            at_rest: true,
+        })]
     );
-    let mut long = chain_backtrace(m.stop_gen, PID + 1);
-    let extra = long.frames.clone();
-    for _ in 0..5 {
-        long.frames.extend(extra.clone());
-    }
-    update(&mut m, Msg::Backtrace(long));
-    update(&mut m, Msg::PageDown);
-    assert!(m.bt_offset > 0);
-    update(&mut m, Msg::Home);
-    assert_eq!(m.bt_offset, 0);
-    update(&mut m, Msg::End);
-    assert_eq!(m.bt_offset, 36 - 6);
-    // Another thread's stack starts at its top.
-    m.focus = Focus::Threads;
-    update(&mut m, Msg::Down);
-    assert_eq!(m.bt_offset, 0);
+    assert!(!m.prompt.is_open(), "Enter closes the prompt at once");
+    let fx = answer_prompts(&mut m, fx, &FakeSymbols);
+    assert_eq!(
+        commands(&fx),
+        vec![Command::AddBreakpoint { addr: HOT + 1 }]
+    );
+    assert_eq!(status(&m).1, format!("adding breakpoint at {:#x}", HOT + 1));
 }
 
 #[test]
-fn breakpoints_memory_and_log_addresses_are_named() {
-    let mut m = Model::new(PID, "demo", true);
-    let t = EventKind::Transition(Transition {
-        tid: PID + 1,
-        old: ThreadState::Running,
-        new: ThreadState::Stopping,
-        cause: Some(StopCause::Breakpoint { addr: 0x40_1136 }),
-        status: None,
-        note: "",
-    });
-    update(&mut m, Msg::Tracer(event(1, 1, t)));
-    m.memory.addr = Some(0x40_2000);
-    m.breakpoints.push(BreakpointInfo {
-        addr: 0x40_3000,
-        hits: 0,
-    });
-    assert_eq!(m.take_unnamed_pcs(), vec![0x40_1136, 0x40_2000, 0x40_3000]);
+fn an_answer_for_a_process_gone_meanwhile_adds_nothing() {
+    let mut m = demo_model();
+    let k = EventKind::ProcessExited(ExitKind::Code { code: 0 });
+    update(&mut m, Msg::Tracer(event(40, 4000, k)));
+    let fx = update(
+        &mut m,
+        Msg::Resolved {
+            purpose: Purpose::Breakpoint,
+            text: "0x10".into(),
+            result: Ok(0x10),
+        },
+    );
+    assert!(commands(&fx).is_empty());
+    assert_eq!(status(&m).0, StatusKind::Error);
 }

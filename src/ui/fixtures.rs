@@ -1,5 +1,6 @@
 //! Hand-made tracer output for the model and snapshot tests: what a stopped demo looks like.
 
+use crate::expr::{Env, ExprError};
 use crate::procinfo::{SyscallState, ThreadKernelView};
 use crate::regs::Registers;
 use crate::tracer::event::{
@@ -8,8 +9,10 @@ use crate::tracer::event::{
 };
 use crate::tracer::status::RawStatus;
 use crate::tracer::thread::{StopCause, ThreadState, Tid};
-use crate::ui::app::{update, Model, Msg};
+use crate::ui::app::{update, Model};
 use crate::ui::inspect::{BacktraceView, BtFrame};
+use crate::ui::msg::{Effect, Msg};
+use crate::ui::resolve;
 use std::time::Duration;
 
 pub const PID: i32 = 4242;
@@ -54,7 +57,7 @@ pub fn reply(
     m: &mut Model,
     id: u64,
     result: Result<Reply, crate::tracer::error::TraceError>,
-) -> Vec<Command> {
+) -> Vec<Effect> {
     update(
         m,
         Msg::Tracer(event(id, 9000, EventKind::Reply { id, result })),
@@ -127,8 +130,11 @@ fn transition(
 pub fn demo_model() -> Model {
     use ThreadState::*;
     let mut m = Model::new(PID, "/usr/bin/ptscope __demo demo", true);
-    m.banner = Some(format!("ptscope_demo_hot = {HOT:#x}"));
-    m.symbols.insert("ptscope_demo_hot".into(), HOT);
+    m.status.banner = Some(format!("ptscope_demo_hot = {HOT:#x}"));
+    m.process.names.insert("ptscope_demo_hot".into(), HOT);
+    // The addresses the model asks names for along the way, answered at the end.
+    let mut unnamed = Vec::new();
+    let mut feed = |m: &mut Model, msg: Msg| unnamed.extend(name_asks(&update(m, msg)));
     let evs = [
         transition(
             PID,
@@ -178,7 +184,7 @@ pub fn demo_model() -> Model {
         ),
     ];
     for (i, k) in evs.into_iter().enumerate() {
-        update(
+        feed(
             &mut m,
             Msg::Tracer(event(i as u64, 1000 + 137 * i as u64, k)),
         );
@@ -189,11 +195,11 @@ pub fn demo_model() -> Model {
         r.set("rax", 0x29);
         r.set("rip", HOT - 0x10);
     }
-    update(
+    feed(
         &mut m,
         Msg::Tracer(event(19, 2000, EventKind::AllStopped(Box::new(before)))),
     );
-    update(
+    feed(
         &mut m,
         Msg::Tracer(event(
             20,
@@ -201,9 +207,9 @@ pub fn demo_model() -> Model {
             EventKind::AllStopped(Box::new(demo_snapshot())),
         )),
     );
-    name_pcs(&mut m);
+    name_pcs(&mut m, unnamed);
     update(&mut m, Msg::Kernel(kernel_views()));
-    let bt = chain_backtrace(m.stop_gen, PID + 1);
+    let bt = chain_backtrace(m.backtrace.gen, PID + 1);
     update(&mut m, Msg::Backtrace(bt));
     m
 }
@@ -325,10 +331,68 @@ pub fn with_memory(m: &mut Model, addr: u64, readable: usize, requested: usize) 
     });
 }
 
+/// The addresses a batch of effects asks names for.
+pub fn name_asks(fx: &[Effect]) -> Vec<u64> {
+    fx.iter()
+        .flat_map(|f| match f {
+            Effect::NamePcs { pcs, .. } => pcs.clone(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// The tracer commands among a batch of effects.
+pub fn commands(fx: &[Effect]) -> Vec<Command> {
+    fx.iter()
+        .filter_map(|f| match f {
+            Effect::Tracer(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What the process's symbols would say, without a process: one libc function.
+pub struct FakeSymbols;
+
+impl Env for FakeSymbols {
+    fn symbol(&self, module: Option<&str>, name: &str) -> Result<u64, ExprError> {
+        match (module, name) {
+            (None | Some("libc"), "read") => Ok(0x7f00_0000_1000),
+            _ => Err(ExprError::UnknownSymbol(name.to_string())),
+        }
+    }
+}
+
+/// Opens a prompt, types `text` and presses Enter; the symbol worker's part is played with
+/// `symbols`. Returns the effects of the answer.
+pub fn type_prompt(m: &mut Model, open: Msg, text: &str, symbols: &dyn Env) -> Vec<Effect> {
+    update(m, open);
+    for c in text.chars() {
+        update(m, Msg::PromptChar(c));
+    }
+    let fx = update(m, Msg::PromptSubmit);
+    answer_prompts(m, fx, symbols)
+}
+
+/// Plays the symbol worker for every `Effect::Resolve` (without memory), feeding the answers
+/// back; the other effects are passed through.
+pub fn answer_prompts(m: &mut Model, fx: Vec<Effect>, symbols: &dyn Env) -> Vec<Effect> {
+    let mut out = Vec::new();
+    for f in fx {
+        match f {
+            Effect::Resolve(ask) => {
+                let answer = resolve::answer(&ask, Some(symbols), None);
+                out.extend(update(m, answer));
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// Function names for the fixture's PCs, as the symbol thread would answer them.
-pub fn name_pcs(m: &mut Model) {
-    let names = m
-        .take_unnamed_pcs()
+pub fn name_pcs(m: &mut Model, pcs: Vec<u64>) {
+    let names = pcs
         .into_iter()
         .map(|pc| {
             let name = match pc {
@@ -339,5 +403,6 @@ pub fn name_pcs(m: &mut Model) {
             (pc, name)
         })
         .collect();
-    update(m, Msg::PcNames(names));
+    let image = m.threads.names.image();
+    update(m, Msg::PcNames { image, names });
 }

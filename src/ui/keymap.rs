@@ -1,7 +1,7 @@
 //! Keys to messages. What a key means depends only on what is open: the help overlay, a prompt,
 //! or the panes.
 
-use super::app::Msg;
+use super::msg::Msg;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
-//! Where each pane goes for a terminal size. Pure, so the model can size its memory reads and
-//! scroll windows with the same rectangles the renderer draws into.
+//! Where each pane goes for a terminal size, and how much each pane holds. Pure, so the model
+//! sizes its memory reads and scroll windows with the same rectangles the renderer draws into.
 
-use super::app::Focus;
+use super::focus::Focus;
 use ratatui::layout::{Constraint, Layout, Rect};
 
 /// Below this every pane is shown.
@@ -38,6 +38,33 @@ impl Screen {
             Focus::Memory => self.memory,
             Focus::Log => self.log,
         }
+    }
+
+    /// Thread rows the table shows (its header takes a line).
+    pub fn threads_rows(&self) -> usize {
+        self.threads
+            .map(inner_height)
+            .unwrap_or(1)
+            .saturating_sub(1)
+            .max(1)
+    }
+
+    /// Lines of the memory pane; a hidden pane still reads a small page.
+    pub fn memory_rows(&self) -> usize {
+        self.memory.map(inner_height).unwrap_or(8).max(1)
+    }
+
+    /// Bytes on each line of the memory pane.
+    pub fn memory_row_bytes(&self) -> usize {
+        bytes_per_row(self.memory.map(|r| r.width.saturating_sub(2)).unwrap_or(0))
+    }
+
+    pub fn backtrace_rows(&self) -> usize {
+        self.backtrace.map(inner_height).unwrap_or(1).max(1)
+    }
+
+    pub fn log_rows(&self) -> usize {
+        self.log.map(inner_height).unwrap_or(1).max(1)
     }
 }
 
@@ -117,6 +144,21 @@ pub fn inner_height(r: Rect) -> usize {
     r.height.saturating_sub(2) as usize
 }
 
+/// The widest memory row that fits `width` columns: 16, 8 or 4 bytes.
+pub fn bytes_per_row(width: u16) -> usize {
+    [16usize, 8]
+        .into_iter()
+        .find(|n| memory_row_width(*n) <= width as usize)
+        .unwrap_or(4)
+}
+
+/// Columns of one memory row of `n` bytes: the address, the bytes in groups of eight, and the
+/// ASCII between bars.
+pub fn memory_row_width(n: usize) -> usize {
+    let groups = n.div_ceil(8);
+    16 + 2 + 3 * n - 1 + (groups - 1) + 2 + n + 2
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +183,17 @@ mod tests {
             "the threads table spans the width"
         );
         assert!(s.backtrace.unwrap().height >= 8, "six frames at least");
+    }
+
+    #[test]
+    fn memory_row_widths_match_the_pane() {
+        assert_eq!(memory_row_width(16), 86);
+        assert_eq!(memory_row_width(8), 53);
+        assert_eq!(bytes_per_row(86), 16);
+        assert_eq!(bytes_per_row(85), 8);
+        assert_eq!(bytes_per_row(53), 8);
+        assert_eq!(bytes_per_row(52), 4);
+        assert_eq!(bytes_per_row(0), 4);
     }
 
     #[test]

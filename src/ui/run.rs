@@ -1,17 +1,20 @@
-//! The UI loop: wait on keys, tracer events and a slow tick at once; apply everything that is
-//! already waiting (keys first), then draw once. A burst of ten thousand events costs one frame,
-//! and a key pressed during it is handled before the rest of the burst.
+//! The UI loop: wait on keys, tracer events, worker answers and a slow tick at once; apply
+//! everything that is already waiting (keys first), carrying out the effects each update
+//! returns, then draw once. A burst of ten thousand events costs one frame, and a key pressed
+//! during it is handled before the rest of the burst.
 
-use super::app::Model;
-use super::app::{update, Msg};
+use super::app::{update, Model};
 use super::keymap::{self, Mode};
+use super::msg::{Effect, Msg};
 use super::panes::screen::ScreenView;
+use super::resolve;
 use super::workers::{SymbolAsk, Workers};
 use crate::tracer::event::{Command, Event};
-use crossbeam_channel::{never, select, tick, Receiver, TryRecvError};
+use crossbeam_channel::{never, select, tick, Receiver, SendError, TryRecvError};
 use ratatui::backend::Backend;
 use ratatui::crossterm::event::KeyEvent;
 use ratatui::Terminal;
+use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -43,9 +46,9 @@ pub struct Stats {
 }
 
 fn mode(m: &Model) -> Mode {
-    if m.help {
+    if m.screen.help {
         Mode::Help
-    } else if m.prompt.is_some() {
+    } else if m.prompt.is_open() {
         Mode::Prompt
     } else {
         Mode::Normal
@@ -70,16 +73,77 @@ fn urgent(msg: &Msg) -> bool {
             e.kind,
             K::AllStopped(_) | K::Resumed | K::ProcessExited(_) | K::Detached | K::Reply { .. }
         ),
-        Msg::Tick | Msg::PcNames(_) | Msg::Kernel(_) => false,
+        Msg::Tick | Msg::PcNames { .. } | Msg::Kernel(_) => false,
         _ => true,
     }
 }
 
-fn apply<T: Tracer>(m: &mut Model, msg: Msg, tracer: &T, stats: &mut Stats) {
-    stats.messages += 1;
-    for cmd in update(m, msg) {
-        let id = tracer.send(cmd.clone());
-        m.sent(id, cmd);
+/// Carries out what `update` asks for.
+struct Effects<'a, T> {
+    tracer: &'a T,
+    /// Without workers (tests, the bench, or the threads could not start) names and stacks
+    /// never come, a /proc reading comes back empty at once (so a stop waiting on one is still
+    /// sent), and prompts are worked out here without symbols.
+    workers: Option<&'a Workers>,
+    stats: Stats,
+    quit: bool,
+}
+
+impl<T: Tracer> Effects<'_, T> {
+    /// Applies one message and carries out its effects; answers known at once are applied in
+    /// turn, in order.
+    fn apply(&mut self, m: &mut Model, msg: Msg) {
+        // Almost every message has no answer at once: the queue stays empty and unallocated.
+        let mut queue = VecDeque::new();
+        let mut next = Some(msg);
+        while let Some(msg) = next.take().or_else(|| queue.pop_front()) {
+            self.stats.messages += 1;
+            for fx in update(m, msg) {
+                queue.extend(self.carry_out(m, fx));
+            }
+        }
+    }
+
+    fn carry_out(&mut self, m: &mut Model, fx: Effect) -> Option<Msg> {
+        let w = self.workers;
+        match fx {
+            Effect::Tracer(cmd) => {
+                let id = self.tracer.send(cmd.clone());
+                m.sent(id, cmd);
+                None
+            }
+            Effect::ReadKernel => match w.map(|w| w.kernel.send(())) {
+                Some(Ok(())) => None,
+                _ => Some(Msg::Kernel(Vec::new())),
+            },
+            Effect::NamePcs { image, pcs } => {
+                if let Some(w) = w {
+                    let _ = w.symbols.send(SymbolAsk::Names { image, pcs });
+                }
+                None
+            }
+            Effect::Unwind(u) => {
+                if let Some(w) = w {
+                    let _ = w.symbols.send(SymbolAsk::Unwind(Box::new(u)));
+                }
+                None
+            }
+            Effect::Resolve(ask) => {
+                let ask = match w {
+                    Some(w) => match w.symbols.send(SymbolAsk::Resolve(Box::new(ask))) {
+                        Ok(()) => return None,
+                        Err(SendError(SymbolAsk::Resolve(ask))) => *ask,
+                        Err(_) => return None,
+                    },
+                    None => ask,
+                };
+                Some(resolve::answer(&ask, None, None))
+            }
+            Effect::Quit => {
+                self.quit = true;
+                None
+            }
+        }
     }
 }
 
@@ -88,32 +152,6 @@ pub fn draw<B: Backend>(terminal: &mut Terminal<B>, m: &Model) -> io::Result<()>
         .draw(|f| f.render_widget(&ScreenView { model: m }, f.area()))
         .map(|_| ())
         .map_err(|e| io::Error::other(e.to_string()))
-}
-
-/// Hands the workers what the model wants looked up. Without workers (tests, or the threads
-/// could not start) a /proc reading comes back empty at once, so a stop waiting on one is
-/// still sent.
-fn ask_workers<T: Tracer>(m: &mut Model, workers: Option<&Workers>, tracer: &T, stats: &mut Stats) {
-    let kernel = m.take_kernel_request();
-    match workers {
-        Some(w) => {
-            let pcs = m.take_unnamed_pcs();
-            if !pcs.is_empty() {
-                let _ = w.symbols.send(SymbolAsk::Names(pcs));
-            }
-            if let Some(u) = m.take_unwind() {
-                let _ = w.symbols.send(SymbolAsk::Unwind(Box::new(u)));
-            }
-            if kernel && w.kernel.send(()).is_err() {
-                apply(m, Msg::Kernel(Vec::new()), tracer, stats);
-            }
-        }
-        None => {
-            if kernel {
-                apply(m, Msg::Kernel(Vec::new()), tracer, stats);
-            }
-        }
-    }
 }
 
 /// How long an idle loop sleeps before looking again (it wakes earlier for anything).
@@ -170,7 +208,7 @@ impl Sources<'_> {
     }
 }
 
-/// Runs until the model says quit (key, signal, closed terminal). Drawing errors end it too.
+/// Runs until an update says quit (key, signal, closed terminal). Drawing errors end it too.
 pub fn run<B: Backend, T: Tracer>(
     terminal: &mut Terminal<B>,
     tracer: &T,
@@ -178,16 +216,16 @@ pub fn run<B: Backend, T: Tracer>(
     inputs: &Receiver<Input>,
     workers: Option<&Workers>,
 ) -> io::Result<Stats> {
-    let mut stats = Stats::default();
+    let mut fx = Effects {
+        tracer,
+        workers,
+        stats: Stats::default(),
+        quit: false,
+    };
     let size = terminal
         .size()
         .map_err(|e| io::Error::other(e.to_string()))?;
-    apply(
-        model,
-        Msg::Resize(size.width, size.height),
-        tracer,
-        &mut stats,
-    );
+    fx.apply(model, Msg::Resize(size.width, size.height));
     let no_answers = never();
     let mut sources = Sources {
         inputs,
@@ -197,20 +235,20 @@ pub fn run<B: Backend, T: Tracer>(
         none: never(),
     };
     draw(terminal, model)?;
-    stats.frames += 1;
+    fx.stats.frames += 1;
     let mut last_draw = Instant::now();
-    while !model.quit {
+    while !fx.quit {
         let Some(first) = sources.next(model, IDLE) else {
             continue;
         };
         let mut now_please = false;
         if let Some(msg) = first {
             now_please |= urgent(&msg);
-            apply(model, msg, tracer, &mut stats);
+            fx.apply(model, msg);
         }
         // Apply what is already waiting, keys first, for at most one frame's time.
         let deadline = Instant::now() + FRAME;
-        while !model.quit && Instant::now() < deadline {
+        while !fx.quit && Instant::now() < deadline {
             let msg = match inputs.try_recv() {
                 Ok(i) => input_msg(i, model),
                 Err(TryRecvError::Disconnected) => Some(Msg::Quit),
@@ -221,14 +259,14 @@ pub fn run<B: Backend, T: Tracer>(
             };
             if let Some(msg) = msg {
                 now_please |= urgent(&msg);
-                apply(model, msg, tracer, &mut stats);
+                fx.apply(model, msg);
             }
         }
         // Pace: at most one frame per FRAME. Until the next frame is due, keep applying what
         // arrives, so a storm of events costs sixty frames a second, not one per event, and
         // the screen is never more than one frame behind.
         let due = last_draw + FRAME;
-        while !model.quit && !now_please {
+        while !fx.quit && !now_please {
             let left = due.saturating_duration_since(Instant::now());
             let Some(msg) = (!left.is_zero())
                 .then(|| sources.next(model, left))
@@ -238,17 +276,16 @@ pub fn run<B: Backend, T: Tracer>(
             };
             if let Some(msg) = msg {
                 now_please |= urgent(&msg);
-                apply(model, msg, tracer, &mut stats);
+                fx.apply(model, msg);
             }
         }
-        ask_workers(model, workers, tracer, &mut stats);
-        if !model.quit {
+        if !fx.quit {
             draw(terminal, model)?;
-            stats.frames += 1;
+            fx.stats.frames += 1;
             last_draw = Instant::now();
         }
     }
-    Ok(stats)
+    Ok(fx.stats)
 }
 
 #[cfg(test)]

@@ -63,12 +63,12 @@ fn a_key_is_not_queued_behind_a_storm_of_births() {
     let mut term = Terminal::new(TestBackend::new(120, 35)).unwrap();
     let mut m = demo_model();
     let stats = run(&mut term, &tracer, &mut m, &in_rx, None).unwrap();
-    assert!(m.quit);
+    assert!(in_rx.is_empty(), "it quit on the q");
     // Keys are taken before the rest of a burst: at most the one event select! picked first.
     assert!(
-        m.threads.len() <= 8,
+        m.threads.rows.len() <= 8,
         "{} threads applied before the key",
-        m.threads.len()
+        m.threads.rows.len()
     );
     assert!(stats.frames <= 1, "{stats:?}");
 }
@@ -100,14 +100,18 @@ fn a_storm_is_drawn_in_a_few_frames_and_keys_still_work() {
     let t0 = Instant::now();
     let stats = run(&mut term, &tracer, &mut m, &in_rx, None).unwrap();
     let _keep_open = keys.join().unwrap();
-    assert!(m.quit);
+    assert!(in_rx.is_empty(), "it quit on the q, the last key");
     assert!(
         t0.elapsed() < Duration::from_secs(20),
         "took {:?}",
         t0.elapsed()
     );
-    assert_eq!(m.focus, crate::ui::app::Focus::Backtrace, "Tab was applied");
-    assert!(!m.help, "? opened the help and x closed it");
+    assert_eq!(
+        m.screen.focus,
+        crate::ui::focus::Focus::Backtrace,
+        "Tab was applied"
+    );
+    assert!(!m.screen.help, "? opened the help and x closed it");
     // Every frame covers at least a frame's worth of events, so 10,000 births never mean
     // 10,000 draws.
     assert!(stats.frames < 2_000, "{stats:?}");
@@ -150,8 +154,9 @@ fn every_event_of_a_burst_is_applied_before_a_later_signal() {
     });
     run(&mut term, &tracer, &mut m, &in_rx, None).unwrap();
     sig.join().unwrap();
-    assert!(m.quit);
-    let n = m.threads.len();
+    let quit = m.status.line.clone().map(|s| s.text);
+    assert_eq!(quit.as_deref(), Some("SIGTERM: quitting"));
+    let n = m.threads.rows.len();
     assert_eq!(n, 507, "every birth was applied before the signal");
     draw(&mut term, &m).unwrap();
     let screen = format!("{}", term.backend());
@@ -175,17 +180,17 @@ fn names_come_from_the_symbol_thread() {
     let k = EventKind::AllStopped(Box::new(demo_snapshot()));
     ev_tx.send(event(1, 1, k)).unwrap();
     let worker = std::thread::spawn(move || {
-        let pcs = loop {
+        let (image, pcs) = loop {
             match ask_rx.recv_timeout(Duration::from_secs(10)).unwrap() {
-                SymbolAsk::Names(pcs) => break pcs,
-                SymbolAsk::Unwind(_) => continue,
+                SymbolAsk::Names { image, pcs } => break (image, pcs),
+                SymbolAsk::Unwind(_) | SymbolAsk::Resolve(_) => continue,
             }
         };
         let names = pcs
             .iter()
             .map(|pc| (*pc, Some(format!("f{pc:x}"))))
             .collect();
-        ans_tx.send(Msg::PcNames(names)).unwrap();
+        ans_tx.send(Msg::PcNames { image, names }).unwrap();
         // Quit once the loop has taken the answer (it applies a message as soon as it takes
         // it); sent together, the loop may take the key first, and keys win.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -200,5 +205,77 @@ fn names_come_from_the_symbol_thread() {
     let asked = worker.join().unwrap();
     // The threads' PCs and the breakpoints' addresses (the fixture's second one is not a PC).
     assert_eq!(asked, vec![HOT, 0x55d0_c0a0_2000, 0x7f3a_1c29_5d7e]);
-    assert_eq!(m.pc_name(HOT), Some(format!("f{HOT:x}").as_str()));
+    assert_eq!(m.threads.names.get(HOT), Some(format!("f{HOT:x}").as_str()));
+}
+
+fn keys(in_tx: &Sender<Input>, text: &str) {
+    for c in text.chars() {
+        let code = if c == '\r' {
+            KeyCode::Enter
+        } else {
+            KeyCode::Char(c)
+        };
+        in_tx
+            .send(Input::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+            .unwrap();
+    }
+}
+
+#[test]
+fn without_workers_prompts_are_worked_out_in_the_loop() {
+    let (tracer, _ev_tx, in_tx, in_rx) = setup();
+    let mut term = Terminal::new(TestBackend::new(120, 35)).unwrap();
+    let mut m = demo_model();
+    keys(&in_tx, "b0x10\rbptscope_demo_hot+1\rq");
+    run(&mut term, &tracer, &mut m, &in_rx, None).unwrap();
+    assert_eq!(
+        tracer.sent.borrow().clone(),
+        vec![
+            Command::AddBreakpoint { addr: 0x10 },
+            Command::AddBreakpoint { addr: HOT + 1 }
+        ]
+    );
+}
+
+#[test]
+fn prompts_go_to_the_symbol_worker_and_come_back() {
+    let (tracer, _ev_tx, in_tx, in_rx) = setup();
+    let (ask_tx, ask_rx) = unbounded::<SymbolAsk>();
+    let (kernel_tx, _kernel_rx) = unbounded::<()>();
+    let (ans_tx, ans_rx) = unbounded();
+    let workers = Workers {
+        symbols: ask_tx,
+        kernel: kernel_tx,
+        answers: ans_rx,
+    };
+    let mut term = Terminal::new(TestBackend::new(120, 35)).unwrap();
+    let mut m = demo_model();
+    keys(&in_tx, "bread+4\r");
+    let worker = std::thread::spawn(move || {
+        let ask = loop {
+            match ask_rx.recv_timeout(Duration::from_secs(10)).unwrap() {
+                SymbolAsk::Resolve(r) => break r,
+                _ => continue,
+            }
+        };
+        ans_tx
+            .send(resolve::answer(&ask, Some(&FakeSymbols), None))
+            .unwrap();
+        // The answer first, then the key that ends the loop (keys would be taken first).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ans_tx.is_empty() {
+            assert!(Instant::now() < deadline, "answer never taken");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        keys(&in_tx, "q");
+        ask.text.clone()
+    });
+    run(&mut term, &tracer, &mut m, &in_rx, Some(&workers)).unwrap();
+    assert_eq!(worker.join().unwrap(), "read+4");
+    assert_eq!(
+        tracer.sent.borrow().clone(),
+        vec![Command::AddBreakpoint {
+            addr: 0x7f00_0000_1004
+        }]
+    );
 }

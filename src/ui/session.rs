@@ -3,20 +3,18 @@
 //! it was and shuts the tracer down: an attached process is detached and runs on, a launched
 //! one is killed.
 
-use super::app::{update, Model, Msg, Resolver};
+use super::app::Model;
 use super::run::{self, Input, Tracer};
 use crate::demo::{addr, service};
 use crate::procinfo;
-use crate::symbols::Symbolizer;
 use crate::tracer::event::{Command, Event};
 use crate::tracer::signals::Policy;
 use crate::tracer::{LaunchStdio, Options, TracerHandle};
-use crossbeam_channel::{unbounded, Receiver, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use ratatui::crossterm::event::{self as ct, Event as CtEvent};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 impl Tracer for TracerHandle {
     fn send(&self, cmd: Command) -> u64 {
@@ -46,36 +44,9 @@ fn demo_log_path() -> PathBuf {
     std::env::temp_dir().join(format!("ptscope-demo-{}.log", std::process::id()))
 }
 
-/// Symbols of `pid`, loaded on first use and re-read from /proc/PID/maps on each use so that
-/// libraries loaded later are found.
-fn resolver(pid: i32) -> Resolver {
-    let cell: Mutex<Option<Symbolizer>> = Mutex::new(None);
-    Resolver(Arc::new(move |text: &str| {
-        let mut guard = cell
-            .lock()
-            .map_err(|_| "symbol lookup failed earlier".to_string())?;
-        match guard.as_mut() {
-            Some(s) => {
-                let _ = s.refresh();
-            }
-            None => *guard = Some(Symbolizer::new(pid).map_err(|e| e.to_string())?),
-        }
-        match guard.as_ref() {
-            Some(s) => s.resolve(text).map_err(|e| e.to_string()),
-            None => Err("no symbols".to_string()),
-        }
-    }))
-}
-
 /// Starts the tracer and builds the first model. Demo set-up (hot function address, SIGUSR1
 /// passed on, running) happens here, before the screen takes over, so errors print plainly.
 pub fn start(target: Target, settings: &Settings) -> Result<(TracerHandle, Model), String> {
-    let (h, mut model) = start_tracer(target, settings)?;
-    model.resolver = Some(resolver(h.pid()));
-    Ok((h, model))
-}
-
-fn start_tracer(target: Target, settings: &Settings) -> Result<(TracerHandle, Model), String> {
     let mut opts = Options {
         stop_on_thread_events: settings.stop_on_thread_events,
         ..Options::default()
@@ -87,7 +58,7 @@ fn start_tracer(target: Target, settings: &Settings) -> Result<(TracerHandle, Mo
             let before = procinfo::read_threads(pid).unwrap_or_default();
             let h = TracerHandle::attach(pid, opts).map_err(|e| e.to_string())?;
             let mut model = Model::new(h.pid(), &cmdline_of(h.pid()), false);
-            update(&mut model, Msg::Kernel(before));
+            model.threads.apply_kernel(before);
             Ok((h, model))
         }
         Target::Launch { program, args } => {
@@ -97,7 +68,7 @@ fn start_tracer(target: Target, settings: &Settings) -> Result<(TracerHandle, Mo
             opts.stdio = LaunchStdio::File(log.clone());
             let h = TracerHandle::launch(&program, &args, opts).map_err(|e| e.to_string())?;
             let mut model = Model::new(h.pid(), &cmdline_of(h.pid()), true);
-            model.banner = Some(format!("output: {}", log.display()));
+            model.status.banner = Some(format!("output: {}", log.display()));
             Ok((h, model))
         }
         Target::Demo => {
@@ -111,10 +82,10 @@ fn start_tracer(target: Target, settings: &Settings) -> Result<(TracerHandle, Mo
             let mut model = Model::new(h.pid(), &cmdline_of(h.pid()), true);
             match addr::in_target(service::hot_address(), h.pid()) {
                 Ok(hot) => {
-                    model.symbols.insert("ptscope_demo_hot".into(), hot);
-                    model.banner = Some(format!("try b ptscope_demo_hot ({hot:#x})"));
+                    model.process.names.insert("ptscope_demo_hot".into(), hot);
+                    model.status.banner = Some(format!("try b ptscope_demo_hot ({hot:#x})"));
                 }
-                Err(e) => model.banner = Some(format!("hot function not found: {e}")),
+                Err(e) => model.status.banner = Some(format!("hot function not found: {e}")),
             }
             // A handled SIGUSR1 every second would stop the demo every second: log it only.
             let pass = Command::SetSignalPolicy {
@@ -128,23 +99,35 @@ fn start_tracer(target: Target, settings: &Settings) -> Result<(TracerHandle, Mo
     }
 }
 
-fn spawn_input(tx: Sender<Input>) {
-    let spawned = std::thread::Builder::new()
+/// The key reader, started before the terminal is set up so that a failure to start it is a
+/// plain error, not a line scribbled over the alternate screen. It reads once told to go (the
+/// returned sender): before raw mode the terminal would hand keys over a line at a time.
+/// Dropping the sender unread ends it.
+fn spawn_input(tx: Sender<Input>) -> std::io::Result<Sender<()>> {
+    let (go, ready) = bounded::<()>(1);
+    std::thread::Builder::new()
         .name("ptscope-keys".into())
-        .spawn(move || loop {
-            let input = match ct::read() {
-                Ok(CtEvent::Key(k)) => Input::Key(k),
-                Ok(CtEvent::Resize(w, h)) => Input::Resize(w, h),
-                Ok(_) => continue,
-                Err(e) => Input::Closed(e.to_string()),
-            };
-            let closed = matches!(input, Input::Closed(_));
-            if tx.send(input).is_err() || closed {
+        .spawn(move || {
+            if ready.recv().is_err() {
                 return;
             }
-        });
-    if let Err(e) = spawned {
-        eprintln!("ptscope: cannot read keys: {e}");
+            read_keys(&tx);
+        })?;
+    Ok(go)
+}
+
+fn read_keys(tx: &Sender<Input>) {
+    loop {
+        let input = match ct::read() {
+            Ok(CtEvent::Key(k)) => Input::Key(k),
+            Ok(CtEvent::Resize(w, h)) => Input::Resize(w, h),
+            Ok(_) => continue,
+            Err(e) => Input::Closed(e.to_string()),
+        };
+        let closed = matches!(input, Input::Closed(_));
+        if tx.send(input).is_err() || closed {
+            return;
+        }
     }
 }
 
@@ -175,6 +158,13 @@ fn spawn_signals(tx: Sender<Input>) -> std::io::Result<signal_hook::iterator::Ha
 pub fn run(handle: TracerHandle, mut model: Model) -> Result<(), String> {
     let (tx, rx) = unbounded();
     let signals = spawn_signals(tx.clone()).map_err(|e| format!("cannot watch signals: {e}"))?;
+    let keys = match spawn_input(tx) {
+        Ok(go) => go,
+        Err(e) => {
+            signals.close();
+            return Err(format!("cannot read keys: {e}"));
+        }
+    };
     let mut terminal = match ratatui::try_init() {
         Ok(t) => t,
         Err(e) => {
@@ -184,7 +174,8 @@ pub fn run(handle: TracerHandle, mut model: Model) -> Result<(), String> {
             return Err(format!("cannot set up the terminal: {e}"));
         }
     };
-    spawn_input(tx);
+    // The reader is waiting on this; it cannot have gone.
+    let _ = keys.send(());
     // Without these threads names, stacks and the kernel view just stay empty.
     let workers = super::workers::spawn(handle.pid()).ok();
     let result = run::run(&mut terminal, &handle, &mut model, &rx, workers.as_ref());

@@ -1,15 +1,17 @@
 //! The two helper threads of a live session, so that nothing slow runs on the UI thread (which
 //! draws) or the tracer thread (which owns ptrace):
 //!
-//! - the symbol thread keeps one `Symbolizer` for the process (ELF files parsed once, the map
-//!   re-read per batch) and answers PC names and stack walks;
+//! - the symbol thread keeps the one `Symbolizer` of the session (ELF files parsed once, the
+//!   map re-read per batch) and answers PC names, stack walks and the prompts' expressions;
 //! - the kernel-view thread reads /proc/PID/task/*/{stat,wchan,syscall} when asked: on each
 //!   tick while the process runs, and just before a user's stop is sent.
 //!
 //! Both answer with `Msg`s on one channel the run loop waits on.
 
-use super::app::Msg;
 use super::inspect::{BacktraceView, UnwindAsk};
+use super::msg::Msg;
+use super::resolve::{self, ResolveAsk};
+use crate::expr::{Env, ExprError};
 use crate::procinfo::ProcReader;
 use crate::symbols::{self, Symbolizer};
 use crate::tracer::memory::Memory;
@@ -18,8 +20,13 @@ use std::io;
 
 #[derive(Clone, Debug)]
 pub enum SymbolAsk {
-    Names(Vec<u64>),
+    /// PCs of one program image (the model's count of execs), answered with the same.
+    Names {
+        image: u64,
+        pcs: Vec<u64>,
+    },
     Unwind(Box<UnwindAsk>),
+    Resolve(Box<ResolveAsk>),
 }
 
 /// What the run loop talks to; tests build one from plain channels.
@@ -55,11 +62,7 @@ fn unwind(pid: i32, symbols: &Symbolizer, ask: &UnwindAsk) -> BacktraceView {
     let mem = Memory::open_thread(pid, ask.tid).or_else(|_| Memory::open(pid));
     let bt = match mem {
         Ok(mem) => {
-            let mut read = |addr: u64, buf: &mut [u8]| {
-                let got = mem.read(addr, buf.len());
-                buf[..got.len()].copy_from_slice(&got);
-                got.len()
-            };
+            let mut read = |addr: u64, buf: &mut [u8]| read_into(&mem, addr, buf);
             symbols::unwind(symbols, &ask.regs, &mut read, symbols::MAX_DEPTH)
         }
         Err(_) => {
@@ -70,35 +73,94 @@ fn unwind(pid: i32, symbols: &Symbolizer, ask: &UnwindAsk) -> BacktraceView {
     BacktraceView::from_backtrace(ask.gen, ask.tid, &bt)
 }
 
+/// Fills the front of `buf` from the process; returns how many bytes it could read.
+fn read_into(mem: &Memory, addr: u64, buf: &mut [u8]) -> usize {
+    let got = mem.read(addr, buf.len());
+    buf[..got.len()].copy_from_slice(&got);
+    got.len()
+}
+
+/// The symbols when they could not be loaded: every name says why.
+struct Unavailable<'a>(&'a str);
+
+impl Env for Unavailable<'_> {
+    fn symbol(&self, _: Option<&str>, _: &str) -> Result<u64, ExprError> {
+        Err(ExprError::NoSymbols(self.0.to_string()))
+    }
+}
+
+/// A prompt's expression. Memory is lent only while the process is at rest (every thread
+/// stopped, none of our int3 bytes in it), read like the stack above: no ptrace call.
+fn evaluate(pid: i32, symbols: Result<&Symbolizer, &str>, ask: &ResolveAsk) -> Msg {
+    let unavailable = Unavailable(symbols.err().unwrap_or_default());
+    let symbols: &dyn Env = match symbols {
+        Ok(s) => s,
+        Err(_) => &unavailable,
+    };
+    let mem = ask
+        .at_rest
+        .then(|| {
+            ask.tid
+                .map_or_else(|| Memory::open(pid), |t| Memory::open_thread(pid, t))
+                .or_else(|_| Memory::open(pid))
+                .ok()
+        })
+        .flatten();
+    match mem {
+        Some(mem) => {
+            let read = |addr: u64, buf: &mut [u8]| read_into(&mem, addr, buf);
+            resolve::answer(ask, Some(symbols), Some(&read))
+        }
+        None => resolve::answer(ask, Some(symbols), None),
+    }
+}
+
 fn spawn_symbols(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<SymbolAsk>> {
     let (ask, asks) = unbounded::<SymbolAsk>();
     std::thread::Builder::new()
         .name("ptscope-symbols".into())
         .spawn(move || {
             let mut symbols: Option<Symbolizer> = None;
+            let mut why_none = String::new();
             while let Ok(first) = asks.recv() {
-                // Everything already queued is one batch: one map refresh, and only the newest
-                // unwind (the selection may have moved on past the others).
-                let mut pcs = Vec::new();
+                // Everything already queued is one batch: one map refresh, every prompt in
+                // order, and only the newest unwind (the selection may have moved on past the
+                // others).
+                let mut pcs: Vec<(u64, Vec<u64>)> = Vec::new();
                 let mut walk = None;
+                let mut prompts = Vec::new();
                 for a in std::iter::once(first).chain(asks.try_iter()) {
                     match a {
-                        SymbolAsk::Names(p) => pcs.extend(p),
+                        SymbolAsk::Names { image, pcs: p } => match pcs.last_mut() {
+                            Some((i, all)) if *i == image => all.extend(p),
+                            _ => pcs.push((image, p)),
+                        },
                         SymbolAsk::Unwind(u) => walk = Some(u),
+                        SymbolAsk::Resolve(r) => prompts.push(r),
                     }
                 }
                 match symbols.as_mut() {
                     Some(s) => {
                         let _ = s.refresh();
                     }
-                    None => symbols = Symbolizer::new(pid).ok(),
+                    None => match Symbolizer::new(pid) {
+                        Ok(s) => symbols = Some(s),
+                        Err(e) => why_none = e.to_string(),
+                    },
                 }
-                if !pcs.is_empty() {
+                // Someone is waiting on these.
+                for r in &prompts {
+                    let s = symbols.as_ref().ok_or(why_none.as_str());
+                    if answer.send(evaluate(pid, s, r)).is_err() {
+                        return;
+                    }
+                }
+                for (image, pcs) in pcs {
                     let names = pcs
                         .iter()
                         .map(|pc| (*pc, name_of(symbols.as_ref(), *pc)))
                         .collect();
-                    if answer.send(Msg::PcNames(names)).is_err() {
+                    if answer.send(Msg::PcNames { image, names }).is_err() {
                         return;
                     }
                 }

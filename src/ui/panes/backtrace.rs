@@ -2,9 +2,10 @@
 //! module, file:line. Unwound by the symbol thread while the process is stopped.
 
 use super::block;
-use crate::ui::app::{Focus, Model};
+use crate::tracer::thread::Tid;
 use crate::ui::inspect::BacktraceView;
 use crate::ui::layout::inner_height;
+use crate::ui::model::BacktraceModel;
 use crate::ui::theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -12,7 +13,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 pub struct BacktracePane<'a> {
-    pub model: &'a Model,
+    pub backtrace: &'a BacktraceModel,
+    /// The selected thread, whose stack is shown.
+    pub selected: Option<Tid>,
+    /// The process holds still: a stack of this stop is current.
+    pub stopped: bool,
+    pub focused: bool,
 }
 
 fn frame_lines(bt: &BacktraceView, first: usize, fit: usize, dim: bool) -> Vec<Line<'static>> {
@@ -67,11 +73,10 @@ fn frame_lines(bt: &BacktraceView, first: usize, fit: usize, dim: bool) -> Vec<L
 
 impl Widget for &BacktracePane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let m = self.model;
-        let focused = m.focus == Focus::Backtrace;
-        let bt = m.selected_backtrace();
-        let current = bt.is_some_and(|b| b.gen == m.stop_gen) && m.is_stopped();
-        let mut title = match (m.selected, bt) {
+        let m = self.backtrace;
+        let bt = m.get(self.selected);
+        let current = bt.is_some_and(|b| m.is_current(b, self.stopped));
+        let mut title = match (self.selected, bt) {
             (Some(tid), Some(b)) => format!("Backtrace {tid} ({} frames)", b.frames.len()),
             (Some(tid), None) => format!("Backtrace {tid}"),
             (None, _) => "Backtrace".to_string(),
@@ -82,13 +87,13 @@ impl Widget for &BacktracePane<'_> {
         let fit = inner_height(area).max(1);
         let lines = match bt {
             Some(b) => {
-                let first = m.bt_offset.min(b.frames.len().saturating_sub(1));
+                let first = m.offset.min(b.frames.len().saturating_sub(1));
                 frame_lines(b, first, fit, !current)
             }
             None => {
-                let why = if m.selected.is_none() {
+                let why = if self.selected.is_none() {
                     "no thread selected"
-                } else if m.is_stopped() {
+                } else if self.stopped {
                     "unwinding..."
                 } else {
                     "shown when the process is stopped: press s"
@@ -97,7 +102,7 @@ impl Widget for &BacktracePane<'_> {
             }
         };
         Paragraph::new(lines)
-            .block(block(title, focused))
+            .block(block(title, self.focused))
             .render(area, buf);
     }
 }

@@ -2,8 +2,8 @@
 //! one.
 
 use super::block;
-use crate::ui::app::{Focus, Model};
 use crate::ui::layout::inner_height;
+use crate::ui::model::{BreakpointsModel, PcNames};
 use crate::ui::theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -11,18 +11,20 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 pub struct BreakpointsPane<'a> {
-    pub model: &'a Model,
+    pub breakpoints: &'a BreakpointsModel,
+    pub names: &'a PcNames,
+    pub focused: bool,
 }
 
 impl Widget for &BreakpointsPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let m = self.model;
-        let focused = m.focus == Focus::Breakpoints;
-        let block = block(format!("Breakpoints ({})", m.breakpoints.len()), focused);
+        let m = self.breakpoints;
+        let focused = self.focused;
+        let block = block(format!("Breakpoints ({})", m.list.len()), focused);
         let fit = inner_height(area).max(1);
-        let first = (m.bp_selected + 1).saturating_sub(fit);
+        let first = (m.selected + 1).saturating_sub(fit);
         let mut lines: Vec<Line> = m
-            .breakpoints
+            .list
             .iter()
             .enumerate()
             .skip(first)
@@ -36,9 +38,12 @@ impl Widget for &BreakpointsPane<'_> {
                 let line = Line::from(vec![
                     Span::styled(format!("{:#x} ", b.addr), theme::ADDRESS),
                     Span::raw(format!("{hits:<9}")),
-                    Span::styled(m.pc_name(b.addr).unwrap_or("").to_string(), theme::SYMBOL),
+                    Span::styled(
+                        self.names.get(b.addr).unwrap_or("").to_string(),
+                        theme::SYMBOL,
+                    ),
                 ]);
-                if i == m.bp_selected && focused {
+                if i == m.selected && focused {
                     line.style(theme::SELECTED)
                 } else {
                     line

@@ -3,8 +3,8 @@
 
 use super::block;
 use crate::tracer::thread::StopCause;
-use crate::ui::app::{Focus, LogBody, LogLine, Model};
 use crate::ui::layout::inner_height;
+use crate::ui::model::{LogBody, LogLine, LogModel, PcNames};
 use crate::ui::theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -12,10 +12,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 pub struct EventsPane<'a> {
-    pub model: &'a Model,
+    pub log: &'a LogModel,
+    pub names: &'a PcNames,
+    pub focused: bool,
 }
 
-pub fn log_line(l: &LogLine, m: &Model) -> Line<'static> {
+pub fn log_line(l: &LogLine, names: &PcNames) -> Line<'static> {
     let mut spans = vec![
         Span::styled(format!("{:>9.3} ", l.at.as_secs_f64()), theme::DIM),
         Span::raw(match l.tid {
@@ -43,7 +45,7 @@ pub fn log_line(l: &LogLine, m: &Model) -> Line<'static> {
             ));
             let mut cause = cause.map(|c| c.to_string()).unwrap_or_default();
             if let Some(StopCause::Breakpoint { addr }) = l_cause {
-                if let Some(name) = m.pc_name(addr) {
+                if let Some(name) = names.get(addr) {
                     cause.push_str(&format!(" <{name}>"));
                 }
             }
@@ -62,16 +64,20 @@ pub fn log_line(l: &LogLine, m: &Model) -> Line<'static> {
 
 impl Widget for &EventsPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let m = self.model;
-        let mut title = format!("Event log ({})", m.log.len());
-        if m.log_back > 0 {
-            title.push_str(&format!(" - {} newer below, End follows", m.log_back));
+        let log = self.log;
+        let mut title = format!("Event log ({})", log.lines.len());
+        if log.back > 0 {
+            title.push_str(&format!(" - {} newer below, End follows", log.back));
         }
-        let block = block(title, m.focus == Focus::Log);
+        let block = block(title, self.focused);
         let fit = inner_height(area);
-        let end = m.log.len().saturating_sub(m.log_back);
+        let end = log.lines.len().saturating_sub(log.back);
         let start = end.saturating_sub(fit);
-        let lines: Vec<Line> = m.log.range(start..end).map(|l| log_line(l, m)).collect();
+        let lines: Vec<Line> = log
+            .lines
+            .range(start..end)
+            .map(|l| log_line(l, self.names))
+            .collect();
         Paragraph::new(lines).block(block).render(area, buf);
     }
 }

@@ -1,8 +1,8 @@
 //! Hex and ASCII at the address the user chose. Bytes the engine could not read show as `??`.
 
 use super::block;
-use crate::ui::app::{Focus, Model};
-use crate::ui::layout::inner_height;
+use crate::ui::layout::{bytes_per_row, inner_height};
+use crate::ui::model::{MemoryModel, PcNames};
 use crate::ui::theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -11,20 +11,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 pub struct MemoryPane<'a> {
-    pub model: &'a Model,
-}
-
-/// The widest row that fits `width` columns: 16, 8 or 4 bytes.
-pub fn bytes_per_row(width: u16) -> usize {
-    [16usize, 8]
-        .into_iter()
-        .find(|n| row_width(*n) <= width as usize)
-        .unwrap_or(4)
-}
-
-fn row_width(n: usize) -> usize {
-    let groups = n.div_ceil(8);
-    16 + 2 + 3 * n - 1 + (groups - 1) + 2 + n + 2
+    pub memory: &'a MemoryModel,
+    pub names: &'a PcNames,
+    pub focused: bool,
 }
 
 enum Byte {
@@ -61,20 +50,19 @@ fn hex_line(addr: u64, bytes: &[Byte]) -> Line<'static> {
 
 impl Widget for &MemoryPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let m = self.model;
-        let mv = &m.memory;
+        let mv = self.memory;
         let mut title = match mv.addr {
             Some(a) if !mv.expr.is_empty() => format!("Memory {} = {a:#x}", mv.expr),
             Some(a) => format!("Memory {a:#x}"),
             None => "Memory".to_string(),
         };
-        if let Some(name) = mv.addr.and_then(|a| m.pc_name(a)) {
+        if let Some(name) = mv.addr.and_then(|a| self.names.get(a)) {
             // Unless the user typed that very name.
             if name != mv.expr {
                 title.push_str(&format!(" <{name}>"));
             }
         }
-        let block = block(title, m.focus == Focus::Memory);
+        let block = block(title, self.focused);
         let Some(base) = mv.addr else {
             let hint = Line::styled(
                 "press g and type an address: 0x7ffd..., rsp-0x40, rip",
@@ -105,21 +93,5 @@ impl Widget for &MemoryPane<'_> {
             .style(Style::new())
             .block(block)
             .render(area, buf);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn row_widths_match_the_layout() {
-        assert_eq!(row_width(16), 86);
-        assert_eq!(row_width(8), 53);
-        assert_eq!(bytes_per_row(86), 16);
-        assert_eq!(bytes_per_row(85), 8);
-        assert_eq!(bytes_per_row(53), 8);
-        assert_eq!(bytes_per_row(52), 4);
-        assert_eq!(bytes_per_row(0), 4);
     }
 }

@@ -4,7 +4,7 @@
 use super::block;
 use crate::regs::decode_eflags;
 use crate::tracer::thread::ThreadState;
-use crate::ui::app::{Focus, Model};
+use crate::ui::model::ThreadRow;
 use crate::ui::theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -12,18 +12,19 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 pub struct RegistersPane<'a> {
-    pub model: &'a Model,
+    /// The selected thread.
+    pub row: Option<&'a ThreadRow>,
+    pub focused: bool,
 }
 
 impl Widget for &RegistersPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let m = self.model;
-        let row = m.selected_row();
+        let row = self.row;
         let title = match row {
             Some(r) => format!("Registers {}", r.tid),
             None => "Registers".to_string(),
         };
-        let block = block(title, m.focus == Focus::Registers);
+        let block = block(title, self.focused);
         let mut lines: Vec<Line> = Vec::new();
         match row.and_then(|r| r.regs.map(|regs| (r, regs))) {
             None => {

@@ -1,4 +1,5 @@
 //! The whole screen: every pane the layout has room for, the status bar, and the help overlay.
+//! This is the one place that knows the whole model; each pane gets only its part(s).
 
 use super::backtrace::BacktracePane;
 use super::breakpoints::BreakpointsPane;
@@ -9,6 +10,7 @@ use super::registers::RegistersPane;
 use super::status::StatusBar;
 use super::threads::ThreadsPane;
 use crate::ui::app::Model;
+use crate::ui::focus::Focus;
 use crate::ui::layout::{self, COMPACT_MIN};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -19,10 +21,66 @@ pub struct ScreenView<'a> {
     pub model: &'a Model,
 }
 
+pub fn threads(m: &Model) -> ThreadsPane<'_> {
+    ThreadsPane {
+        threads: &m.threads,
+        process: m.process.state,
+        focused: m.screen.focused(Focus::Threads),
+    }
+}
+
+pub fn backtrace(m: &Model) -> BacktracePane<'_> {
+    BacktracePane {
+        backtrace: &m.backtrace,
+        selected: m.threads.selected,
+        stopped: m.process.is_stopped(),
+        focused: m.screen.focused(Focus::Backtrace),
+    }
+}
+
+pub fn registers(m: &Model) -> RegistersPane<'_> {
+    RegistersPane {
+        row: m.threads.selected_row(),
+        focused: m.screen.focused(Focus::Registers),
+    }
+}
+
+pub fn memory(m: &Model) -> MemoryPane<'_> {
+    MemoryPane {
+        memory: &m.memory,
+        names: &m.threads.names,
+        focused: m.screen.focused(Focus::Memory),
+    }
+}
+
+pub fn breakpoints(m: &Model) -> BreakpointsPane<'_> {
+    BreakpointsPane {
+        breakpoints: &m.breakpoints,
+        names: &m.threads.names,
+        focused: m.screen.focused(Focus::Breakpoints),
+    }
+}
+
+pub fn events(m: &Model) -> EventsPane<'_> {
+    EventsPane {
+        log: &m.log,
+        names: &m.threads.names,
+        focused: m.screen.focused(Focus::Log),
+    }
+}
+
+pub fn status(m: &Model) -> StatusBar<'_> {
+    StatusBar {
+        process: &m.process,
+        status: &m.status,
+        prompt: &m.prompt,
+    }
+}
+
 impl Widget for &ScreenView<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let model = self.model;
-        let s = layout::compute(area, model.focus);
+        let m = self.model;
+        let s = layout::compute(area, m.screen.focus);
         if let Some(r) = s.too_small {
             let msg = format!(
                 "terminal too small: {}x{}, ptscope needs {}x{}",
@@ -34,27 +92,27 @@ impl Widget for &ScreenView<'_> {
             return;
         }
         if let Some(r) = s.threads {
-            (&ThreadsPane { model }).render(r, buf);
+            (&threads(m)).render(r, buf);
         }
         if let Some(r) = s.backtrace {
-            (&BacktracePane { model }).render(r, buf);
+            (&backtrace(m)).render(r, buf);
         }
         if let Some(r) = s.registers {
-            (&RegistersPane { model }).render(r, buf);
+            (&registers(m)).render(r, buf);
         }
         if let Some(r) = s.memory {
-            (&MemoryPane { model }).render(r, buf);
+            (&memory(m)).render(r, buf);
         }
         if let Some(r) = s.breakpoints {
-            (&BreakpointsPane { model }).render(r, buf);
+            (&breakpoints(m)).render(r, buf);
         }
         if let Some(r) = s.log {
-            (&EventsPane { model }).render(r, buf);
+            (&events(m)).render(r, buf);
         }
         if let Some(r) = s.status {
-            (&StatusBar { model }).render(r, buf);
+            (&status(m)).render(r, buf);
         }
-        if model.help {
+        if m.screen.help {
             (&HelpOverlay).render(area, buf);
         }
     }

@@ -3,7 +3,7 @@
 
 use crate::tracer::event::ProcessState;
 use crate::tracer::signals::signal_name;
-use crate::ui::app::{Model, PromptKind, StatusKind};
+use crate::ui::model::{ProcessModel, PromptKind, PromptModel, StatusKind, StatusModel};
 use crate::ui::theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -12,7 +12,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 pub struct StatusBar<'a> {
-    pub model: &'a Model,
+    pub process: &'a ProcessModel,
+    pub status: &'a StatusModel,
+    pub prompt: &'a PromptModel,
 }
 
 pub fn process_label(s: ProcessState) -> String {
@@ -42,21 +44,21 @@ const HINTS: [(&str, &str); 9] = [
 
 impl Widget for &StatusBar<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let m = self.model;
+        let p = self.process;
         if area.height == 0 {
             return;
         }
         let state = Span::styled(
-            format!(" {} ", process_label(m.process)),
-            theme::process_state(m.process).add_modifier(ratatui::style::Modifier::REVERSED),
+            format!(" {} ", process_label(p.state)),
+            theme::process_state(p.state).add_modifier(ratatui::style::Modifier::REVERSED),
         );
-        let how = if m.launched { "launched" } else { "attached" };
+        let how = if p.launched { "launched" } else { "attached" };
         let mut first = vec![
             state,
-            Span::raw(format!(" pid {} ({how}) ", m.pid)),
-            Span::styled(m.cmdline.clone(), theme::DIM),
+            Span::raw(format!(" pid {} ({how}) ", p.pid)),
+            Span::styled(p.cmdline.clone(), theme::DIM),
         ];
-        if let Some(s) = &m.status {
+        if let Some(s) = &self.status.line {
             let style = match s.kind {
                 StatusKind::Info => theme::INFO,
                 StatusKind::Error => theme::ERROR,
@@ -75,7 +77,7 @@ impl Widget for &StatusBar<'_> {
             height: 1,
             ..area
         };
-        let line = match &m.prompt {
+        let line = match &self.prompt.current {
             Some(p) => {
                 let label = match p.kind {
                     PromptKind::Breakpoint => " breakpoint address: ",
@@ -104,7 +106,7 @@ impl Widget for &StatusBar<'_> {
                 if terse {
                     spans.push(Span::raw("(? help) "));
                 }
-                if let Some(b) = &m.banner {
+                if let Some(b) = &self.status.banner {
                     spans.push(Span::styled(format!("  {b}"), theme::ADDRESS));
                 }
                 Line::from(spans)

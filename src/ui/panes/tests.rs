@@ -1,18 +1,13 @@
 //! Snapshot tests: each pane and the whole screen drawn from hand-made models.
 
-use super::backtrace::BacktracePane;
-use super::breakpoints::BreakpointsPane;
-use super::events::EventsPane;
-use super::memory::MemoryPane;
-use super::registers::RegistersPane;
-use super::screen::ScreenView;
-use super::status::StatusBar;
-use super::threads::ThreadsPane;
+use super::screen::{self, ScreenView};
 use crate::tracer::error::TraceError;
 use crate::tracer::event::{Command, EventKind};
 use crate::tracer::thread::{StopCause, ThreadState};
-use crate::ui::app::{update, Focus, Model, Msg};
+use crate::ui::app::{update, Model};
 use crate::ui::fixtures::*;
+use crate::ui::focus::Focus;
+use crate::ui::msg::Msg;
 use crate::ui::theme;
 use ratatui::backend::TestBackend;
 use ratatui::widgets::Widget;
@@ -48,7 +43,7 @@ fn text(t: &Terminal<TestBackend>) -> String {
 #[test]
 fn threads_pane() {
     let m = demo_model();
-    let t = draw(120, 11, ThreadsPane { model: &m });
+    let t = draw(120, 11, screen::threads(&m));
     insta::assert_snapshot!(t.backend());
     let s = text(&t);
     assert!(s.contains("before the stop"), "{s}");
@@ -66,7 +61,7 @@ fn threads_pane() {
 #[test]
 fn threads_pane_narrow_drops_the_raw_pc_first() {
     let m = demo_model();
-    let t = draw(90, 11, ThreadsPane { model: &m });
+    let t = draw(90, 11, screen::threads(&m));
     insta::assert_snapshot!(t.backend());
     let s = text(&t);
     assert!(!s.contains("0x7f3a1c295d7e"), "PC column dropped:\n{s}");
@@ -84,7 +79,7 @@ fn threads_pane_running_says_live_and_long_calls_shrink() {
     );
     views[0].wchan = Some("do_\x1b[31mpoll\x07".into());
     update(&mut m, Msg::Kernel(views));
-    let t = draw(120, 11, ThreadsPane { model: &m });
+    let t = draw(120, 11, screen::threads(&m));
     insta::assert_snapshot!(t.backend());
     let s = text(&t);
     assert!(s.contains("kernel view: live"), "{s}");
@@ -97,8 +92,8 @@ fn threads_pane_running_says_live_and_long_calls_shrink() {
 #[test]
 fn backtrace_pane_frames_and_hostile_names() {
     let mut m = demo_model();
-    m.focus = Focus::Backtrace;
-    let t = draw(100, 9, BacktracePane { model: &m });
+    m.screen.focus = Focus::Backtrace;
+    let t = draw(100, 9, screen::backtrace(&m));
     insta::assert_snapshot!("backtrace_pane", t.backend());
     let s = text(&t);
     let c = s.find("ptscope_chain_c").unwrap();
@@ -127,9 +122,9 @@ fn backtrace_pane_frames_and_hostile_names() {
             ..Default::default()
         },
     });
-    let view = crate::ui::inspect::BacktraceView::from_backtrace(m.stop_gen, PID + 1, &bt);
+    let view = crate::ui::inspect::BacktraceView::from_backtrace(m.backtrace.gen, PID + 1, &bt);
     update(&mut m, Msg::Backtrace(view));
-    let t = draw(100, 5, BacktracePane { model: &m });
+    let t = draw(100, 5, screen::backtrace(&m));
     insta::assert_snapshot!("backtrace_pane_hostile", t.backend());
     for cell in t.backend().buffer().content() {
         assert!(!cell.symbol().chars().any(|ch| ch.is_control()));
@@ -138,14 +133,14 @@ fn backtrace_pane_frames_and_hostile_names() {
 
     // After a resume the last stack stays, marked as old.
     update(&mut m, Msg::Tracer(event(40, 4000, EventKind::Resumed)));
-    let t = draw(100, 5, BacktracePane { model: &m });
+    let t = draw(100, 5, screen::backtrace(&m));
     assert!(text(&t).contains("as of last stop"), "{}", text(&t));
 }
 
 #[test]
 fn registers_pane_highlights_changes() {
     let m = demo_model();
-    let t = draw(57, 18, RegistersPane { model: &m });
+    let t = draw(57, 18, screen::registers(&m));
     insta::assert_snapshot!(t.backend());
     let b = t.backend().buffer();
     // (column where the value starts, row) of a register in either column.
@@ -170,8 +165,8 @@ fn registers_pane_highlights_changes() {
 #[test]
 fn breakpoints_pane() {
     let mut m = demo_model();
-    m.focus = Focus::Breakpoints;
-    let t = draw(57, 6, BreakpointsPane { model: &m });
+    m.screen.focus = Focus::Breakpoints;
+    let t = draw(57, 6, screen::breakpoints(&m));
     insta::assert_snapshot!(t.backend());
     assert!(text(&t).contains("0x55d0c0a01139 3 hits   ptscope_demo_hot"));
 }
@@ -180,11 +175,8 @@ fn breakpoints_pane() {
 fn memory_pane_wide_and_narrow_with_unreadable_tail() {
     let mut m = demo_model();
     with_memory(&mut m, 0x7ffd_5a3c_1e00, 40, 64);
-    insta::assert_snapshot!(
-        "memory_wide",
-        draw(88, 6, MemoryPane { model: &m }).backend()
-    );
-    let narrow = draw(57, 10, MemoryPane { model: &m });
+    insta::assert_snapshot!("memory_wide", draw(88, 6, screen::memory(&m)).backend());
+    let narrow = draw(57, 10, screen::memory(&m));
     insta::assert_snapshot!("memory_narrow", narrow.backend());
     assert!(text(&narrow).contains("?? ??"));
 }
@@ -192,13 +184,13 @@ fn memory_pane_wide_and_narrow_with_unreadable_tail() {
 #[test]
 fn memory_pane_before_an_address() {
     let m = demo_model();
-    insta::assert_snapshot!(draw(60, 4, MemoryPane { model: &m }).backend());
+    insta::assert_snapshot!(draw(60, 4, screen::memory(&m)).backend());
 }
 
 #[test]
 fn event_log_pane() {
     let m = demo_model();
-    let t = draw(118, 12, EventsPane { model: &m });
+    let t = draw(118, 12, screen::events(&m));
     insta::assert_snapshot!(t.backend());
     let s = text(&t);
     assert!(s.contains("SIGTRAP | PTRACE_EVENT_CLONE<<8"), "{s}");
@@ -214,7 +206,7 @@ fn status_bar_with_an_error() {
     m.sent(1, Command::Step { tid: PID + 1 });
     let e = TraceError::WrongState("thread 4243 is running".into());
     reply(&mut m, 1, Err(e));
-    let t = draw(120, 2, StatusBar { model: &m });
+    let t = draw(120, 2, screen::status(&m));
     insta::assert_snapshot!(t.backend());
     let b = t.backend().buffer();
     let x = text(&t).find("thread 4243").unwrap() as u16;
@@ -228,7 +220,7 @@ fn status_bar_prompt() {
     for c in "0x4011".chars() {
         update(&mut m, Msg::PromptChar(c));
     }
-    insta::assert_snapshot!(draw(80, 2, StatusBar { model: &m }).backend());
+    insta::assert_snapshot!(draw(80, 2, screen::status(&m)).backend());
 }
 
 #[test]
@@ -326,7 +318,7 @@ fn whole_screen_error_in_status_bar() {
 fn whole_screen_compact_and_tiny() {
     let mut m = demo_model();
     insta::assert_snapshot!("compact_80x24", screen(&m, 80, 24).backend());
-    m.focus = Focus::Log;
+    m.screen.focus = Focus::Log;
     insta::assert_snapshot!("compact_log_60x12", screen(&m, 60, 12).backend());
     let tiny = screen(&m, 20, 5);
     insta::assert_snapshot!("tiny_20x5", tiny.backend());
@@ -334,7 +326,7 @@ fn whole_screen_compact_and_tiny() {
     assert!(text(&tiny).contains("too small"));
     // Nothing panics at any size, with the help open or not.
     for help in [false, true] {
-        m.help = help;
+        m.screen.help = help;
         for w in 0..70 {
             for h in 0..25 {
                 screen(&m, w, h);
@@ -357,11 +349,11 @@ fn memory_title_names_the_symbol_at_the_address() {
     let mut m = demo_model();
     with_memory(&mut m, HOT, 32, 32);
     m.memory.expr = "0x55d0c0a01139".into();
-    let t = draw(88, 4, MemoryPane { model: &m });
+    let t = draw(88, 4, screen::memory(&m));
     insta::assert_snapshot!(t.backend());
     assert!(text(&t).contains("Memory 0x55d0c0a01139 = 0x55d0c0a01139 <ptscope_demo_hot>"));
     // Typed by name: the name is not repeated.
     m.memory.expr = "ptscope_demo_hot".into();
-    let t = draw(88, 4, MemoryPane { model: &m });
+    let t = draw(88, 4, screen::memory(&m));
     assert!(!text(&t).contains("<ptscope_demo_hot>"), "{}", text(&t));
 }

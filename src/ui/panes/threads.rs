@@ -6,11 +6,12 @@
 //! needed ones go first (the raw PC, which the registers pane also shows; then wchan).
 
 use super::block;
+use crate::tracer::event::ProcessState;
 use crate::tracer::signals::signal_name;
 use crate::tracer::thread::ThreadState;
-use crate::ui::app::{Focus, Model, ThreadRow};
 use crate::ui::inspect::{cpu_text, fit_call};
 use crate::ui::layout::inner_height;
+use crate::ui::model::{ThreadRow, ThreadsModel};
 use crate::ui::theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -19,7 +20,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Row, Table, Widget};
 
 pub struct ThreadsPane<'a> {
-    pub model: &'a Model,
+    pub threads: &'a ThreadsModel,
+    /// Whose moment the kernel columns describe depends on it.
+    pub process: ProcessState,
+    pub focused: bool,
 }
 
 /// The cause column as the issue spells it, plus what a debugger user would want to know.
@@ -97,7 +101,7 @@ struct Cells {
     styles: Vec<Style>,
 }
 
-fn cells(m: &Model, r: &ThreadRow) -> Cells {
+fn cells(m: &ThreadsModel, r: &ThreadRow) -> Cells {
     let marked = m.stopped_by == Some(r.tid);
     let pc_style = if r.state == ThreadState::Running {
         theme::DIM
@@ -115,7 +119,7 @@ fn cells(m: &Model, r: &ThreadRow) -> Cells {
             .map(|g| format!("{:#x}", g.rip()))
             .unwrap_or_else(|| "-".into()),
         r.regs
-            .and_then(|g| m.pc_name(g.rip()))
+            .and_then(|g| m.names.get(g.rip()))
             .unwrap_or("")
             .to_string(),
         k.map(|k| k.state.to_string()).unwrap_or_else(|| "-".into()),
@@ -195,11 +199,10 @@ fn plan(rows: &[&Cells], inner: usize) -> Vec<(usize, usize)> {
 
 /// Says whose moment K, WCHAN, SYSCALL and CPU describe: after our stop every thread would
 /// read `t`, so while stopped they are the last reading taken while the process ran.
-pub fn kernel_label(m: &Model) -> &'static str {
-    use crate::tracer::event::ProcessState;
+pub fn kernel_label(m: &ThreadsModel, process: ProcessState) -> &'static str {
     if m.kernel.is_empty() {
         "kernel view: none yet (read while the process runs)"
-    } else if m.process == ProcessState::Running {
+    } else if process == ProcessState::Running {
         "kernel view: live"
     } else {
         "kernel view (K WCHAN SYSCALL CPU): before the stop"
@@ -208,15 +211,19 @@ pub fn kernel_label(m: &Model) -> &'static str {
 
 impl Widget for &ThreadsPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let m = self.model;
-        let title = format!("Threads ({})", m.threads.len());
-        let block = block(title, m.focus == Focus::Threads).title_top(
-            Line::styled(format!(" {} ", kernel_label(m)), theme::KERNEL).right_aligned(),
+        let m = self.threads;
+        let title = format!("Threads ({})", m.rows.len());
+        let block = block(title, self.focused).title_top(
+            Line::styled(
+                format!(" {} ", kernel_label(m, self.process)),
+                theme::KERNEL,
+            )
+            .right_aligned(),
         );
         let rows_fit = inner_height(area).saturating_sub(1);
         let offset = m.visible_offset(rows_fit);
         let shown: Vec<(&ThreadRow, Cells)> = m
-            .threads
+            .rows
             .values()
             .skip(offset)
             .take(rows_fit)
@@ -251,7 +258,7 @@ impl Widget for &ThreadsPane<'_> {
             .column_spacing(1)
             .block(block);
         Widget::render(table, area, buf);
-        if m.threads.is_empty() && area.height > 3 {
+        if m.rows.is_empty() && area.height > 3 {
             let inner = Rect {
                 x: area.x + 2,
                 y: area.y + 2,

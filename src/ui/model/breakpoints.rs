@@ -1,0 +1,116 @@
+//! Our breakpoints as the tracer last reported them, and the one selected for `d`.
+
+use crate::tracer::event::BreakpointInfo;
+
+#[derive(Clone, Debug, Default)]
+pub struct BreakpointsModel {
+    /// Sorted by address.
+    pub list: Vec<BreakpointInfo>,
+    pub selected: usize,
+}
+
+impl BreakpointsModel {
+    /// The tracer's own list, from a snapshot.
+    pub fn replace(&mut self, list: &[BreakpointInfo]) {
+        self.list = list.to_vec();
+        self.clamp();
+    }
+
+    pub fn added(&mut self, addr: u64) {
+        if !self.list.iter().any(|b| b.addr == addr) {
+            self.list.push(BreakpointInfo { addr, hits: 0 });
+            self.list.sort_by_key(|b| b.addr);
+        }
+    }
+
+    pub fn removed(&mut self, addr: u64) {
+        self.list.retain(|b| b.addr != addr);
+        self.clamp();
+    }
+
+    pub fn current(&self) -> Option<&BreakpointInfo> {
+        self.list.get(self.selected)
+    }
+
+    pub fn move_selection(&mut self, by: isize) {
+        let last = self.list.len().saturating_sub(1) as isize;
+        self.selected = (self.selected as isize).saturating_add(by).clamp(0, last) as usize;
+    }
+
+    pub fn addrs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.list.iter().map(|b| b.addr)
+    }
+
+    fn clamp(&mut self) {
+        self.selected = self.selected.min(self.list.len().saturating_sub(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracer::event::{Command, EventKind, Reply};
+    use crate::ui::app::update;
+    use crate::ui::fixtures::*;
+    use crate::ui::model::{PromptKind, StatusKind};
+    use crate::ui::msg::Msg;
+
+    #[test]
+    fn breakpoint_prompt_adds_and_the_reply_lists_it() {
+        let mut m = demo_model();
+        update(&mut m, Msg::Tracer(event(30, 3000, EventKind::Resumed)));
+        update(&mut m, Msg::BreakpointPrompt);
+        assert_eq!(
+            m.prompt.current.as_ref().map(|p| p.kind),
+            Some(PromptKind::Breakpoint)
+        );
+        for c in "0x401136".chars() {
+            update(&mut m, Msg::PromptChar(c));
+        }
+        update(&mut m, Msg::PromptBackspace);
+        update(&mut m, Msg::PromptChar('6'));
+        let fx = update(&mut m, Msg::PromptSubmit);
+        assert!(m.prompt.current.is_none());
+        let cmds = commands(&answer_prompts(&mut m, fx, &FakeSymbols));
+        assert_eq!(cmds, vec![Command::AddBreakpoint { addr: 0x401136 }]);
+        m.sent(3, cmds[0].clone());
+        reply(&mut m, 3, Ok(Reply::Done));
+        assert!(m
+            .breakpoints
+            .list
+            .iter()
+            .any(|b| b.addr == 0x401136 && b.hits == 0));
+        // A known name works too; garbage says why and sends nothing.
+        let fx = type_prompt(
+            &mut m,
+            Msg::BreakpointPrompt,
+            "ptscope_demo_hot",
+            &FakeSymbols,
+        );
+        assert_eq!(commands(&fx), vec![Command::AddBreakpoint { addr: HOT }]);
+        let fx = type_prompt(&mut m, Msg::BreakpointPrompt, "z", &FakeSymbols);
+        assert!(commands(&fx).is_empty());
+        assert_eq!(m.status.line.clone().unwrap().kind, StatusKind::Error);
+        // Deleting: the reply takes it off the list.
+        m.sent(4, Command::RemoveBreakpoint { addr: 0x401136 });
+        reply(&mut m, 4, Ok(Reply::Done));
+        assert!(!m.breakpoints.addrs().any(|a| a == 0x401136));
+    }
+
+    #[test]
+    fn added_sorted_once_removed_and_the_selection_stays_inside() {
+        let mut b = BreakpointsModel::default();
+        b.added(0x30);
+        b.added(0x10);
+        b.added(0x30);
+        assert_eq!(b.addrs().collect::<Vec<_>>(), vec![0x10, 0x30]);
+        b.move_selection(isize::MAX / 2);
+        assert_eq!(b.current().map(|x| x.addr), Some(0x30));
+        b.removed(0x30);
+        assert_eq!(b.current().map(|x| x.addr), Some(0x10));
+        b.move_selection(isize::MIN / 2);
+        assert_eq!(b.selected, 0);
+        b.replace(&[]);
+        assert!(b.current().is_none());
+    }
+}

@@ -1,0 +1,78 @@
+//! What flows through the inspector. `Msg` is everything that can happen (a key, a tracer
+//! event, a worker's answer); `Effect` is everything `update` can ask the run loop to do. Each
+//! effect that wants an answer names the `Msg` that brings it back.
+
+use super::inspect::{BacktraceView, UnwindAsk};
+use super::resolve::{Purpose, ResolveAsk};
+use crate::expr::ExprError;
+use crate::procinfo::ThreadKernelView;
+use crate::tracer::event::{Command, Event};
+
+#[derive(Clone, Debug)]
+pub enum Msg {
+    // Keys (keymap.rs).
+    Quit,
+    ToggleHelp,
+    Stop,
+    Continue,
+    Step,
+    BreakpointPrompt,
+    DeleteBreakpoint,
+    MemoryPrompt,
+    FocusNext,
+    FocusPrev,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    PromptChar(char),
+    PromptBackspace,
+    PromptSubmit,
+    PromptCancel,
+    // The terminal and the outside world.
+    Resize(u16, u16),
+    /// SIGINT, SIGTERM or SIGHUP reached ptscope.
+    Signal(&'static str),
+    /// A periodic wake-up: the kernel view while running, names of threads born since the last
+    /// look.
+    Tick,
+    // The tracer thread: events, and the replies to `Effect::Tracer`.
+    Tracer(Event),
+    // The workers (workers.rs), answering effects.
+    /// Function names for PCs, answering `Effect::NamePcs` for the same program image.
+    PcNames {
+        image: u64,
+        names: Vec<(u64, Option<String>)>,
+    },
+    /// Every thread as /proc showed it, answering `Effect::ReadKernel`.
+    Kernel(Vec<ThreadKernelView>),
+    /// A stack walk, answering `Effect::Unwind`.
+    Backtrace(BacktraceView),
+    /// A prompt's expression worked out, answering `Effect::Resolve`.
+    Resolved {
+        purpose: Purpose,
+        /// What the user typed.
+        text: String,
+        result: Result<u64, ExprError>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// A command for the tracer thread; its reply comes back as `Msg::Tracer` (an
+    /// `EventKind::Reply` with the id the loop records through `Model::sent`).
+    Tracer(Command),
+    /// Read the kernel's view of every thread from /proc; answered by `Msg::Kernel`.
+    ReadKernel,
+    /// Name these addresses of program image `image` (bumped at exec); answered by
+    /// `Msg::PcNames`.
+    NamePcs { image: u64, pcs: Vec<u64> },
+    /// Walk a stopped thread's stack; answered by `Msg::Backtrace`.
+    Unwind(UnwindAsk),
+    /// Work out what a prompt's text means; answered by `Msg::Resolved`.
+    Resolve(ResolveAsk),
+    /// End the session: the loop returns and the tracer detaches (or kills what it launched).
+    Quit,
+}
