@@ -381,7 +381,7 @@ pub fn answer_prompts(m: &mut Model, fx: Vec<Effect>, symbols: &dyn Env) -> Vec<
     for f in fx {
         match f {
             Effect::Resolve(ask) => {
-                let answer = resolve::answer(&ask, Some(symbols), None);
+                let answer = Msg::resolved(&ask, resolve::answer(&ask, Some(symbols), None));
                 out.extend(update(m, answer));
             }
             other => out.push(other),

@@ -59,6 +59,17 @@ pub enum Msg {
     },
 }
 
+impl Msg {
+    /// The answer to a `ResolveAsk`, as the message that brings it back.
+    pub fn resolved(ask: &ResolveAsk, result: Result<u64, ExprError>) -> Msg {
+        Msg::Resolved {
+            purpose: ask.purpose.clone(),
+            text: ask.text.clone(),
+            result,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     /// A command for the tracer thread; its reply comes back as `Msg::Tracer` (an

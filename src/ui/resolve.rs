@@ -5,7 +5,6 @@
 //! One convenience on top of the language: a text of bare hex digits that means nothing else
 //! (`7ffd5a3c1000`, as /proc/PID/maps prints addresses) is read as hex.
 
-use super::msg::Msg;
 use crate::expr::{self, Env, ExprError, Width};
 use crate::regs::Registers;
 use crate::tracer::thread::Tid;
@@ -90,18 +89,17 @@ impl Env for Scope<'_> {
 
 /// The answer to `ask`. `symbols` is the process's symbol table (none without a symbol
 /// worker); `memory` reads the process (only lent while it is at rest).
-pub fn answer(ask: &ResolveAsk, symbols: Option<&dyn Env>, memory: Option<&ReadFn>) -> Msg {
+pub fn answer(
+    ask: &ResolveAsk,
+    symbols: Option<&dyn Env>,
+    memory: Option<&ReadFn>,
+) -> Result<u64, ExprError> {
     let scope = Scope {
         ask,
         symbols,
         memory,
     };
-    let result = expr::evaluate(&ask.text, &scope).or_else(|e| bare_hex(&ask.text).ok_or(e));
-    Msg::Resolved {
-        purpose: ask.purpose.clone(),
-        text: ask.text.clone(),
-        result,
-    }
+    expr::evaluate(&ask.text, &scope).or_else(|e| bare_hex(&ask.text).ok_or(e))
 }
 
 fn bare_hex(text: &str) -> Option<u64> {
@@ -128,11 +126,8 @@ mod tests {
         }
     }
 
-    fn result(m: Msg) -> Result<u64, ExprError> {
-        match m {
-            Msg::Resolved { result, .. } => result,
-            other => panic!("{other:?}"),
-        }
+    fn result(r: Result<u64, ExprError>) -> Result<u64, ExprError> {
+        r
     }
 
     struct Libc;

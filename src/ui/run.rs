@@ -137,7 +137,7 @@ impl<T: Tracer> Effects<'_, T> {
                     },
                     None => ask,
                 };
-                Some(resolve::answer(&ask, None, None))
+                Some(Msg::resolved(&ask, resolve::answer(&ask, None, None)))
             }
             Effect::Quit => {
                 self.quit = true;

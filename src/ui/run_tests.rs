@@ -259,7 +259,10 @@ fn prompts_go_to_the_symbol_worker_and_come_back() {
             }
         };
         ans_tx
-            .send(resolve::answer(&ask, Some(&FakeSymbols), None))
+            .send(Msg::resolved(
+                &ask,
+                resolve::answer(&ask, Some(&FakeSymbols), None),
+            ))
             .unwrap();
         // The answer first, then the key that ends the loop (keys would be taken first).
         let deadline = Instant::now() + Duration::from_secs(10);

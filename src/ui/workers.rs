@@ -92,6 +92,14 @@ impl Env for Unavailable<'_> {
 /// A prompt's expression. Memory is lent only while the process is at rest (every thread
 /// stopped, none of our int3 bytes in it), read like the stack above: no ptrace call.
 fn evaluate(pid: i32, symbols: Result<&Symbolizer, &str>, ask: &ResolveAsk) -> Msg {
+    Msg::resolved(ask, evaluate_result(pid, symbols, ask))
+}
+
+fn evaluate_result(
+    pid: i32,
+    symbols: Result<&Symbolizer, &str>,
+    ask: &ResolveAsk,
+) -> Result<u64, crate::expr::ExprError> {
     let unavailable = Unavailable(symbols.err().unwrap_or_default());
     let symbols: &dyn Env = match symbols {
         Ok(s) => s,
