@@ -5,6 +5,7 @@ compile_error!("ptscope works on Linux x86-64 only: it speaks the amd64 ptrace r
 
 pub mod cli;
 pub mod demo;
+pub mod disasm;
 pub mod dump;
 pub mod expr;
 pub mod procinfo;
