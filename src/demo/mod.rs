@@ -6,6 +6,7 @@ pub mod chain;
 pub mod hold;
 pub mod lab;
 pub mod service;
+pub mod steps;
 
 /// Runs the named program; returns the process exit code.
 pub fn run(name: &str, args: &[String]) -> i32 {
@@ -13,6 +14,7 @@ pub fn run(name: &str, args: &[String]) -> i32 {
         "chain" => chain::run(args),
         "lab" => lab::run(args),
         "demo" => service::run(args),
+        "steps" => steps::run(args),
         other => {
             eprintln!("ptscope: unknown demo program {other:?}");
             2

@@ -82,7 +82,9 @@ struct Cfi {
 enum DwarfState {
     NotLoaded,
     Missing,
-    Loaded(Box<addr2line::Context<Reader>>),
+    /// addr2line answers address -> line; the sections themselves serve the line-table walks
+    /// of `lines.rs` (file:line -> addresses), which addr2line has no query for.
+    Loaded(Box<addr2line::Context<Reader>>, Arc<gimli::Dwarf<Reader>>),
 }
 
 /// How to recover the caller's CFA and registers at one address: gimli's row, made owned so the
@@ -390,18 +392,21 @@ impl ElfModule {
         out
     }
 
-    fn load_dwarf(&self) -> Option<addr2line::Context<Reader>> {
-        let from = |data: &Bytes| -> Option<addr2line::Context<Reader>> {
-            let file = ElfFile64::<Endianness>::parse(&**data).ok()?;
-            file.section_by_name(".debug_info")?;
-            let dwarf = gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
-                Ok(section_reader(data, &file, id.name()).unwrap_or_else(|| {
-                    EndianReader::new(Bytes(Arc::new(Backing::Owned(Vec::new()))), LittleEndian)
-                }))
-            })
-            .ok()?;
-            addr2line::Context::from_dwarf(dwarf).ok()
-        };
+    fn load_dwarf(&self) -> Option<(addr2line::Context<Reader>, Arc<gimli::Dwarf<Reader>>)> {
+        let from =
+            |data: &Bytes| -> Option<(addr2line::Context<Reader>, Arc<gimli::Dwarf<Reader>>)> {
+                let file = ElfFile64::<Endianness>::parse(&**data).ok()?;
+                file.section_by_name(".debug_info")?;
+                let dwarf = gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
+                    Ok(section_reader(data, &file, id.name()).unwrap_or_else(|| {
+                        EndianReader::new(Bytes(Arc::new(Backing::Owned(Vec::new()))), LittleEndian)
+                    }))
+                })
+                .ok()?;
+                let dwarf = Arc::new(dwarf);
+                let ctx = addr2line::Context::from_arc_dwarf(dwarf.clone()).ok()?;
+                Some((ctx, dwarf))
+            };
         if let Some(ctx) = from(&self.data) {
             return Some(ctx);
         }
@@ -412,18 +417,28 @@ impl ElfModule {
 
     /// Source file and line of `svma`, when DWARF line tables are present.
     pub fn location(&self, svma: u64) -> Option<(String, Option<u32>)> {
+        self.with_dwarf(|ctx, _| {
+            let loc = ctx.find_location(svma).ok()??;
+            Some((loc.file?.to_string(), loc.line))
+        })?
+    }
+
+    /// Runs `f` on this module's DWARF (loaded on first use); None when it has none.
+    pub(super) fn with_dwarf<T>(
+        &self,
+        f: impl FnOnce(&addr2line::Context<Reader>, &gimli::Dwarf<Reader>) -> T,
+    ) -> Option<T> {
         let mut state = self.dwarf.lock().ok()?;
         if matches!(*state, DwarfState::NotLoaded) {
             *state = match self.load_dwarf() {
-                Some(ctx) => DwarfState::Loaded(Box::new(ctx)),
+                Some((ctx, dwarf)) => DwarfState::Loaded(Box::new(ctx), dwarf),
                 None => DwarfState::Missing,
             };
         }
-        let DwarfState::Loaded(ctx) = &*state else {
-            return None;
-        };
-        let loc = ctx.find_location(svma).ok()??;
-        Some((loc.file?.to_string(), loc.line))
+        match &*state {
+            DwarfState::Loaded(ctx, dwarf) => Some(f(ctx, dwarf)),
+            _ => None,
+        }
     }
 
     fn cfi_index(&self) -> &[FdeRef] {

@@ -11,6 +11,8 @@ pub mod demangle;
 pub mod elf;
 pub mod error;
 pub mod expr;
+pub mod lines;
+pub mod source;
 pub mod unwind;
 
 pub use crate::procinfo::Mapping;
@@ -18,6 +20,8 @@ pub use cache::ModuleCache;
 pub use elf::ElfModule;
 pub use error::SymbolError;
 pub use expr::resolve_in;
+pub use lines::{parse_file_line, FunctionSpan, LineMatch, LineSpan};
+pub use source::SourceFile;
 pub use unwind::{unwind, Backtrace, Frame, FrameKind, UnwindStop, MAX_DEPTH};
 
 use crate::procinfo::{self, maps};

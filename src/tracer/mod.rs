@@ -18,7 +18,7 @@ pub use crate::regs::Registers;
 pub use error::{Result, TraceError};
 pub use event::{
     BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
-    ThreadInfo, Transition,
+    StepOutcome, ThreadInfo, Transition,
 };
 pub use signals::{signal_name, Policy};
 pub use status::{ExitKind, RawStatus, WaitStatus};

@@ -8,7 +8,8 @@
 //! By job: `attach.rs` (attach, launch, abandon), `stops.rs` (each wait status and what is
 //! done about it), `all_stop.rs` (stopping every thread and the picture taken then),
 //! `commands.rs` (what front ends ask), `detach.rs` (every way of letting go), `int3.rs` (our
-//! int3 bytes going in and out of the target's memory).
+//! int3 bytes going in and out of the target's memory), `stepping.rs` (step over, finish and
+//! line step: commands made of several single steps and continues).
 
 mod all_stop;
 mod attach;
@@ -16,6 +17,7 @@ mod commands;
 mod detach;
 mod int3;
 mod phase;
+mod stepping;
 mod stops;
 #[cfg(test)]
 mod tests;
@@ -63,6 +65,8 @@ pub(super) struct Engine {
     /// An action of ours just set threads moving: look for their reports briefly before
     /// sleeping (see `reap_soon`). An optimisation, not a phase.
     expect_reports: bool,
+    /// A stepping command of several legs on its way (`stepping.rs`).
+    job: Option<stepping::StepJob>,
 }
 
 pub(super) fn run(
@@ -126,6 +130,7 @@ impl Engine {
             settling: Vec::new(),
             shared: shared.clone(),
             expect_reports: false,
+            job: None,
         }
     }
 
