@@ -221,10 +221,16 @@ impl Symbolizer {
             [] => return Err(SymbolError::NoSuchSourceFile(file.to_string())),
             [one] => one.to_string(),
             many => {
+                const SHOWN: usize = 6;
+                let mut candidates: Vec<String> =
+                    many.iter().take(SHOWN).map(|p| p.to_string()).collect();
+                if many.len() > SHOWN {
+                    candidates.push(format!("and {} more", many.len() - SHOWN));
+                }
                 return Err(SymbolError::AmbiguousFile {
                     file: file.to_string(),
-                    candidates: many.iter().map(|p| p.to_string()).collect(),
-                })
+                    candidates,
+                });
             }
         };
         let Some(found) = rows

@@ -1,19 +1,92 @@
-//! Our breakpoints as the tracer last reported them, and the one selected for `d`.
+//! Our breakpoints as the tracer last reported them, and the one selected for `d`. The tracer
+//! knows addresses; a `b FILE:LINE` whose line has code in several places is one breakpoint of
+//! several locations here, and is listed and deleted as one.
 
 use crate::tracer::event::BreakpointInfo;
+
+/// `b FILE:LINE`: one breakpoint at every address of a line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineBreakpoint {
+    /// `steps.rs:34`, already sanitised.
+    pub label: String,
+    pub addrs: Vec<u64>,
+}
+
+/// One row of the Breakpoints pane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BreakpointRow {
+    pub label: Option<String>,
+    /// Lowest first.
+    pub addrs: Vec<u64>,
+    /// Hits of every location.
+    pub hits: u64,
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct BreakpointsModel {
     /// Sorted by address.
     pub list: Vec<BreakpointInfo>,
+    /// Index into `rows()`.
     pub selected: usize,
+    pub by_line: Vec<LineBreakpoint>,
 }
 
 impl BreakpointsModel {
     /// The tracer's own list, from a snapshot.
     pub fn replace(&mut self, list: &[BreakpointInfo]) {
         self.list = list.to_vec();
+        self.prune_lines();
         self.clamp();
+    }
+
+    /// A `b FILE:LINE` was set at `addrs` (each also `added` as its reply comes).
+    pub fn add_line(&mut self, label: String, addrs: Vec<u64>) {
+        self.by_line
+            .retain(|l| !l.addrs.iter().any(|a| addrs.contains(a)));
+        self.by_line.push(LineBreakpoint { label, addrs });
+    }
+
+    /// The pane's rows, by lowest address: each line breakpoint once, every other address
+    /// alone. A line's address not listed by the tracer (its add failed) is left out.
+    pub fn rows(&self) -> Vec<BreakpointRow> {
+        let hits = |a: u64| self.list.iter().find(|b| b.addr == a).map(|b| b.hits);
+        let mut rows: Vec<BreakpointRow> = self
+            .by_line
+            .iter()
+            .map(|l| {
+                let addrs: Vec<u64> = l
+                    .addrs
+                    .iter()
+                    .copied()
+                    .filter(|a| hits(*a).is_some())
+                    .collect();
+                BreakpointRow {
+                    label: Some(l.label.clone()),
+                    hits: addrs.iter().filter_map(|a| hits(*a)).sum(),
+                    addrs,
+                }
+            })
+            .filter(|r| !r.addrs.is_empty())
+            .collect();
+        for b in &self.list {
+            if !self.by_line.iter().any(|l| l.addrs.contains(&b.addr)) {
+                rows.push(BreakpointRow {
+                    label: None,
+                    addrs: vec![b.addr],
+                    hits: b.hits,
+                });
+            }
+        }
+        rows.sort_by_key(|r| r.addrs.first().copied());
+        rows
+    }
+
+    fn prune_lines(&mut self) {
+        let list = &self.list;
+        for l in &mut self.by_line {
+            l.addrs.retain(|a| list.iter().any(|b| b.addr == *a));
+        }
+        self.by_line.retain(|l| !l.addrs.is_empty());
     }
 
     pub fn added(&mut self, addr: u64) {
@@ -25,15 +98,17 @@ impl BreakpointsModel {
 
     pub fn removed(&mut self, addr: u64) {
         self.list.retain(|b| b.addr != addr);
+        self.prune_lines();
         self.clamp();
     }
 
-    pub fn current(&self) -> Option<&BreakpointInfo> {
-        self.list.get(self.selected)
+    /// The selected row: what `d` deletes.
+    pub fn current(&self) -> Option<BreakpointRow> {
+        self.rows().into_iter().nth(self.selected)
     }
 
     pub fn move_selection(&mut self, by: isize) {
-        let last = self.list.len().saturating_sub(1) as isize;
+        let last = self.rows().len().saturating_sub(1) as isize;
         self.selected = (self.selected as isize).saturating_add(by).clamp(0, last) as usize;
     }
 
@@ -42,7 +117,7 @@ impl BreakpointsModel {
     }
 
     fn clamp(&mut self) {
-        self.selected = self.selected.min(self.list.len().saturating_sub(1));
+        self.selected = self.selected.min(self.rows().len().saturating_sub(1));
     }
 }
 
@@ -105,9 +180,9 @@ mod tests {
         b.added(0x30);
         assert_eq!(b.addrs().collect::<Vec<_>>(), vec![0x10, 0x30]);
         b.move_selection(isize::MAX / 2);
-        assert_eq!(b.current().map(|x| x.addr), Some(0x30));
+        assert_eq!(b.current().map(|x| x.addrs), Some(vec![0x30]));
         b.removed(0x30);
-        assert_eq!(b.current().map(|x| x.addr), Some(0x10));
+        assert_eq!(b.current().map(|x| x.addrs), Some(vec![0x10]));
         b.move_selection(isize::MIN / 2);
         assert_eq!(b.selected, 0);
         b.replace(&[]);

@@ -20,11 +20,11 @@ impl Widget for &BreakpointsPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let m = self.breakpoints;
         let focused = self.focused;
-        let block = block(format!("Breakpoints ({})", m.list.len()), focused);
+        let rows = m.rows();
+        let block = block(format!("Breakpoints ({})", rows.len()), focused);
         let fit = inner_height(area).max(1);
         let first = (m.selected + 1).saturating_sub(fit);
-        let mut lines: Vec<Line> = m
-            .list
+        let mut lines: Vec<Line> = rows
             .iter()
             .enumerate()
             .skip(first)
@@ -35,14 +35,28 @@ impl Widget for &BreakpointsPane<'_> {
                 } else {
                     format!("{} hits", b.hits)
                 };
-                let line = Line::from(vec![
-                    Span::styled(format!("{:#x} ", b.addr), theme::ADDRESS),
-                    Span::raw(format!("{hits:<9}")),
-                    Span::styled(
-                        self.names.get(b.addr).unwrap_or("").to_string(),
-                        theme::SYMBOL,
-                    ),
-                ]);
+                let first = b.addrs.first().copied().unwrap_or(0);
+                let mut spans = match &b.label {
+                    Some(label) => {
+                        let n = b.addrs.len();
+                        let locations = if n == 1 {
+                            format!(" {first:#x} ")
+                        } else {
+                            format!(" {n} locations ")
+                        };
+                        vec![
+                            Span::styled(label.clone(), theme::HEADER),
+                            Span::styled(locations, theme::ADDRESS),
+                        ]
+                    }
+                    None => vec![Span::styled(format!("{first:#x} "), theme::ADDRESS)],
+                };
+                spans.push(Span::raw(format!("{hits:<9}")));
+                spans.push(Span::styled(
+                    self.names.get(first).unwrap_or("").to_string(),
+                    theme::SYMBOL,
+                ));
+                let line = Line::from(spans);
                 if i == m.selected && focused {
                     line.style(theme::SELECTED)
                 } else {

@@ -30,10 +30,13 @@ pub fn process_label(s: ProcessState) -> String {
     }
 }
 
-const HINTS: [(&str, &str); 9] = [
+const HINTS: [(&str, &str); 12] = [
     ("s", "stop"),
     ("c", "cont"),
     ("n", "step"),
+    ("o", "over"),
+    ("f", "finish"),
+    ("l", "line"),
     ("b", "break"),
     ("d", "del"),
     ("g", "mem"),
