@@ -549,3 +549,61 @@ fn line_step_moves_one_line_and_steps_over_the_call() {
     drop(h);
     common::assert_untraced_and_running(s.pid);
 }
+
+#[test]
+fn a_detach_while_a_finish_runs_takes_its_int3_out_and_says_why() {
+    let s = start_steps();
+    let h = attach(s.pid);
+    let sym = Symbolizer::new(s.pid).expect("symbols");
+    let lines = sym.address_of(None, "ptscope_steps_lines").expect("lines");
+    h.call(Command::AddBreakpoint { addr: lines }).expect("add");
+    let (tid, _) = run_to(&h, lines, |_| true);
+    h.call(Command::RemoveBreakpoint { addr: lines })
+        .expect("remove");
+    // Finish `walk`, which loops for ever: the temporary int3 stays in while everything runs.
+    let r = regs(&h, tid);
+    let mut read = |addr: u64, buf: &mut [u8]| {
+        let m = h
+            .read_memory(addr, buf.len())
+            .map(|m| m.bytes)
+            .unwrap_or_default();
+        buf[..m.len()].copy_from_slice(&m);
+        m.len()
+    };
+    let bt = symbols::unwind(&sym, &r, &mut read, 8);
+    let walk = bt
+        .frames
+        .iter()
+        .position(|f| {
+            f.location
+                .function
+                .as_deref()
+                .is_some_and(|n| n.ends_with("::walk"))
+        })
+        .expect("walk on the stack");
+    let (ret, cfa) = (bt.frames[walk + 1].pc, bt.frames[walk + 1].sp);
+    let original = common::read_proc_mem(s.pid, ret, 1);
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let cmd = Command::Finish {
+        tid,
+        return_addr: ret,
+        cfa,
+    };
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let _ = tx.send(h.call_timeout(cmd, TIMEOUT));
+        });
+        common::eventually("the temporary int3 in memory", || {
+            common::read_proc_mem(s.pid, ret, 1) == [0xcc]
+        });
+        assert_eq!(h.call(Command::Detach), Ok(Reply::Done));
+    });
+    let answer = rx.recv_timeout(TIMEOUT).expect("the finish is answered");
+    assert_eq!(answer, Err(ptscope::tracer::TraceError::Detached));
+    assert_eq!(
+        common::read_proc_mem(s.pid, ret, 1),
+        original,
+        "original byte back"
+    );
+    common::assert_untraced_and_running(s.pid);
+}

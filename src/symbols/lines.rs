@@ -4,8 +4,9 @@
 //! steps until the PC leaves them), a function's extent, and the addresses known to start an
 //! instruction (where disassembly can start without guessing).
 //!
-//! Address -> line goes through addr2line; line -> addresses walks the line programs with
-//! gimli itself, keeping only `is_stmt` rows (the places a debugger is meant to stop at).
+//! Address -> line goes through addr2line (with its inlined-call chain); line -> addresses
+//! walks the line programs with gimli itself, keeping only `is_stmt` rows (the places a
+//! debugger is meant to stop at).
 
 use super::elf::{ElfModule, Reader};
 use super::error::SymbolError;
@@ -117,20 +118,25 @@ impl ElfModule {
         .unwrap_or_default()
     }
 
-    /// File and line of `svma` as its own function's source says it: for code inlined from
-    /// elsewhere (a `wrapping_add` from core, a C header's static inline), the line of the
-    /// call that brought it in. None where no line is known.
-    pub fn own_line(&self, svma: u64) -> Option<(String, u32)> {
+    /// The source locations of `svma` from the innermost inlined call out to the function
+    /// itself: [the line the code is on, the line of the call that inlined it, ...]. Empty
+    /// without line information; None for a level with no line (line 0).
+    pub fn inline_chain(&self, svma: u64) -> Vec<Option<(String, u32)>> {
         self.with_dwarf(|ctx, _| {
-            let mut frames = ctx.find_frames(svma).skip_all_loads().ok()?;
-            let mut outer = None;
+            let mut out = Vec::new();
+            let Ok(mut frames) = ctx.find_frames(svma).skip_all_loads() else {
+                return out;
+            };
             while let Ok(Some(frame)) = frames.next() {
-                if let Some(loc) = frame.location {
-                    outer = Some((loc.file?.to_string(), loc.line?));
-                }
+                out.push(
+                    frame
+                        .location
+                        .and_then(|l| Some((l.file?.to_string(), l.line?))),
+                );
             }
-            outer
-        })?
+            out
+        })
+        .unwrap_or_default()
     }
 
     /// The line-table rows covering [lo, hi) (ELF addresses): (start, length, file, line),
@@ -278,8 +284,10 @@ impl Symbolizer {
         })
     }
 
-    /// The source line `pc` is on (in its function's own source: see `own_line`) and all of
-    /// that line's code in its function, code inlined into the line included; None without
+    /// The source line `pc` is on (the innermost: for code inlined from elsewhere, the line
+    /// of the inlined code) and all of that line's code in its function: rows at the same
+    /// depth of inlining on the same line, with whatever was inlined into that line (a
+    /// `wrapping_add` from core, a C header's static inline) and code of no line. None without
     /// line information there.
     pub fn line_at(&self, pc: u64) -> Option<LineSpan> {
         let m = self.module_at(pc)?;
@@ -288,11 +296,20 @@ impl Symbolizer {
         let svma = pc.wrapping_sub(bias);
         let (sym, _) = elf.symbol_at(svma)?;
         let (lo, hi) = (sym.addr, sym.addr.saturating_add(sym.size.max(1)));
-        let (file, line) = elf.own_line(svma)?;
+        let chain = elf.inline_chain(svma);
+        let (file, line) = chain.first().cloned().flatten()?;
+        // Depth counted from the function itself outwards-in, so that code inlined deeper
+        // into this line still finds this line at the same depth.
+        let depth = chain.len() - 1;
         let mut ranges: Vec<(u64, u64)> = Vec::new();
         for (a, len, _, l) in elf.line_rows(lo, hi) {
-            // Code of no line (line 0) belongs to none of its own: stepping goes through it.
-            let ours = l.is_none() || elf.own_line(a).is_some_and(|(f, n)| n == line && f == file);
+            let ours = l.is_none() || {
+                let c = elf.inline_chain(a);
+                c.len() > depth
+                    && c[c.len() - 1 - depth]
+                        .as_ref()
+                        .is_some_and(|(f, n)| *n == line && *f == file)
+            };
             if !ours {
                 continue;
             }

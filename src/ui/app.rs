@@ -536,9 +536,7 @@ fn on_reply(m: &mut Model, id: u64, result: Result<Reply, TraceError>) -> Vec<Ef
                 // The code pane's read: it retries or says so itself.
                 match m.code.read_failed(addr, &bps) {
                     Some(AfterFailedRead::Read(c)) => return vec![Effect::Tracer(c)],
-                    Some(AfterFailedRead::Decode(a)) => {
-                        return vec![Effect::Disassemble(Box::new(a))]
-                    }
+                    Some(AfterFailedRead::Decode(a)) => return vec![Effect::Disassemble(a)],
                     None => {}
                 }
             }
@@ -550,7 +548,12 @@ fn on_reply(m: &mut Model, id: u64, result: Result<Reply, TraceError>) -> Vec<Ef
         (_, Reply::Snapshot(s)) => m.apply_snapshot(&s),
         (_, Reply::Memory(read)) => {
             let bps: Vec<u64> = m.breakpoints.addrs().collect();
-            let ask = m.code.read_arrived(&read, &bps);
+            let regs = m
+                .code
+                .reading_for()
+                .and_then(|t| m.threads.rows.get(&t))
+                .and_then(|r| r.regs);
+            let ask = m.code.read_arrived(&read, &bps, regs);
             m.memory.apply_read(read);
             return ask
                 .map(|a| Effect::Disassemble(Box::new(a)))

@@ -181,7 +181,8 @@ pub fn stepped(m: &mut Model, cmd: &Command, outcome: StepOutcome) -> Vec<Effect
         StepOutcome::Arrived { pc, instructions } => {
             let how = match cmd {
                 Command::Finish { .. } => "returned to the caller".to_string(),
-                _ => format!("{instructions} instruction(s)"),
+                _ if instructions == 1 => "1 instruction".to_string(),
+                _ => format!("{instructions} instructions"),
             };
             m.status
                 .info(format!("thread {tid}: {what} done at {pc:#x}, {how}"));

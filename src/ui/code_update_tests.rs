@@ -256,3 +256,50 @@ fn a_new_stop_selects_its_thread_and_asks_for_its_code() {
         "the new thread's code is read: {fx:?}"
     );
 }
+
+#[test]
+fn code_that_cannot_be_read_before_the_pc_is_read_from_it_then_said_unreadable() {
+    use crate::tracer::error::TraceError;
+    use crate::ui::msg::Effect;
+    let mut m = demo_model();
+    let (key, addr) = m
+        .code
+        .reading
+        .expect("the selected thread's code is asked for");
+    assert!(addr < key.pc);
+    m.sent(95, Command::ReadMemory { addr, len: 512 });
+    let err = TraceError::Unreadable {
+        addr,
+        len: 512,
+        read: 0,
+    };
+    let fx = reply(&mut m, 95, Err(err.clone()));
+    let retry = commands(&fx);
+    assert_eq!(
+        retry,
+        vec![Command::ReadMemory {
+            addr: key.pc,
+            len: crate::ui::code_view::AHEAD as usize
+        }]
+    );
+    // Not an error of the user's: the status keeps its words.
+    assert_ne!(status(&m).0, StatusKind::Error);
+    m.sent(96, retry[0].clone());
+    let fx = reply(&mut m, 96, Err(err));
+    let ask = fx
+        .iter()
+        .find_map(|f| match f {
+            Effect::Disassemble(a) => Some(a.clone()),
+            _ => None,
+        })
+        .expect("the worker names the place anyway");
+    assert!(ask.read.bytes.is_empty());
+    let none = |_: u64, _: &mut [u8]| 0;
+    let view = crate::ui::code_view::build(&ask, &HotSymbols, &none);
+    update(&mut m, Msg::Code(Box::new(view)));
+    let t = crate::ui::panes::screen::code(&m);
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(70, 6)).unwrap();
+    term.draw(|f| f.render_widget(&t, f.area())).unwrap();
+    let shown = format!("{}", term.backend());
+    assert!(shown.contains("cannot be read"), "{shown}");
+}

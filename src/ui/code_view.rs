@@ -25,6 +25,8 @@ pub struct CodeAsk {
     pub read: MemoryRead,
     /// The user's breakpoints, whose source lines the source pane marks.
     pub breakpoints: Vec<u64>,
+    /// The thread's registers at this stop: a `call r14` at the pc is named by r14.
+    pub regs: Option<crate::regs::Registers>,
 }
 
 /// A source file the line table names, to find and read (`symbols::source`); answered by
@@ -174,9 +176,10 @@ pub fn build(ask: &CodeAsk, syms: &dyn CodeSymbols, read: &ReadFn) -> CodeView {
                     .map(|f| format!("<{}>", sanitize(&f.name))),
             };
             let prev = i.checked_sub(1).map(|p| &decoded[p]);
+            let regs = ask.regs.filter(|_| insn.addr == pc);
             lines.push(CodeLine {
                 addr: insn.addr,
-                text: text_of(insn, prev, syms, read),
+                text: text_of(insn, prev, regs.as_ref(), syms, read),
                 bytes: insn.bytes.clone(),
                 label,
             });
@@ -206,7 +209,8 @@ pub fn build(ask: &CodeAsk, syms: &dyn CodeSymbols, read: &ReadFn) -> CodeView {
 }
 
 /// The instruction with its destination named. A direct call or jump names its target (a PLT
-/// stub by the function its GOT slot points to, `<read@plt>`). One through a rip-relative
+/// stub by the function its GOT slot points to, `<read@plt>`); one through a register at the
+/// pc, where the registers are known, what the register holds. One through a rip-relative
 /// slot (`call QWORD PTR [rip+0x2fe2]`) names what the slot holds; so does `call rax` right
 /// after `mov rax,QWORD PTR [rip+..]`, the way position-independent code (every call of a
 /// rustc debug build) loads a target from the GOT. Any other rip-relative operand names the
@@ -214,6 +218,7 @@ pub fn build(ask: &CodeAsk, syms: &dyn CodeSymbols, read: &ReadFn) -> CodeView {
 fn text_of(
     insn: &disasm::Insn,
     prev: Option<&disasm::Insn>,
+    regs: Option<&crate::regs::Registers>,
     syms: &dyn CodeSymbols,
     read: &ReadFn,
 ) -> String {
@@ -242,6 +247,19 @@ fn text_of(
         }),
         _ => None,
     };
+    // At the pc the registers are known: `call r14` goes where r14 points.
+    let by_register = regs.filter(|_| branch).and_then(|r| {
+        r.get(insn.operands.trim_start_matches(['*', '%']))
+            .and_then(|v| syms.name(v))
+    });
+    if let Some(named) = by_register {
+        return format!(
+            "{} <{}>  # {}",
+            insn.mnemonic,
+            sanitize(&named),
+            insn.operands
+        );
+    }
     if let Some(named) = slot
         .and_then(|s| read_u64(read, s))
         .and_then(|f| syms.name(f))
@@ -351,6 +369,7 @@ pub mod tests {
                 requested: HOT_CODE.len(),
             },
             breakpoints,
+            regs: None,
         }
     }
 
@@ -418,6 +437,20 @@ pub mod tests {
                 "call <hot@plt>",
             ]
         );
+    }
+
+    #[test]
+    fn a_call_through_a_register_at_the_pc_is_named_by_the_register() {
+        // call r14, at the pc, with r14 = hot; the same call elsewhere stays unnamed.
+        let mut a = ask(0x1000, Syntax::Intel, vec![]);
+        a.read.bytes = vec![0x41, 0xff, 0xd6, 0x41, 0xff, 0xd6];
+        let mut regs = crate::regs::Registers::default();
+        regs.set("r14", 0x1000);
+        regs.set_rip(0x1000);
+        a.regs = Some(regs);
+        let v = build(&a, &Table, &no_memory);
+        let texts: Vec<&str> = v.lines.iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(texts, ["call <hot>  # r14", "call r14"]);
     }
 
     #[test]

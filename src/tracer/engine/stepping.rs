@@ -266,6 +266,11 @@ impl Engine {
     }
 
     fn arrive(&mut self, job: StepJob, outcome: StepOutcome) -> bool {
+        // Arrived while the world was being stopped for a pass-by: this thread's stop is the
+        // one shown.
+        if let Phase::AllStopping { by, .. } = &mut self.phase {
+            by.get_or_insert(job.tid);
+        }
         let cause = job.kind.cause();
         let regs = self.tracees.get(job.tid).and_then(|t| t.regs);
         if let Some(t) = self.tracees.get_mut(job.tid) {
@@ -283,8 +288,9 @@ impl Engine {
                 "line step: still on the line at {pc:#x} after {instructions} instructions; stopped"
             ),
             (kind, StepOutcome::Arrived { pc, instructions }) => format!(
-                "{}: done at {pc:#x} after {instructions} instruction(s)",
-                kind.name()
+                "{}: done at {pc:#x} after {instructions} instruction{}",
+                kind.name(),
+                if instructions == 1 { "" } else { "s" }
             ),
             (kind, StepOutcome::Interrupted { .. }) => format!("{}: ended", kind.name()),
         };

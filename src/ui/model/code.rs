@@ -8,6 +8,7 @@
 
 use super::threads::ThreadRow;
 use crate::disasm::Syntax;
+use crate::regs::Registers;
 use crate::symbols::SourceFile;
 use crate::tracer::event::{Command, MemoryRead};
 use crate::tracer::thread::ThreadState;
@@ -29,7 +30,7 @@ pub enum AfterFailedRead {
     /// The bytes before the pc were not readable: read from the pc.
     Read(Command),
     /// Nothing there is readable: the worker still names the place.
-    Decode(CodeAsk),
+    Decode(Box<CodeAsk>),
 }
 
 #[derive(Clone, Debug, Default)]
@@ -90,8 +91,19 @@ impl CodeModel {
         })
     }
 
+    /// The thread the read on its way is for.
+    pub fn reading_for(&self) -> Option<crate::tracer::thread::Tid> {
+        self.reading.map(|(k, _)| k.tid)
+    }
+
     /// A memory read came back: when it is the code's, what to ask the worker.
-    pub fn read_arrived(&mut self, read: &MemoryRead, breakpoints: &[u64]) -> Option<CodeAsk> {
+    /// `regs` are the registers of the thread the read was for, as the model has them.
+    pub fn read_arrived(
+        &mut self,
+        read: &MemoryRead,
+        breakpoints: &[u64],
+        regs: Option<Registers>,
+    ) -> Option<CodeAsk> {
         let (key, _) = self.reading.filter(|(_, a)| *a == read.addr)?;
         self.reading = None;
         self.decoding = Some(key);
@@ -99,6 +111,7 @@ impl CodeModel {
             key,
             read: read.clone(),
             breakpoints: breakpoints.to_vec(),
+            regs: regs.filter(|r| r.rip() == key.pc),
         })
     }
 
@@ -114,7 +127,7 @@ impl CodeModel {
         }
         self.reading = None;
         self.decoding = Some(key);
-        Some(AfterFailedRead::Decode(CodeAsk {
+        Some(AfterFailedRead::Decode(Box::new(CodeAsk {
             key,
             read: MemoryRead {
                 addr: key.pc,
@@ -122,7 +135,8 @@ impl CodeModel {
                 requested: AHEAD as usize,
             },
             breakpoints: breakpoints.to_vec(),
-        }))
+            regs: None,
+        })))
     }
 
     /// The worker's view. Returns the source file to read when it names one not asked for.
