@@ -302,22 +302,18 @@ mod tests {
     #[test]
     fn a_thread_named_with_bytes_that_are_not_utf8_is_still_listed() {
         let me = std::process::id() as i32;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let t = std::thread::spawn(move || {
+        let name = || {
             let name = b"bad\xffname\0";
             // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes from a
             // live buffer; it names only the calling thread.
             unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
-            let _ = tx.send(nix::unistd::gettid().as_raw());
-            let _ = done_rx.recv();
+        };
+        let tid = crate::procinfo::with_thread(name, |tid| {
+            let view = ProcReader::new().thread(me, tid).unwrap();
+            assert_eq!(view.comm, "bad\u{fffd}name");
+            assert!(read_threads(me).unwrap().iter().any(|v| v.tid == tid));
+            tid
         });
-        let tid = rx.recv().unwrap();
-        let view = ProcReader::new().thread(me, tid).unwrap();
-        assert_eq!(view.comm, "bad\u{fffd}name");
-        assert!(read_threads(me).unwrap().iter().any(|v| v.tid == tid));
-        drop(done_tx);
-        t.join().unwrap();
         let gone = ProcReader::new().thread(me, tid).unwrap_err();
         assert!(matches!(gone, ProcError::ThreadGone { .. }), "{gone:?}");
     }

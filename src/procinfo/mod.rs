@@ -55,3 +55,24 @@ pub fn read_small(path: &str, buf: &mut Vec<u8>) -> io::Result<()> {
     buf.truncate(len);
     Ok(())
 }
+
+/// For tests: runs `setup` on a new thread of this process, then `check` with that thread's
+/// id while it is still alive; the thread ends and is joined before this returns.
+#[cfg(test)]
+pub(crate) fn with_thread<T>(
+    setup: impl FnOnce() + Send + 'static,
+    check: impl FnOnce(i32) -> T,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let t = std::thread::spawn(move || {
+        setup();
+        let _ = tx.send(nix::unistd::gettid().as_raw());
+        let _ = done_rx.recv();
+    });
+    let tid = rx.recv().expect("the test thread runs");
+    let out = check(tid);
+    drop(done_tx);
+    t.join().expect("the test thread ends");
+    out
+}

@@ -165,6 +165,7 @@ pub fn exe_of(pid: i32) -> Result<PathBuf, ProcError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::procinfo::with_thread;
     use nix::sys::signal::{SigSet, Signal};
 
     #[test]
@@ -191,45 +192,37 @@ mod tests {
     #[test]
     fn a_thread_is_not_a_process_but_knows_its_group() {
         let me = std::process::id() as i32;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let t = std::thread::spawn(move || {
-            let _ = tx.send(nix::unistd::gettid().as_raw());
-            let _ = done_rx.recv();
-        });
-        let tid = rx.recv().unwrap();
-        assert_eq!(tgid_of(tid), Some(me));
-        assert!(is_thread_of(me, tid));
-        assert_eq!(tracer_of(me, tid), Some(0));
-        drop(done_tx);
-        t.join().unwrap();
+        with_thread(
+            || {},
+            |tid| {
+                assert_eq!(tgid_of(tid), Some(me));
+                assert!(is_thread_of(me, tid));
+                assert_eq!(tracer_of(me, tid), Some(0));
+            },
+        );
     }
 
     #[test]
     fn a_signal_pending_for_one_thread_shows_in_its_mask_only() {
         let me = std::process::id() as i32;
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-        let t = std::thread::spawn(move || {
-            // Blocked in this thread only: the signal sent to it stays pending here, and the
-            // kernel drops it with the thread's own queue when the thread exits.
+        // Blocked in that thread only: the signal sent to it stays pending there, and the
+        // kernel drops it with the thread's own queue when the thread exits.
+        let block = || {
             let mut set = SigSet::empty();
             set.add(Signal::SIGURG);
-            set.thread_block().unwrap();
-            let _ = tx.send(nix::unistd::gettid().as_raw());
-            let _ = done_rx.recv();
-        });
-        let tid = rx.recv().unwrap();
+            set.thread_block().expect("block SIGURG");
+        };
         let bit = 1u64 << (libc::SIGURG - 1);
-        assert_eq!(pending_signals(me, tid) & bit, 0);
-        // SAFETY: tgkill(2) with plain integers; the target is our own thread, which blocks
-        // the signal (SIGURG is ignored by default besides).
-        let r = unsafe { libc::syscall(libc::SYS_tgkill, me, tid, libc::SIGURG) };
-        assert_eq!(r, 0);
-        assert_ne!(pending_signals(me, tid) & bit, 0);
-        assert_eq!(pending_signals(me, me) & bit, 0, "not the leader's");
-        drop(done_tx);
-        t.join().unwrap();
+        let tid = with_thread(block, |tid| {
+            assert_eq!(pending_signals(me, tid) & bit, 0);
+            // SAFETY: tgkill(2) takes plain integers; the target is our own thread, which
+            // blocks the signal (SIGURG is ignored by default besides).
+            let r = unsafe { libc::syscall(libc::SYS_tgkill, me, tid, libc::SIGURG) };
+            assert_eq!(r, 0);
+            assert_ne!(pending_signals(me, tid) & bit, 0);
+            assert_eq!(pending_signals(me, me) & bit, 0, "not the leader's");
+            tid
+        });
         assert_eq!(pending_signals(me, tid), 0, "gone threads have none");
     }
 
