@@ -263,6 +263,8 @@ impl RawRunning {
     pub fn finish(self) -> u64 {
         self.stop.store(true, Ordering::SeqCst);
         while !self.join.is_finished() {
+            // SAFETY: tgkill(2) takes plain integers; SIGUSR2 has the no-op handler of
+            // `install_wake_signal` in this process.
             unsafe {
                 libc::syscall(
                     libc::SYS_tgkill,
@@ -280,6 +282,8 @@ impl RawRunning {
 extern "C" fn wake_only(_: libc::c_int) {}
 
 pub fn install_wake_signal() {
+    // SAFETY: the handler does nothing; sigaction gets a zeroed struct filled in as its C
+    // signature wants, and NULL for the old action.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = wake_only as *const () as usize;

@@ -39,6 +39,7 @@ pub fn latency(plan: &Plan, rows: &mut Vec<Row>) {
         for _ in 0..rounds {
             pts::drain(&p.handle);
             let t0 = Instant::now();
+            // SAFETY: tgkill(2) takes plain integers; the lab handles SIGUSR1.
             unsafe { libc::syscall(libc::SYS_tgkill, lab.pid, victim, libc::SIGUSR1) };
             let snap = pts::all_stopped(&p.handle);
             got.push(t0.elapsed());
@@ -56,6 +57,7 @@ pub fn latency(plan: &Plan, rows: &mut Vec<Row>) {
         for _ in 0..rounds {
             u.skip_frames();
             let t0 = Instant::now();
+            // SAFETY: tgkill(2) takes plain integers; the lab handles SIGUSR1.
             unsafe { libc::syscall(libc::SYS_tgkill, lab.pid, victim, libc::SIGUSR1) };
             got.push(u.await_state("STOPPED") - t0);
             u.key('c');
