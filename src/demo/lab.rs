@@ -197,7 +197,8 @@ pub fn run(args: &[String]) -> i32 {
         // The main thread leaves with exit(2), not exit_group(2): the process lives on with a
         // zombie leader, as after pthread_exit in main.
         say("zombie");
-        // SAFETY: exit(2) of this thread only; the others own nothing it leaves behind.
+        // SAFETY: exit(2) of this thread only. No other thread borrows from its stack (what
+        // they share is static or was moved to them), and it holds no lock.
         unsafe { libc::syscall(libc::SYS_exit, 0) };
     }
     idle_forever()
@@ -218,7 +219,7 @@ fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
                 let tid = spawn_named("short", move || {
                     // exit(2) of this thread alone with a chosen code, which pthread_exit
                     // cannot give.
-                    // SAFETY: the thread holds no lock and nothing waits on its stack.
+                    // SAFETY: the thread holds no lock and nothing borrows from its stack.
                     unsafe { libc::syscall(libc::SYS_exit, code) };
                 });
                 say(&format!("exiting {tid}"));
