@@ -5,20 +5,10 @@ mod common;
 use common::*;
 use std::process::Command;
 
-fn calls(lab: &mut Lab) -> u64 {
-    lab.send("calls");
-    lab.expect("calls ")
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn kill_9_of_ptscope_while_the_process_rests_on_a_breakpoint_leaves_it_alive() {
-    let mut lab = Lab::start(2);
-    let hot_tid = lab.command_tid("hot");
+    let mut lab = start_lab(2);
+    let hot_tid = lab.command_tid("hot").unwrap();
     let text = read_proc_mem(lab.pid, lab.hot, 32);
     let (mut holder, line) = start_holder(&lab);
     assert_eq!(line, format!("HELD {hot_tid}"));
@@ -49,15 +39,15 @@ fn kill_9_of_ptscope_while_the_process_rests_on_a_breakpoint_leaves_it_alive() {
             .all(|t| status_field(lab.pid, *t, "TracerPid") == "0")
     });
     assert_untraced_and_running(lab.pid);
-    let first = calls(&mut lab);
-    eventually("the hot thread to run on", || calls(&mut lab) > first);
+    let first = lab.calls().unwrap();
+    eventually("the hot thread to run on", || lab.calls().unwrap() > first);
     assert!(lab.child.try_wait().unwrap().is_none(), "the target died");
 }
 
 #[test]
 fn dump_of_a_process_already_traced_names_the_tracer() {
-    let mut lab = Lab::start(1);
-    lab.command_tid("hot");
+    let mut lab = start_lab(1);
+    lab.command_tid("hot").unwrap();
     let (mut holder, line) = start_holder(&lab);
     assert!(line.starts_with("HELD"));
     let out = Command::new(bin())
@@ -79,5 +69,5 @@ fn dump_of_a_process_already_traced_names_the_tracer() {
     drop(holder.stdin.take());
     assert!(holder.wait().unwrap().success());
     assert_untraced_and_running(lab.pid);
-    lab.assert_alive();
+    assert_alive(&mut lab);
 }

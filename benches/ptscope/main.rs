@@ -6,6 +6,9 @@
 mod figures;
 mod gdb;
 mod lab;
+// What the kernel says about a process, read as the tests read it (one file for both).
+#[path = "../../tests/common/observe.rs"]
+mod observe;
 mod pts;
 mod raw;
 mod storm;

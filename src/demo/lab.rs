@@ -2,11 +2,66 @@
 //! tracer must cope with, and says on stdout what it did. Tests read those lines with bounded
 //! timeouts instead of sleeping.
 //!
-//! Start line: `READY {"pid":..,"hot":"0x..","counter":"0x..","usr1":"0x..","alrm":"0x..","tids":[..]}`.
+//! Start line: `READY {"pid":..,"hot":"0x..","counter":"0x..","usr1":"0x..","alrm":"0x..","tids":[..]}`
+//! (`Ready`). `Driver` runs the program from another process; this file and that one are the
+//! whole protocol.
 
+pub mod driver;
+
+pub use driver::{Driver, LabError};
+
+use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// What the READY line says: the process, the addresses a tracer needs in it, and the
+/// threads that exist at that moment (main, the idle ones, control).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ready {
+    pub pid: i32,
+    /// `ptscope_lab_hot`, the function worth a breakpoint.
+    #[serde(with = "hex")]
+    pub hot: u64,
+    /// Its call counter (`HOT_CALLS`), a u64.
+    #[serde(with = "hex")]
+    pub counter: u64,
+    /// SIGUSR1 handler runs (`USR1_SEEN`), a u64.
+    #[serde(with = "hex")]
+    pub usr1: u64,
+    /// SIGALRM handler runs (`ALRM_SEEN`), a u64.
+    #[serde(with = "hex")]
+    pub alrm: u64,
+    pub tids: Vec<i32>,
+}
+
+/// Addresses as "0x..." strings, as a person reads them in the line.
+mod hex {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:#x}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(d)?;
+        let digits = text
+            .strip_prefix("0x")
+            .ok_or_else(|| D::Error::custom(format!("{text:?} is not 0x-prefixed")))?;
+        u64::from_str_radix(digits, 16).map_err(D::Error::custom)
+    }
+}
+
+/// The first word of the line that answers a command (the command's own word for most).
+pub fn answer_word(command: &str) -> &str {
+    match command.split_whitespace().next().unwrap_or("") {
+        "spawn" => "spawned",
+        "exit-thread" => "exiting",
+        "int3" => "after-int3",
+        "fork" => "forked",
+        other => other,
+    }
+}
 
 pub static HOT_CALLS: AtomicU64 = AtomicU64::new(0);
 pub static USR1_SEEN: AtomicU64 = AtomicU64::new(0);
@@ -31,6 +86,7 @@ fn say(line: &str) {
 extern "C" fn on_usr1(_: libc::c_int) {
     USR1_SEEN.fetch_add(1, Ordering::SeqCst);
     let msg = b"usr1\n";
+    // SAFETY: write(2) is async-signal-safe; the buffer is a static of the length given.
     unsafe { libc::write(1, msg.as_ptr().cast(), msg.len()) };
 }
 
@@ -56,10 +112,13 @@ fn alarm_rate(per_second: u64) {
         it_interval: tv,
         it_value: tv,
     };
+    // SAFETY: setitimer reads the live struct given and may be passed NULL for the old one.
     unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
 }
 
 fn install(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
+    // SAFETY: the handlers only touch atomics (and write(2)); sigaction gets a zeroed struct
+    // filled in as its C signature wants, and NULL for the old action.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = handler as *const () as usize;
@@ -70,6 +129,7 @@ fn install(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
 }
 
 fn gettid() -> i32 {
+    // SAFETY: gettid has no preconditions.
     unsafe { libc::gettid() }
 }
 
@@ -118,19 +178,27 @@ pub fn run(args: &[String]) -> i32 {
     let (zombie_tx, zombie_rx) = std::sync::mpsc::channel::<()>();
     let control = spawn_named("control", move || control_loop(zombie_tx));
     tids.push(control);
-    say(&format!(
-        "READY {{\"pid\":{},\"hot\":\"{:#x}\",\"counter\":\"{:#x}\",\"usr1\":\"{:#x}\",\"alrm\":\"{:#x}\",\"tids\":{:?}}}",
-        std::process::id(),
-        ptscope_lab_hot as *const () as usize,
-        &HOT_CALLS as *const AtomicU64 as usize,
-        &USR1_SEEN as *const AtomicU64 as usize,
-        &ALRM_SEEN as *const AtomicU64 as usize,
-        tids
-    ));
+    let ready = Ready {
+        pid: std::process::id() as i32,
+        hot: ptscope_lab_hot as *const () as usize as u64,
+        counter: &HOT_CALLS as *const AtomicU64 as usize as u64,
+        usr1: &USR1_SEEN as *const AtomicU64 as usize as u64,
+        alrm: &ALRM_SEEN as *const AtomicU64 as usize as u64,
+        tids,
+    };
+    match serde_json::to_string(&ready) {
+        Ok(json) => say(&format!("READY {json}")),
+        Err(e) => {
+            eprintln!("lab: cannot write the READY line: {e}");
+            return 1;
+        }
+    }
     if zombie_rx.recv().is_ok() {
         // The main thread leaves with exit(2), not exit_group(2): the process lives on with a
         // zombie leader, as after pthread_exit in main.
         say("zombie");
+        // SAFETY: exit(2) of this thread only. No other thread borrows from its stack (what
+        // they share is static or was moved to them), and it holds no lock.
         unsafe { libc::syscall(libc::SYS_exit, 0) };
     }
     idle_forever()
@@ -151,6 +219,7 @@ fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
                 let tid = spawn_named("short", move || {
                     // exit(2) of this thread alone with a chosen code, which pthread_exit
                     // cannot give.
+                    // SAFETY: the thread holds no lock and nothing borrows from its stack.
                     unsafe { libc::syscall(libc::SYS_exit, code) };
                 });
                 say(&format!("exiting {tid}"));
@@ -160,6 +229,8 @@ fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
                 say(&format!("hot {tid}"));
             }
             (Some("int3"), _) => {
+                // SAFETY: int3 raises SIGTRAP, which `on_trap` handles; no register or
+                // memory is touched.
                 unsafe { std::arch::asm!("int3") };
                 say(&format!("after-int3 {}", TRAPS_SEEN.load(Ordering::SeqCst)));
             }
@@ -206,16 +277,20 @@ fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
 /// A child that runs through the hot function (where a test put a breakpoint) and exits;
 /// the parent reports how it ended.
 fn fork_child() {
+    // SAFETY: the child only calls a function that does arithmetic on an atomic, then
+    // _exit(2): nothing that could need a lock another thread held at the fork.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         let mut x = 0;
         for _ in 0..1000 {
             x = ptscope_lab_hot(x);
         }
+        // SAFETY: _exit(2) ends the child without running the parent's exit handlers.
         unsafe { libc::_exit(if std::hint::black_box(x) == 0 { 1 } else { 0 }) };
     }
     say(&format!("forked {pid}"));
     let mut status = 0;
+    // SAFETY: waitpid writes the status into a live local.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     say(&format!("child-status {status}"));
 }

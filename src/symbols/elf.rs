@@ -37,6 +37,7 @@ impl Deref for Bytes {
 // SAFETY: the bytes live in an Arc'd mmap or Vec that is never resized, so their address is
 // stable for as long as any clone of the Arc exists.
 unsafe impl gimli::StableDeref for Bytes {}
+// SAFETY: a clone shares that same Arc, so it derefs to the same bytes at the same address.
 unsafe impl gimli::CloneStableDeref for Bytes {}
 
 pub type Reader = EndianReader<LittleEndian, Bytes>;
