@@ -23,17 +23,7 @@ fn install_reports(colour: bool) {
 /// already, a program that will not start, one that exited) is one line, as the README
 /// promises; anything else is ptscope failing, and gets the full report. Both exit 1.
 fn failure(e: TraceError, doing: impl FnOnce() -> String) -> String {
-    let expected = matches!(
-        e,
-        TraceError::NoSuchProcess(_)
-            | TraceError::PermissionDenied { .. }
-            | TraceError::AlreadyTraced { .. }
-            | TraceError::NotUserProcess(_)
-            | TraceError::IsSelf(_)
-            | TraceError::Launch { .. }
-            | TraceError::ProcessExited
-    );
-    if expected {
+    if e.is_expected() {
         format!("ptscope: {e}")
     } else {
         // The report starts on a line of its own: "ptscope:", then the numbered causes.

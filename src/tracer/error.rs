@@ -68,4 +68,22 @@ impl TraceError {
     }
 }
 
+impl TraceError {
+    /// Something the user can act on (a wrong pid, a process that may not be traced or is
+    /// traced already, a program that will not start, one that exited): said in one line.
+    /// Everything else is ptscope's own machinery failing.
+    pub fn is_expected(&self) -> bool {
+        matches!(
+            self,
+            TraceError::NoSuchProcess(_)
+                | TraceError::PermissionDenied { .. }
+                | TraceError::AlreadyTraced { .. }
+                | TraceError::NotUserProcess(_)
+                | TraceError::IsSelf(_)
+                | TraceError::Launch { .. }
+                | TraceError::ProcessExited
+        )
+    }
+}
+
 pub type Result<T, E = TraceError> = std::result::Result<T, E>;

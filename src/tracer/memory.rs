@@ -8,7 +8,7 @@
 //! can write to read-only text, which is where breakpoints live.
 
 use super::error::{Result, TraceError};
-use crate::procinfo;
+use crate::procinfo::{self, ProcError};
 use std::fs::File;
 use std::io::IoSliceMut;
 use std::os::unix::fs::FileExt;
@@ -31,8 +31,14 @@ impl Memory {
     }
 
     fn open_view(pid: i32, tid: Option<i32>) -> Result<Self> {
-        let file = procinfo::mem::open(pid, tid)
-            .map_err(|reason| TraceError::PermissionDenied { pid, reason })?;
+        let file = procinfo::mem::open(pid, tid).map_err(|e| match e {
+            ProcError::Gone { .. } => TraceError::NoSuchProcess(pid),
+            ProcError::ThreadGone { tid, .. } => TraceError::ThreadExited(tid),
+            other => TraceError::PermissionDenied {
+                pid,
+                reason: other.to_string(),
+            },
+        })?;
         // process_vm_readv needs a thread that still has the memory mapped.
         Ok(Memory {
             pid: tid.unwrap_or(pid),
