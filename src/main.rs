@@ -3,7 +3,7 @@ use color_eyre::config::{HookBuilder, Theme};
 use color_eyre::eyre::Report;
 use ptscope::cli::{Cli, Cmd};
 use ptscope::tracer::TraceError;
-use ptscope::ui::session::{self, Settings, Target};
+use ptscope::ui::session::{self, SessionError, Settings, Target};
 use std::io::IsTerminal;
 
 /// color-eyre reports what ptscope did not expect: a panic (after the inspector has given the
@@ -31,9 +31,8 @@ fn failure(e: TraceError, doing: impl FnOnce() -> String) -> String {
     }
 }
 
-/// The inspector: errors before and after the screen are one line on stderr, exit 1. They
-/// arrive as text, which cannot be told apart without matching words, so all of them stay one
-/// line; a panic still gets the report.
+/// The inspector: errors before and after the screen are reported like the dump's (one line
+/// for what the user can act on, the full report otherwise), exit 1.
 fn inspect(target: Target, stop_on_thread_events: bool) -> i32 {
     let settings = Settings {
         stop_on_thread_events,
@@ -41,8 +40,12 @@ fn inspect(target: Target, stop_on_thread_events: bool) -> i32 {
     let res = session::start(target, &settings).and_then(|(h, m)| session::run(h, m));
     match res {
         Ok(()) => 0,
-        Err(e) => {
-            eprintln!("ptscope: {e}");
+        Err(SessionError::Trace(e)) => {
+            eprintln!("{}", failure(e, || "the inspector".to_string()));
+            1
+        }
+        Err(SessionError::Setup(text)) => {
+            eprintln!("ptscope: {text}");
             1
         }
     }
