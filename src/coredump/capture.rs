@@ -1,0 +1,193 @@
+//! The three moments of a core: what is read while the process still runs (its ids, masks,
+//! CPU times, auxv, and an estimate of the copy to prepare memory for), the all-stop, and
+//! what is read while every thread holds still (the mappings, and then their memory).
+
+use super::copy::Reader;
+use super::error::CoreError;
+use super::filter::{self, Dump};
+use super::model::{FileNote, Segment};
+use crate::procinfo::core_facts::{self, ProcessFacts, ThreadFacts};
+use crate::procinfo::smaps::{self, SmapsEntry};
+use crate::procinfo::{auxv, tasks};
+use crate::tracer::{EventKind, Options, Snapshot, Tid, TraceError, TracerHandle};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// How long to wait for every thread to stop. A thread in uninterruptible sleep (D) stops
+/// only when its system call returns; the core is taken without it rather than not at all.
+const STOP_DEADLINE: Duration = Duration::from_secs(2);
+const PAGE: u64 = 4096;
+
+/// What is read before the stop.
+pub struct Before {
+    pub process: ProcessFacts,
+    pub threads: BTreeMap<Tid, ThreadFacts>,
+    pub auxv: Vec<u8>,
+    /// The bytes the copy would take if the mappings stay as they are now.
+    pub estimate: u64,
+}
+
+pub fn before_stop(pid: i32) -> Result<Before, CoreError> {
+    let process = core_facts::process_facts(pid).map_err(CoreError::proc("status", pid))?;
+    let threads = tasks::list_tids(pid)
+        .map_err(CoreError::proc("thread list", pid))?
+        .into_iter()
+        .filter_map(|tid| core_facts::thread_facts(pid, tid).ok())
+        .map(|t| (t.tid, t))
+        .collect();
+    let auxv = auxv::read_auxv(pid).map_err(CoreError::proc("auxv", pid))?;
+    // A zombie leader's smaps is empty: the estimate is then 0 and the copy grows on demand.
+    let estimate = smaps::read_smaps(pid)
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| match filter::decide(e, process.coredump_filter) {
+                    Dump::Whole => e.mapping.end - e.mapping.start,
+                    Dump::HeaderPage => PAGE,
+                    Dump::Nothing(_) => 0,
+                })
+                .sum()
+        })
+        .unwrap_or(0);
+    Ok(Before {
+        process,
+        threads,
+        auxv,
+        estimate,
+    })
+}
+
+/// Attaches and waits (bounded) for every thread to stop. Dropping the handle detaches.
+pub fn stop(pid: i32) -> Result<(TracerHandle, Snapshot), CoreError> {
+    let opts = Options {
+        stop_on_thread_events: false,
+        ..Options::default()
+    };
+    let handle = TracerHandle::attach(pid, opts)?;
+    let deadline = Instant::now() + STOP_DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match handle.events().recv_timeout(left) {
+            Ok(ev) => match ev.kind {
+                EventKind::AllStopped(s) => return Ok((handle, *s)),
+                EventKind::ProcessExited(_) => return Err(CoreError::Exited(pid)),
+                _ => {}
+            },
+            Err(_) => break,
+        }
+    }
+    // Not every thread stopped in time: take those that did.
+    match handle.snapshot() {
+        Ok(s) => Ok((handle, s)),
+        Err(TraceError::ProcessExited) => Err(CoreError::Exited(pid)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The mappings as they are while stopped, and how much of each the file holds.
+pub struct Plan {
+    pub segments: Vec<Segment>,
+    pub files: Vec<FileNote>,
+}
+
+impl Plan {
+    pub fn bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.dump_len).sum()
+    }
+}
+
+/// Reads smaps (through `view`, a live thread) and decides each mapping; a file's first page
+/// is read here to see whether it starts with an ELF header.
+pub fn plan(pid: i32, view: i32, filter: u32, reader: &mut Reader) -> Result<Plan, CoreError> {
+    let entries = smaps::read_smaps(view).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            CoreError::Exited(pid)
+        } else {
+            CoreError::Proc {
+                what: "smaps",
+                pid,
+                source: e,
+            }
+        }
+    })?;
+    plan_from(&entries, filter, reader)
+}
+
+fn plan_from(entries: &[SmapsEntry], filter: u32, reader: &mut Reader) -> Result<Plan, CoreError> {
+    let mut segments = Vec::with_capacity(entries.len());
+    let mut files = Vec::new();
+    for e in entries {
+        let m = &e.mapping;
+        let dump_len = match filter::decide(e, filter) {
+            Dump::Whole => m.end - m.start,
+            Dump::HeaderPage => {
+                let mut magic = [0u8; 4];
+                reader.fill(m.start, &mut magic)?;
+                if &magic == b"\x7fELF" {
+                    PAGE.min(m.end - m.start)
+                } else {
+                    0
+                }
+            }
+            Dump::Nothing(_) => 0,
+        };
+        segments.push(Segment {
+            start: m.start,
+            end: m.end,
+            flags: Segment::flags_from_perms(&m.perms),
+            dump_len,
+        });
+        if m.is_file() {
+            files.push(FileNote {
+                start: m.start,
+                end: m.end,
+                page_offset: m.offset / PAGE,
+                path: m.path.as_bytes().to_vec(),
+            });
+        }
+    }
+    Ok(Plan { segments, files })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::procinfo::core_facts::DEFAULT_COREDUMP_FILTER;
+
+    #[test]
+    fn plan_of_our_own_process_keeps_the_elf_header_of_our_binary() {
+        let me = std::process::id() as i32;
+        let mut reader = Reader::new(me);
+        let entries = smaps::read_smaps(me).unwrap();
+        let plan = plan_from(&entries, DEFAULT_COREDUMP_FILTER, &mut reader).unwrap();
+        assert_eq!(plan.segments.len(), entries.len());
+        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        let exe = exe.to_string_lossy();
+        let first = plan
+            .files
+            .iter()
+            .find(|f| f.path == exe.as_bytes() && f.page_offset == 0)
+            .expect("our binary's first mapping is in NT_FILE");
+        let (seg, e) = plan
+            .segments
+            .iter()
+            .zip(&entries)
+            .find(|(s, _)| s.start == first.start)
+            .unwrap();
+        // Its header page, or all of it if relocations wrote to it.
+        let want = if e.private_written_kb == 0 {
+            PAGE
+        } else {
+            seg.len()
+        };
+        assert_eq!(seg.dump_len, want, "{seg:?}");
+        let stack = plan
+            .segments
+            .iter()
+            .zip(&entries)
+            .find(|(_, e)| e.mapping.path == "[stack]")
+            .map(|(s, _)| *s)
+            .unwrap();
+        assert_eq!(stack.dump_len, stack.end - stack.start);
+    }
+}
