@@ -9,7 +9,9 @@ use super::model::{FileNote, Segment};
 use crate::procinfo::core_facts::{self, ProcessFacts, ThreadFacts};
 use crate::procinfo::smaps::{self, SmapsEntry};
 use crate::procinfo::{auxv, tasks};
-use crate::tracer::{EventKind, Options, Snapshot, Tid, TraceError, TracerHandle};
+use crate::tracer::{
+    EventKind, Options, ProcessState, Snapshot, ThreadState, Tid, TraceError, TracerHandle,
+};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -28,16 +30,21 @@ pub struct Before {
 }
 
 pub fn before_stop(pid: i32) -> Result<Before, CoreError> {
-    let process = core_facts::process_facts(pid).map_err(CoreError::proc("status", pid))?;
-    let threads = tasks::list_tids(pid)
-        .map_err(CoreError::proc("thread list", pid))?
+    let tids = tasks::list_tids(pid).map_err(CoreError::proc("thread list", pid))?;
+    // The memory-wide files (cmdline, auxv, smaps) of a zombie leader are empty: read them
+    // through a live thread.
+    let view = match tasks::thread_is_zombie(pid, pid) {
+        true => tids.iter().copied().find(|&t| t != pid).unwrap_or(pid),
+        false => pid,
+    };
+    let process = core_facts::process_facts(pid, view).map_err(CoreError::proc("status", pid))?;
+    let threads = tids
         .into_iter()
         .filter_map(|tid| core_facts::thread_facts(pid, tid).ok())
         .map(|t| (t.tid, t))
         .collect();
-    let auxv = auxv::read_auxv(pid).map_err(CoreError::proc("auxv", pid))?;
-    // A zombie leader's smaps is empty: the estimate is then 0 and the copy grows on demand.
-    let estimate = smaps::read_smaps(pid)
+    let auxv = auxv::read_auxv(view).map_err(CoreError::proc("auxv", pid))?;
+    let estimate = smaps::read_smaps(view)
         .map(|entries| {
             entries
                 .iter()
@@ -69,7 +76,7 @@ pub fn stop(pid: i32) -> Result<(TracerHandle, Snapshot), CoreError> {
         let left = deadline.saturating_duration_since(Instant::now());
         match handle.events().recv_timeout(left) {
             Ok(ev) => match ev.kind {
-                EventKind::AllStopped(s) => return Ok((handle, *s)),
+                EventKind::AllStopped(s) => return stopped(pid, handle, *s),
                 EventKind::ProcessExited(_) => return Err(CoreError::Exited(pid)),
                 _ => {}
             },
@@ -78,8 +85,46 @@ pub fn stop(pid: i32) -> Result<(TracerHandle, Snapshot), CoreError> {
     }
     // Not every thread stopped in time: take those that did.
     match handle.snapshot() {
-        Ok(s) => Ok((handle, s)),
-        Err(TraceError::ProcessExited) => Err(CoreError::Exited(pid)),
+        Ok(s) => stopped(pid, handle, s),
+        // The tracer thread ends when the process does.
+        Err(TraceError::ProcessExited | TraceError::TracerGone) => Err(CoreError::Exited(pid)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn stopped(
+    pid: i32,
+    handle: TracerHandle,
+    snap: Snapshot,
+) -> Result<(TracerHandle, Snapshot), CoreError> {
+    match snap.state {
+        ProcessState::Exited { .. } => Err(CoreError::Exited(pid)),
+        _ => Ok((handle, snap)),
+    }
+}
+
+/// Fails when a thread the stop held is now at its exit: only SIGKILL (or a death the kernel
+/// forces) moves a thread while the tracer holds every thread, so the process was killed
+/// under us. Its memory stays readable until we let go (a thread at PTRACE_EVENT_EXIT still
+/// has it), which would make the copy look fine: ask.
+pub fn still_held(pid: i32, handle: &TracerHandle, at_stop: &Snapshot) -> Result<(), CoreError> {
+    let ending = |s: &Snapshot| -> Vec<Tid> {
+        s.threads
+            .iter()
+            .filter(|t| matches!(t.state, ThreadState::Exiting | ThreadState::Exited))
+            .map(|t| t.tid)
+            .collect()
+    };
+    match handle.snapshot() {
+        Ok(now) if matches!(now.state, ProcessState::Exited { .. }) => Err(CoreError::Exited(pid)),
+        Ok(now) => {
+            let before = ending(at_stop);
+            match ending(&now).iter().any(|t| !before.contains(t)) {
+                true => Err(CoreError::Exited(pid)),
+                false => Ok(()),
+            }
+        }
+        Err(TraceError::ProcessExited | TraceError::TracerGone) => Err(CoreError::Exited(pid)),
         Err(e) => Err(e.into()),
     }
 }

@@ -168,7 +168,15 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
     let (handle, snapshot) = capture::stop(pid)?;
     let (threads, left_out) = thread_notes(&snapshot, &before.threads);
     let Some(view) = threads.first().map(|_| live_view(pid, &threads)) else {
-        return Err(CoreError::NothingStopped(pid));
+        // Threads at their exit (a SIGKILL, exit_group) or gone: the process is dying.
+        let dying = snapshot
+            .threads
+            .iter()
+            .any(|t| matches!(t.state, ThreadState::Exiting | ThreadState::Exited));
+        return Err(match dying || process_gone(pid) {
+            true => CoreError::Exited(pid),
+            false => CoreError::NothingStopped(pid),
+        });
     };
     let mut reader = Reader::new(view);
     let plan = capture::plan(pid, view, before.process.coredump_filter, &mut reader)?;
@@ -183,6 +191,7 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
     let pause = match method {
         Method::InMemory => {
             copy_all(&mut reader, &image.segments, &mut store, opts)?;
+            capture::still_held(pid, &handle, &snapshot)?;
             handle.shutdown()?;
             let pause = pause_start.elapsed();
             out.write_all(&layout.headers)?;
@@ -197,6 +206,7 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
         Method::Streamed(_) => {
             out.write_all(&layout.headers)?;
             stream_all(&mut reader, &image.segments, &mut out, opts)?;
+            capture::still_held(pid, &handle, &snapshot)?;
             handle.shutdown()?;
             pause_start.elapsed()
         }
@@ -297,6 +307,13 @@ fn thread_notes(
         notes.insert(0, t);
     }
     (notes, left_out)
+}
+
+/// Every thread exited (or was killed) and only zombies are left, if anything.
+fn process_gone(pid: i32) -> bool {
+    tasks::list_tids(pid).map_or(true, |tids| {
+        tids.iter().all(|&t| tasks::thread_is_zombie(pid, t))
+    })
 }
 
 /// A thread whose view of the memory is live: the leader unless it is a zombie.

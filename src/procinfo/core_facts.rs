@@ -71,8 +71,9 @@ fn ticks(n: i64) -> Duration {
     Duration::from_micros(n.saturating_mul(1_000_000) / per_sec)
 }
 
-/// The process-wide facts.
-pub fn process_facts(pid: i32) -> io::Result<ProcessFacts> {
+/// The process-wide facts. `view` is the process id or a live thread of it: a zombie leader
+/// has no command line left to show, a live thread still does.
+pub fn process_facts(pid: i32, view: i32) -> io::Result<ProcessFacts> {
     let p = Process::new(pid).map_err(io_error)?;
     let stat = p.stat().map_err(io_error)?;
     let status = p.status().map_err(io_error)?;
@@ -92,7 +93,7 @@ pub fn process_facts(pid: i32) -> io::Result<ProcessFacts> {
         nice: stat.nice,
         flags: u64::from(stat.flags),
         comm,
-        cmdline: std::fs::read(format!("/proc/{pid}/cmdline"))?,
+        cmdline: std::fs::read(format!("/proc/{view}/cmdline"))?,
         coredump_filter: coredump_filter(pid).unwrap_or(DEFAULT_COREDUMP_FILTER),
     })
 }
@@ -132,7 +133,7 @@ mod tests {
     #[test]
     fn own_process_reads_back() {
         let me = std::process::id() as i32;
-        let p = process_facts(me).unwrap();
+        let p = process_facts(me, me).unwrap();
         // SAFETY: getppid, getuid and getgid have no preconditions.
         let (ppid, uid, gid) = unsafe { (libc::getppid(), libc::getuid(), libc::getgid()) };
         assert_eq!((p.pid, p.ppid, p.uid, p.gid), (me, ppid, uid, gid));
