@@ -143,7 +143,7 @@ impl Plan {
 
 /// Reads smaps (through `view`, a live thread) and decides each mapping; a file's first page
 /// is read here to see whether it starts with an ELF header.
-pub fn plan(pid: i32, view: i32, filter: u32, reader: &mut Reader) -> Result<Plan, CoreError> {
+pub fn plan(pid: i32, view: i32, filter: u32, reader: &Reader) -> Result<Plan, CoreError> {
     let entries = smaps::read_smaps(view).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             CoreError::Exited(pid)
@@ -158,7 +158,7 @@ pub fn plan(pid: i32, view: i32, filter: u32, reader: &mut Reader) -> Result<Pla
     plan_from(&entries, filter, reader)
 }
 
-fn plan_from(entries: &[SmapsEntry], filter: u32, reader: &mut Reader) -> Result<Plan, CoreError> {
+fn plan_from(entries: &[SmapsEntry], filter: u32, reader: &Reader) -> Result<Plan, CoreError> {
     let mut segments = Vec::with_capacity(entries.len());
     let mut files = Vec::new();
     for e in entries {
@@ -202,9 +202,9 @@ mod tests {
     #[test]
     fn plan_of_our_own_process_keeps_the_elf_header_of_our_binary() {
         let me = std::process::id() as i32;
-        let mut reader = Reader::new(me);
+        let reader = Reader::new(me);
         let entries = smaps::read_smaps(me).unwrap();
-        let plan = plan_from(&entries, DEFAULT_COREDUMP_FILTER, &mut reader).unwrap();
+        let plan = plan_from(&entries, DEFAULT_COREDUMP_FILTER, &reader).unwrap();
         assert_eq!(plan.segments.len(), entries.len());
         let exe = std::fs::read_link("/proc/self/exe").unwrap();
         let exe = exe.to_string_lossy();

@@ -2,11 +2,12 @@
 //!
 //! Why not `TracerHandle::read_memory`: it returns a freshly allocated Vec per call, so every
 //! destination page is faulted in (and zeroed) during the pause, and it stops at the first
-//! page it cannot read, losing the rest of the range. Measured here on 512 MB of touched heap,
-//! one process_vm_readv per 64 MiB: 350-1400 ms into fresh memory, 90-110 ms into memory
-//! faulted in before the stop. So the destination (`Store`) is prepared while the process
-//! still runs, with transparent huge pages asked for, and the reader (`Reader`) fills caller
-//! buffers, carrying on past an unreadable page (left as zeros, counted) to the end.
+//! page it cannot read, losing the rest of the range. Measured here on 512 MiB of touched heap
+//! (2 vCPUs shared with other builds, so noisy): `read_memory` in 64 MiB calls 370-650 ms, in
+//! one call 460-475 ms; `Reader::fill` into a `Store` prepared before the stop 120-270 ms (the
+//! same copy in C: 90-130 ms; into fresh memory 350-1400 ms). So the destination is prepared
+//! while the process still runs, with transparent huge pages asked for, and the reader fills
+//! caller buffers, carrying on past an unreadable page (left as zeros, counted) to the end.
 //!
 //! Nothing here writes to the process. The reads need no ptrace request (process_vm_readv and
 //! /proc/PID/mem only need ptrace *permission*), so they run on the calling thread while the
@@ -32,8 +33,6 @@ pub struct Reader {
     /// /proc/PID/mem, for what process_vm_readv refuses (it reads with the tracer's
     /// FOLL_FORCE rights).
     mem: Option<File>,
-    /// Pages that could be read neither way, left as zeros.
-    pub unreadable_pages: u64,
 }
 
 impl Reader {
@@ -42,14 +41,14 @@ impl Reader {
         Reader {
             pid: view,
             mem: procinfo::mem::open_read(view).ok(),
-            unreadable_pages: 0,
         }
     }
 
     /// Fills `buf` from `addr` on. A page neither process_vm_readv nor /proc/PID/mem can
-    /// read is left as zeros and counted; the rest is still read.
-    pub fn fill(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), CoreError> {
+    /// read is left as zeros, the rest is still read; returns how many pages were zeroed.
+    pub fn fill(&self, addr: u64, buf: &mut [u8]) -> Result<u64, CoreError> {
         let mut done = 0;
+        let mut unreadable = 0;
         while done < buf.len() {
             let at = addr + done as u64;
             match self.vm_read(at, &mut buf[done..]) {
@@ -71,11 +70,11 @@ impl Reader {
                 .is_some_and(|f| matches!(f.read_at(piece, at), Ok(n) if n == len));
             if !forced {
                 piece.fill(0);
-                self.unreadable_pages += 1;
+                unreadable += 1;
             }
             done += len;
         }
-        Ok(())
+        Ok(unreadable)
     }
 
     fn vm_read(&self, addr: u64, buf: &mut [u8]) -> Result<usize, Errno> {
@@ -186,20 +185,18 @@ mod tests {
         // zero-fill path.
         reader.mem = None;
         let mut buf = vec![0xffu8; 3 * PAGE as usize];
-        reader.fill(base, &mut buf).unwrap();
+        assert_eq!(reader.fill(base, &mut buf).unwrap(), 1);
         assert!(buf[..PAGE as usize].iter().all(|&b| b == 0xa1));
         assert!(buf[PAGE as usize..2 * PAGE as usize]
             .iter()
             .all(|&b| b == 0));
         assert!(buf[2 * PAGE as usize..].iter().all(|&b| b == 0xa3));
-        assert_eq!(reader.unreadable_pages, 1);
 
         // With /proc/PID/mem the middle page is read too (its bytes are the zeros of a
         // fresh anonymous page).
-        let mut reader = Reader::new(std::process::id() as i32);
+        let reader = Reader::new(std::process::id() as i32);
         let mut buf = vec![0xffu8; 3 * PAGE as usize];
-        reader.fill(base, &mut buf).unwrap();
-        assert_eq!(reader.unreadable_pages, 0);
+        assert_eq!(reader.fill(base, &mut buf).unwrap(), 0);
         assert!(buf[PAGE as usize..2 * PAGE as usize]
             .iter()
             .all(|&b| b == 0));
@@ -218,7 +215,7 @@ mod tests {
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id() as i32;
         child.wait().unwrap();
-        let mut reader = Reader::new(pid);
+        let reader = Reader::new(pid);
         let mut buf = [0u8; 16];
         assert!(matches!(
             reader.fill(0x10000, &mut buf),

@@ -84,8 +84,12 @@ pub struct Summary {
     pub mappings_skipped: usize,
     /// Pages inside dumped mappings that could not be read (written as zeros).
     pub unreadable_pages: u64,
+    /// From the start to just before the attach: the reads while running, the temporary
+    /// file, the memory prepared for the copy.
+    pub before: Duration,
     /// From just before the attach to just after the detach.
     pub pause: Duration,
+    /// The whole command.
     pub elapsed: Duration,
     pub method: Method,
 }
@@ -178,8 +182,8 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
             false => CoreError::NothingStopped(pid),
         });
     };
-    let mut reader = Reader::new(view);
-    let plan = capture::plan(pid, view, before.process.coredump_filter, &mut reader)?;
+    let reader = Reader::new(view);
+    let plan = capture::plan(pid, view, before.process.coredump_filter, &reader)?;
     let image = CoreImage {
         process: process_note(&before.process),
         threads,
@@ -188,9 +192,9 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
         segments: plan.segments,
     };
     let layout = elf::layout(&image);
-    let pause = match method {
+    let (pause, unreadable_pages) = match method {
         Method::InMemory => {
-            copy_all(&mut reader, &image.segments, &mut store, opts)?;
+            let unreadable = copy_all(&reader, &image.segments, &mut store, opts)?;
             capture::still_held(pid, &handle, &snapshot)?;
             handle.shutdown()?;
             let pause = pause_start.elapsed();
@@ -201,14 +205,14 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
                     out.write_all(piece)?;
                 }
             }
-            pause
+            (pause, unreadable)
         }
         Method::Streamed(_) => {
             out.write_all(&layout.headers)?;
-            stream_all(&mut reader, &image.segments, &mut out, opts)?;
+            let unreadable = stream_all(&reader, &image.segments, &mut out, opts)?;
             capture::still_held(pid, &handle, &snapshot)?;
             handle.shutdown()?;
-            pause_start.elapsed()
+            (pause_start.elapsed(), unreadable)
         }
     };
     let path = out.commit()?;
@@ -220,19 +224,23 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
         left_out,
         mappings_written: written,
         mappings_skipped: image.segments.len() - written,
-        unreadable_pages: reader.unreadable_pages,
+        unreadable_pages,
+        before: pause_start.duration_since(started),
         pause,
         elapsed: started.elapsed(),
         method,
     })
 }
 
+/// Copies every segment's dumped bytes into the store, in order; returns the pages that had
+/// to be zero-filled.
 fn copy_all(
-    reader: &mut Reader,
+    reader: &Reader,
     segments: &[Segment],
     store: &mut Store,
     opts: &Options,
-) -> Result<(), CoreError> {
+) -> Result<u64, CoreError> {
+    let mut unreadable = 0;
     for s in segments {
         let mut at = s.start;
         let end = s.start + s.dump_len;
@@ -241,33 +249,36 @@ fn copy_all(
             let want = ((end - at) as usize).min(PIECE);
             let room = store.room(want)?;
             let got = room.len();
-            reader.fill(at, room)?;
+            unreadable += reader.fill(at, room)?;
             store.commit(got);
             at += got as u64;
         }
     }
-    Ok(())
+    Ok(unreadable)
 }
 
+/// Writes every segment's dumped bytes to the file, read piece by piece; returns the pages
+/// that had to be zero-filled.
 fn stream_all(
-    reader: &mut Reader,
+    reader: &Reader,
     segments: &[Segment],
     out: &mut TempOutput,
     opts: &Options,
-) -> Result<(), CoreError> {
+) -> Result<u64, CoreError> {
     let mut buf = vec![0u8; STREAM_PIECE];
+    let mut unreadable = 0;
     for s in segments {
         let mut at = s.start;
         let end = s.start + s.dump_len;
         while at < end {
             check_cancel(opts)?;
             let len = ((end - at) as usize).min(STREAM_PIECE);
-            reader.fill(at, &mut buf[..len])?;
+            unreadable += reader.fill(at, &mut buf[..len])?;
             out.write_all(&buf[..len])?;
             at += len as u64;
         }
     }
-    Ok(())
+    Ok(unreadable)
 }
 
 /// The thread notes, first the one a debugger should select (holding a signal, else the
@@ -347,24 +358,25 @@ fn mib(bytes: u64) -> String {
 
 /// The stderr line after a core was written.
 pub fn summary_line(s: &Summary) -> String {
+    let how = match s.method {
+        Method::InMemory => "",
+        Method::Streamed(_) => " (written while stopped)",
+    };
     let mut line = format!(
-        "wrote {} ({}): {} threads, {} mappings ({} with contents, {} left out), process \
-         paused {:.1} ms",
+        "wrote {} ({}): {} threads, {} mappings ({} with contents), process paused {:.1} ms{how}, \
+         {:.2} s in all",
         s.path.display(),
         mib(s.bytes),
         s.threads.len(),
         s.mappings_written + s.mappings_skipped,
         s.mappings_written,
-        s.mappings_skipped,
-        s.pause.as_secs_f64() * 1000.0
+        s.pause.as_secs_f64() * 1000.0,
+        s.elapsed.as_secs_f64()
     );
-    if let Method::Streamed(_) = s.method {
-        line.push_str(" (written while stopped)");
-    }
     if !s.left_out.is_empty() {
         let tids: Vec<String> = s.left_out.iter().map(|t| t.to_string()).collect();
         line.push_str(&format!(
-            "; not written (no registers): {}",
+            "; threads without registers, not written: {}",
             tids.join(", ")
         ));
     }

@@ -245,3 +245,107 @@ fn more_program_headers_than_e_phnum_holds() {
     assert_eq!(phs[70_000].p_vaddr(LE), 0x1000_0000 + 69_999 * 0x2000);
     assert!(phs[0].notes(LE, &file[..]).unwrap().unwrap().count() > 0);
 }
+
+fn info(
+    tid: i32,
+    state: crate::tracer::ThreadState,
+    regs: bool,
+    sig: Option<i32>,
+) -> crate::tracer::ThreadInfo {
+    crate::tracer::ThreadInfo {
+        tid,
+        name: format!("t{tid}"),
+        state,
+        cause: None,
+        regs: regs.then(|| self::regs(u64::from(tid as u32))),
+        pending_signal: sig,
+        zombie: false,
+    }
+}
+
+#[test]
+fn the_thread_holding_a_signal_comes_first_and_threads_without_registers_are_left_out() {
+    use crate::tracer::{ProcessState, Snapshot, ThreadState::*};
+    let mut zombie = info(10, Stopped, false, None);
+    zombie.zombie = true;
+    let snap = Snapshot {
+        pid: 10,
+        state: ProcessState::Stopped,
+        threads: vec![
+            zombie,
+            info(11, Stopped, true, None),
+            info(12, Stopped, true, Some(libc::SIGUSR2)),
+            info(13, Stopping, false, None),
+        ],
+        breakpoints: Vec::new(),
+        stopped_by: None,
+    };
+    let mut facts = std::collections::BTreeMap::new();
+    facts.insert(
+        12,
+        crate::procinfo::core_facts::ThreadFacts {
+            tid: 12,
+            pending: 1 << 3,
+            blocked: 1 << 4,
+            times: CpuTimes::default(),
+        },
+    );
+    let (notes, left_out) = super::thread_notes(&snap, &facts);
+    let tids: Vec<i32> = notes.iter().map(|t| t.tid).collect();
+    assert_eq!(tids, [12, 11]);
+    assert_eq!(left_out, [10, 13]);
+    assert_eq!(notes[0].cursig, libc::SIGUSR2);
+    assert_eq!((notes[0].sigpend, notes[0].sighold), (1 << 3, 1 << 4));
+    assert_eq!((notes[1].cursig, notes[1].sigpend), (0, 0));
+    assert_eq!(
+        super::live_view(10, &notes),
+        12,
+        "a zombie leader is read through a live thread"
+    );
+
+    // Without a signal, the leader leads.
+    let snap = Snapshot {
+        threads: vec![info(11, Stopped, true, None), info(10, Stopped, true, None)],
+        ..snap
+    };
+    let (notes, _) = super::thread_notes(&snap, &facts);
+    assert_eq!(notes[0].tid, 10);
+    assert_eq!(super::live_view(10, &notes), 10);
+}
+
+#[test]
+fn the_copy_fits_only_with_room_to_spare() {
+    const MIB: u64 = 1 << 20;
+    assert!(super::fits(512 * MIB, 2048 * MIB));
+    assert!(
+        !super::fits(512 * MIB, 600 * MIB),
+        "an eighth more and 64 MiB"
+    );
+    assert!(super::fits(0, 64 * MIB));
+    assert!(!super::fits(u64::MAX, u64::MAX - 1));
+}
+
+#[test]
+fn summary_line_says_what_was_written_and_how_long_the_process_stood_still() {
+    use super::{summary_line, Method, StreamReason, Summary};
+    use std::time::Duration;
+    let mut s = Summary {
+        path: "core.4242".into(),
+        bytes: 613 << 20,
+        threads: vec![(4242, regs(0)), (4243, regs(0))],
+        left_out: Vec::new(),
+        mappings_written: 31,
+        mappings_skipped: 17,
+        unreadable_pages: 0,
+        before: Duration::from_millis(120),
+        pause: Duration::from_micros(92_400),
+        elapsed: Duration::from_millis(640),
+        method: Method::InMemory,
+    };
+    let mut lines = vec![summary_line(&s)];
+    s.method = Method::Streamed(StreamReason::Asked);
+    s.left_out = vec![4244, 4245];
+    s.unreadable_pages = 3;
+    lines.push(summary_line(&s));
+    insta::assert_snapshot!(lines.join("\n"));
+}
