@@ -428,22 +428,27 @@ fn a_streamed_core_holds_the_same_memory() {
 #[test]
 fn errors_are_one_line_exit_1_and_leave_no_file() {
     let dir = scratch("errors");
-    let out = Command::new(bin())
-        .args(["core", "999999999"])
-        .current_dir(&dir)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        String::from_utf8(out.stderr).unwrap(),
-        "ptscope: no such process: 999999999\n"
-    );
-    assert!(listing(&dir).is_empty());
+    for (pid, want) in [
+        ("999999999", "ptscope: no such process: 999999999"),
+        (
+            "2",
+            "ptscope: process 2 is not a user process (kernel thread)",
+        ),
+    ] {
+        let out = Command::new(bin())
+            .args(["core", pid])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(String::from_utf8(out.stderr).unwrap(), format!("{want}\n"));
+        assert!(listing(&dir).is_empty(), "{:?}", listing(&dir));
+    }
 
-    // An output directory nobody may create files in (root included), and one that does not
-    // exist: refused before the process is touched.
+    // An output directory nobody may create files in (sysfs refuses even root) and one that
+    // does not exist: refused before the process is touched.
     let mut heap = Heap::start(4, 1);
-    for target in ["/proc/core.test", "/nonexistent-ptscope-dir/core"] {
+    for target in ["/sys/core.test", "/nonexistent-ptscope-dir/core"] {
         let out = Command::new(bin())
             .args(["core", &heap.pid.to_string(), "-o", target])
             .output()

@@ -43,7 +43,9 @@ pub fn before_stop(pid: i32) -> Result<Before, CoreError> {
         .filter_map(|tid| core_facts::thread_facts(pid, tid).ok())
         .map(|t| (t.tid, t))
         .collect();
-    let auxv = auxv::read_auxv(view).map_err(CoreError::proc("auxv", pid))?;
+    // Unreadable for a kernel thread (ESRCH) and for a process we may not trace: the attach
+    // that follows says which, in the tracer's words.
+    let auxv = auxv::read_auxv(view).unwrap_or_default();
     let estimate = smaps::read_smaps(view)
         .map(|entries| {
             entries
@@ -206,7 +208,7 @@ mod tests {
         let entries = smaps::read_smaps(me).unwrap();
         let plan = plan_from(&entries, DEFAULT_COREDUMP_FILTER, &reader).unwrap();
         assert_eq!(plan.segments.len(), entries.len());
-        let exe = std::fs::read_link("/proc/self/exe").unwrap();
+        let exe = crate::procinfo::tasks::exe_of("self").unwrap();
         let exe = exe.to_string_lossy();
         let first = plan
             .files

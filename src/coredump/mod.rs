@@ -130,42 +130,7 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
     }
     let mut out = TempOutput::create(path)?;
     let before = capture::before_stop(pid)?;
-    let mut method = match opts.stream {
-        true => Method::Streamed(StreamReason::Asked),
-        false => match meminfo::mem_available() {
-            Some(available) if !fits(before.estimate, available) => {
-                Method::Streamed(StreamReason::NoRoom {
-                    need: before.estimate,
-                    available,
-                })
-            }
-            _ => Method::InMemory,
-        },
-    };
-    let mut store = Store::empty();
-    if method == Method::InMemory {
-        // Room for some growth between now and the stop; more is added (cold) if needed.
-        let room = before.estimate + before.estimate / 32 + (4 << 20);
-        match Store::prepare(room as usize) {
-            Ok(s) => store = s,
-            Err(_) => {
-                method = Method::Streamed(StreamReason::NoRoom {
-                    need: before.estimate,
-                    available: meminfo::mem_available().unwrap_or(0),
-                })
-            }
-        }
-    }
-    if let (Method::Streamed(StreamReason::NoRoom { need, available }), Some(notice)) =
-        (method, opts.notice)
-    {
-        notice(&format!(
-            "the copy ({}) would not fit in available memory ({}): writing the file while \
-             the process stays stopped",
-            mib(need),
-            mib(available)
-        ));
-    }
+    let (method, mut store) = prepare_copy(before.estimate, opts);
     check_cancel(opts)?;
 
     let pause_start = Instant::now();
@@ -230,6 +195,40 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
         elapsed: started.elapsed(),
         method,
     })
+}
+
+/// In memory when the copy fits MemAvailable with a margin (the store then prepared, faulted
+/// in, before the stop), else streamed; streamed when asked.
+fn prepare_copy(estimate: u64, opts: &Options) -> (Method, Store) {
+    let no_room = |available| {
+        Method::Streamed(StreamReason::NoRoom {
+            need: estimate,
+            available,
+        })
+    };
+    let method = match (opts.stream, meminfo::mem_available()) {
+        (true, _) => return (Method::Streamed(StreamReason::Asked), Store::empty()),
+        (false, Some(available)) if !fits(estimate, available) => no_room(available),
+        (false, _) => {
+            // Room for some growth between now and the stop; more is added (cold) if needed.
+            let room = estimate + estimate / 32 + (4 << 20);
+            match Store::prepare(room as usize) {
+                Ok(store) => return (Method::InMemory, store),
+                Err(_) => no_room(meminfo::mem_available().unwrap_or(0)),
+            }
+        }
+    };
+    if let (Method::Streamed(StreamReason::NoRoom { need, available }), Some(notice)) =
+        (method, opts.notice)
+    {
+        notice(&format!(
+            "the copy ({}) would not fit in available memory ({}): writing the file while \
+             the process stays stopped",
+            mib(need),
+            mib(available)
+        ));
+    }
+    (method, Store::empty())
 }
 
 /// Copies every segment's dumped bytes into the store, in order; returns the pages that had
@@ -306,6 +305,10 @@ fn thread_notes(
             sigpend: f.pending,
             sighold: f.blocked,
             times: f.times,
+            // NT_PRFPREG, NT_X86_XSTATE and the held signal's siginfo need PTRACE_GETREGSET
+            // and PTRACE_GETSIGINFO, which only the tracer thread may call; the engine does
+            // not offer them yet, so these notes are left out (gdb then shows no FP/SSE/AVX
+            // registers and no $_siginfo).
             sets: RegisterSets::default(),
         });
     }
