@@ -38,9 +38,9 @@ pub fn before_stop(pid: i32) -> Result<Before, CoreError> {
         false => pid,
     };
     let process = core_facts::process_facts(pid, view).map_err(CoreError::proc("status", pid))?;
-    let threads = tids
+    let threads = core_facts::thread_facts(pid, &tids)
+        .map_err(CoreError::proc("threads", pid))?
         .into_iter()
-        .filter_map(|tid| core_facts::thread_facts(pid, tid).ok())
         .map(|t| (t.tid, t))
         .collect();
     // Unreadable for a kernel thread (ESRCH) and for a process we may not trace: the attach

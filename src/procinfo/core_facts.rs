@@ -106,24 +106,27 @@ pub fn coredump_filter(pid: i32) -> io::Result<u32> {
     u32::from_str_radix(text.trim(), 16).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
-/// One thread's facts. The leader's CPU times are the whole process's, as the kernel writes
-/// them in its own core files.
-pub fn thread_facts(pid: i32, tid: i32) -> io::Result<ThreadFacts> {
+/// The facts of each thread in `tids` that still exists. The leader's CPU times are the whole
+/// process's, as the kernel writes them in its own core files.
+pub fn thread_facts(pid: i32, tids: &[i32]) -> io::Result<Vec<ThreadFacts>> {
     let p = Process::new(pid).map_err(io_error)?;
-    let task = p.task_from_tid(tid).map_err(io_error)?;
-    let status = task.status().map_err(io_error)?;
-    let stat = if tid == pid { p.stat() } else { task.stat() }.map_err(io_error)?;
-    Ok(ThreadFacts {
-        tid,
-        pending: status.sigpnd,
-        blocked: status.sigblk,
-        times: CpuTimes {
-            user: ticks(stat.utime as i64),
-            system: ticks(stat.stime as i64),
-            children_user: ticks(stat.cutime),
-            children_system: ticks(stat.cstime),
-        },
-    })
+    let one = |tid: i32| -> Result<ThreadFacts, procfs::ProcError> {
+        let task = p.task_from_tid(tid)?;
+        let status = task.status()?;
+        let stat = if tid == pid { p.stat()? } else { task.stat()? };
+        Ok(ThreadFacts {
+            tid,
+            pending: status.sigpnd,
+            blocked: status.sigblk,
+            times: CpuTimes {
+                user: ticks(stat.utime as i64),
+                system: ticks(stat.stime as i64),
+                children_user: ticks(stat.cutime),
+                children_system: ticks(stat.cstime),
+            },
+        })
+    };
+    Ok(tids.iter().filter_map(|&t| one(t).ok()).collect())
 }
 
 #[cfg(test)]
@@ -140,12 +143,35 @@ mod tests {
         assert!(p.cmdline.ends_with(b"\0") && !p.comm.is_empty());
         assert!(!p.comm.contains(&b'\n'));
         assert_eq!(coredump_filter(me).unwrap(), p.coredump_filter);
-        let t = thread_facts(me, me).unwrap();
-        assert_eq!(t.tid, me);
-        assert!(
-            t.times.user + t.times.system > Duration::ZERO,
-            "a test process has run"
-        );
+        let t = thread_facts(me, &[me, i32::MAX]).unwrap();
+        assert_eq!(t.len(), 1, "a thread that does not exist is left out");
+        assert_eq!(t[0].tid, me);
+    }
+
+    #[test]
+    fn the_leader_carries_the_whole_process_cpu_time() {
+        let me = std::process::id() as i32;
+        // Burn CPU on another thread until the kernel has counted a tick of it (bounded):
+        // the leader's times, the whole process's, must show it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let busy = std::thread::spawn(move || {
+            let mut x = 0u64;
+            while std::time::Instant::now() < deadline {
+                for i in 0..100_000u64 {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+                }
+                // SAFETY: gettid has no preconditions.
+                let tid = unsafe { libc::gettid() };
+                let own = thread_facts(me, &[tid]).unwrap()[0].times;
+                if own.user + own.system > Duration::ZERO {
+                    return true;
+                }
+            }
+            false
+        });
+        assert!(busy.join().unwrap(), "no CPU time counted in 10 s");
+        let leader = thread_facts(me, &[me]).unwrap()[0].times;
+        assert!(leader.user + leader.system > Duration::ZERO, "{leader:?}");
     }
 
     #[test]
@@ -167,7 +193,7 @@ mod tests {
             let _ = done_rx.recv();
         });
         let tid = rx.recv().unwrap();
-        let t = thread_facts(me, tid).unwrap();
+        let t = thread_facts(me, &[tid]).unwrap()[0];
         let _ = done_tx.send(());
         worker.join().unwrap();
         assert_ne!(t.blocked & (1 << (libc::SIGWINCH - 1)), 0, "{t:?}");
