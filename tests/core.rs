@@ -274,6 +274,23 @@ fn gdb_opens_the_core_with_every_thread_stack_word_and_register() {
     assert_eq!(summary.threads[0].0, heap.pid, "the leader comes first");
     assert!(summary.left_out.is_empty());
 
+    // Never-written stack pages are holes in the file, not copied zeros: the lowest page of a
+    // worker's 2 MiB stack (stacks grow down) reads as 0 all the same.
+    let worker = summary
+        .threads
+        .iter()
+        .find(|(t, _)| *t != heap.pid)
+        .unwrap();
+    let stack = procinfo::maps::mapping_at(heap.pid, worker.1.rsp()).unwrap();
+    assert!(summary.copied + (4 << 20) < summary.bytes, "{summary:?}");
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!(meta.len(), summary.bytes);
+    assert!(
+        meta.blocks() * 512 < summary.bytes,
+        "a sparse file: {meta:?}"
+    );
+
     let last = heap.heap + 8 * (heap.words - 1);
     let middle = heap.heap + 8 * (heap.words / 2);
     let out = gdb(
@@ -285,6 +302,7 @@ fn gdb_opens_the_core_with_every_thread_stack_word_and_register() {
             &format!("x/gx {middle:#x}"),
             &format!("x/gx {last:#x}"),
             &format!("x/gx {:#x}", heap.marker),
+            &format!("x/gx {:#x}", stack.start),
             "thread apply all info registers",
             "thread apply all info registers orig_rax",
         ],
@@ -305,6 +323,7 @@ fn gdb_opens_the_core_with_every_thread_stack_word_and_register() {
         );
     }
     assert_eq!(words.get(&heap.marker), Some(&heap.marker_value), "{out}");
+    assert_eq!(words.get(&stack.start), Some(&0), "{out}");
 
     let ours: BTreeMap<i32, Registers> = summary.threads.iter().copied().collect();
     for (tid, lines) in &threads {

@@ -5,8 +5,9 @@
 use super::copy::Reader;
 use super::error::CoreError;
 use super::filter::{self, Dump};
-use super::model::{FileNote, Segment};
+use super::model::{Extent, FileNote, Segment};
 use crate::procinfo::core_facts::{self, ProcessFacts, ThreadFacts};
+use crate::procinfo::pagemap::Pagemap;
 use crate::procinfo::smaps::{self, SmapsEntry};
 use crate::procinfo::{auxv, tasks};
 use crate::tracer::{
@@ -51,6 +52,9 @@ pub fn before_stop(pid: i32) -> Result<Before, CoreError> {
             entries
                 .iter()
                 .map(|e| match filter::decide(e, process.coredump_filter) {
+                    Dump::Whole if zero_when_unwritten(e) => {
+                        (e.private_written_kb * 1024).min(e.mapping.end - e.mapping.start)
+                    }
                     Dump::Whole => e.mapping.end - e.mapping.start,
                     Dump::HeaderPage => PAGE,
                     Dump::Nothing(_) => 0,
@@ -131,16 +135,33 @@ pub fn still_held(pid: i32, handle: &TracerHandle, at_stop: &Snapshot) -> Result
     }
 }
 
-/// The mappings as they are while stopped, and how much of each the file holds.
+/// The mappings as they are while stopped, how much of each the file holds, and which of
+/// those bytes must be copied.
 pub struct Plan {
     pub segments: Vec<Segment>,
     pub files: Vec<FileNote>,
+    pub extents: Vec<Extent>,
 }
 
 impl Plan {
-    pub fn bytes(&self) -> u64 {
-        self.segments.iter().map(|s| s.dump_len).sum()
+    /// The bytes to copy (the file's data area is larger by its holes).
+    pub fn copied(&self) -> u64 {
+        self.extents.iter().map(|e| e.len).sum()
     }
+}
+
+/// Private anonymous memory (the heap, stacks, anonymous mmap): a page never written there
+/// is not in memory nor in swap, and holds zeros. Not the kernel's special mappings ([vdso]
+/// pages are code even before they are first touched), nor shared memory (another process
+/// may have written a page this one never touched), nor files (an untouched page holds the
+/// file's bytes).
+fn zero_when_unwritten(e: &SmapsEntry) -> bool {
+    let m = &e.mapping;
+    let anonymous_name = m.path.is_empty()
+        || m.path == "[heap]"
+        || m.path.starts_with("[stack")
+        || m.path.starts_with("[anon:");
+    m.perms[3] == b'p' && m.inode == 0 && anonymous_name
 }
 
 /// Reads smaps (through `view`, a live thread) and decides each mapping; a file's first page
@@ -157,12 +178,22 @@ pub fn plan(pid: i32, view: i32, filter: u32, reader: &Reader) -> Result<Plan, C
             }
         }
     })?;
-    plan_from(&entries, filter, reader)
+    // Without pagemap (an unusual kernel), every dumped byte is copied: never wrong, only
+    // slower.
+    let pagemap = Pagemap::open(view).ok();
+    plan_from(&entries, filter, reader, pagemap.as_ref())
 }
 
-fn plan_from(entries: &[SmapsEntry], filter: u32, reader: &Reader) -> Result<Plan, CoreError> {
+fn plan_from(
+    entries: &[SmapsEntry],
+    filter: u32,
+    reader: &Reader,
+    pagemap: Option<&Pagemap>,
+) -> Result<Plan, CoreError> {
     let mut segments = Vec::with_capacity(entries.len());
     let mut files = Vec::new();
+    let mut extents = Vec::new();
+    let mut data_at = 0;
     for e in entries {
         let m = &e.mapping;
         let dump_len = match filter::decide(e, filter) {
@@ -178,6 +209,28 @@ fn plan_from(entries: &[SmapsEntry], filter: u32, reader: &Reader) -> Result<Pla
             }
             Dump::Nothing(_) => 0,
         };
+        let whole = Extent {
+            addr: m.start,
+            len: dump_len,
+            at: data_at,
+        };
+        let fully_written = e.private_written_kb * 1024 >= m.end - m.start;
+        match pagemap {
+            Some(map) if dump_len > 0 && zero_when_unwritten(e) && !fully_written => {
+                let runs = map.resident_runs(m.start, m.start + dump_len);
+                match runs {
+                    Ok(runs) => extents.extend(runs.into_iter().map(|(a, b)| Extent {
+                        addr: a,
+                        len: b - a,
+                        at: data_at + (a - m.start),
+                    })),
+                    Err(_) => extents.push(whole),
+                }
+            }
+            _ if dump_len > 0 => extents.push(whole),
+            _ => {}
+        }
+        data_at += dump_len;
         segments.push(Segment {
             start: m.start,
             end: m.end,
@@ -193,7 +246,11 @@ fn plan_from(entries: &[SmapsEntry], filter: u32, reader: &Reader) -> Result<Pla
             });
         }
     }
-    Ok(Plan { segments, files })
+    Ok(Plan {
+        segments,
+        files,
+        extents,
+    })
 }
 
 #[cfg(test)]
@@ -206,7 +263,8 @@ mod tests {
         let me = std::process::id() as i32;
         let reader = Reader::new(me);
         let entries = smaps::read_smaps(me).unwrap();
-        let plan = plan_from(&entries, DEFAULT_COREDUMP_FILTER, &reader).unwrap();
+        let pagemap = Pagemap::open(me).unwrap();
+        let plan = plan_from(&entries, DEFAULT_COREDUMP_FILTER, &reader, Some(&pagemap)).unwrap();
         assert_eq!(plan.segments.len(), entries.len());
         let exe = crate::procinfo::tasks::exe_of("self").unwrap();
         let exe = exe.to_string_lossy();
@@ -236,5 +294,28 @@ mod tests {
             .map(|(s, _)| *s)
             .unwrap();
         assert_eq!(stack.dump_len, stack.end - stack.start);
+        // The page under a live local is copied; each extent sits at its segment's data
+        // offset plus its distance from the segment start.
+        let local = 7u64;
+        let here = std::hint::black_box(&local) as *const u64 as u64;
+        assert!(plan
+            .extents
+            .iter()
+            .any(|x| x.addr <= here && here < x.addr + x.len));
+        let mut data_at = 0;
+        let mut starts = Vec::new();
+        for s in &plan.segments {
+            starts.push((s.start, s.start + s.dump_len, data_at));
+            data_at += s.dump_len;
+        }
+        for x in &plan.extents {
+            let (start, _, at) = starts
+                .iter()
+                .find(|(a, b, _)| *a <= x.addr && x.addr + x.len <= *b)
+                .copied()
+                .expect("an extent lies inside one segment's dumped bytes");
+            assert_eq!(x.at, at + (x.addr - start));
+        }
+        assert!(plan.copied() <= data_at);
     }
 }

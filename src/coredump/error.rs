@@ -26,6 +26,9 @@ pub enum CoreError {
     OutOfMemory(io::Error),
     #[error("interrupted")]
     Interrupted,
+    /// A broken promise inside ptscope (a bug), said rather than written into a bad file.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 impl CoreError {

@@ -5,7 +5,9 @@
 //! 1. While it runs: its ids, signal masks, CPU times and auxv, and an estimate of the copy.
 //! 2. Create the temporary output file (an unwritable directory fails here, before the
 //!    process is touched) and prepare memory for the copy (faulted in) when it fits.
-//! 3. Attach and wait for every thread to stop; read smaps and decide each mapping (`filter`).
+//! 3. Attach and wait for every thread to stop; read smaps and decide each mapping (`filter`);
+//!    in partly written anonymous memory (thread stacks), find the pages ever written
+//!    (pagemap): the others are left as holes in the file, as the kernel does.
 //! 4. Copy the memory into the prepared store, or, when it does not fit in memory, write the
 //!    whole file now.
 //! 5. Detach.
@@ -31,7 +33,7 @@ use crate::procinfo::{meminfo, tasks};
 use crate::regs::Registers;
 use crate::tracer::{Snapshot, ThreadInfo, ThreadState, Tid, TraceError};
 use copy::{Reader, Store, PIECE};
-use model::{CoreImage, ProcessNote, RegisterSets, Segment, ThreadNote};
+use model::{CoreImage, Extent, ProcessNote, RegisterSets, ThreadNote};
 use output::TempOutput;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -74,7 +76,10 @@ pub enum StreamReason {
 #[derive(Clone, Debug)]
 pub struct Summary {
     pub path: PathBuf,
+    /// The file's size; holes (never-written memory) take no disk space.
     pub bytes: u64,
+    /// The memory copied from the process.
+    pub copied: u64,
     /// The threads written, in note order (the first is the one gdb selects), with the
     /// registers ptscope read.
     pub threads: Vec<(Tid, Registers)>,
@@ -128,7 +133,7 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
     if tasks::tgid_of(pid).is_none() {
         return Err(TraceError::NoSuchProcess(pid).into());
     }
-    let mut out = TempOutput::create(path)?;
+    let out = TempOutput::create(path)?;
     let before = capture::before_stop(pid)?;
     let (method, mut store) = prepare_copy(before.estimate, opts);
     check_cancel(opts)?;
@@ -148,43 +153,42 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
         });
     };
     let reader = Reader::new(view);
-    let plan = capture::plan(pid, view, before.process.coredump_filter, &reader)?;
+    let mut plan = capture::plan(pid, view, before.process.coredump_filter, &reader)?;
+    let copied = plan.copied();
     let image = CoreImage {
         process: process_note(&before.process),
         threads,
         auxv: before.auxv,
-        files: plan.files,
-        segments: plan.segments,
+        files: std::mem::take(&mut plan.files),
+        segments: std::mem::take(&mut plan.segments),
     };
     let layout = elf::layout(&image);
+    let data_at = layout.headers.len() as u64;
     let (pause, unreadable_pages) = match method {
         Method::InMemory => {
-            let unreadable = copy_all(&reader, &image.segments, &mut store, opts)?;
+            let unreadable = copy_all(&reader, &plan.extents, &mut store, opts)?;
             capture::still_held(pid, &handle, &snapshot)?;
             handle.shutdown()?;
             let pause = pause_start.elapsed();
-            out.write_all(&layout.headers)?;
-            for chunk in store.chunks() {
-                for piece in chunk.chunks(PIECE) {
-                    check_cancel(opts)?;
-                    out.write_all(piece)?;
-                }
-            }
+            out.write_at(0, &layout.headers)?;
+            write_copied(&store, &plan.extents, data_at, &out, opts)?;
             (pause, unreadable)
         }
         Method::Streamed(_) => {
-            out.write_all(&layout.headers)?;
-            let unreadable = stream_all(&reader, &image.segments, &mut out, opts)?;
+            out.write_at(0, &layout.headers)?;
+            let unreadable = stream_all(&reader, &plan.extents, data_at, &out, opts)?;
             capture::still_held(pid, &handle, &snapshot)?;
             handle.shutdown()?;
             (pause_start.elapsed(), unreadable)
         }
     };
+    out.set_len(layout.file_len())?;
     let path = out.commit()?;
     let written = image.segments.iter().filter(|s| s.dump_len > 0).count();
     Ok(Summary {
         path,
         bytes: layout.file_len(),
+        copied,
         threads: image.threads.iter().map(|t| (t.tid, t.regs)).collect(),
         left_out,
         mappings_written: written,
@@ -231,18 +235,18 @@ fn prepare_copy(estimate: u64, opts: &Options) -> (Method, Store) {
     (method, Store::empty())
 }
 
-/// Copies every segment's dumped bytes into the store, in order; returns the pages that had
-/// to be zero-filled.
+/// Copies every extent into the store, in order; returns the pages that had to be
+/// zero-filled.
 fn copy_all(
     reader: &Reader,
-    segments: &[Segment],
+    extents: &[Extent],
     store: &mut Store,
     opts: &Options,
 ) -> Result<u64, CoreError> {
     let mut unreadable = 0;
-    for s in segments {
-        let mut at = s.start;
-        let end = s.start + s.dump_len;
+    for x in extents {
+        let mut at = x.addr;
+        let end = x.addr + x.len;
         while at < end {
             check_cancel(opts)?;
             let want = ((end - at) as usize).min(PIECE);
@@ -256,25 +260,56 @@ fn copy_all(
     Ok(unreadable)
 }
 
-/// Writes every segment's dumped bytes to the file, read piece by piece; returns the pages
-/// that had to be zero-filled.
+/// Writes the store's bytes (the extents, in order, back to back) where each extent goes.
+fn write_copied(
+    store: &Store,
+    extents: &[Extent],
+    data_at: u64,
+    out: &TempOutput,
+    opts: &Options,
+) -> Result<(), CoreError> {
+    let mut chunks = store.chunks();
+    let mut current: &[u8] = &[];
+    for x in extents {
+        let mut at = data_at + x.at;
+        let mut left = x.len as usize;
+        while left > 0 {
+            if current.is_empty() {
+                current = chunks
+                    .next()
+                    .ok_or(CoreError::Internal("the copy is shorter than its extents"))?;
+                continue;
+            }
+            check_cancel(opts)?;
+            let n = left.min(current.len()).min(PIECE);
+            out.write_at(at, &current[..n])?;
+            current = &current[n..];
+            at += n as u64;
+            left -= n;
+        }
+    }
+    Ok(())
+}
+
+/// Writes every extent to the file, read piece by piece; returns the pages that had to be
+/// zero-filled.
 fn stream_all(
     reader: &Reader,
-    segments: &[Segment],
-    out: &mut TempOutput,
+    extents: &[Extent],
+    data_at: u64,
+    out: &TempOutput,
     opts: &Options,
 ) -> Result<u64, CoreError> {
     let mut buf = vec![0u8; STREAM_PIECE];
     let mut unreadable = 0;
-    for s in segments {
-        let mut at = s.start;
-        let end = s.start + s.dump_len;
-        while at < end {
+    for x in extents {
+        let mut done = 0;
+        while done < x.len {
             check_cancel(opts)?;
-            let len = ((end - at) as usize).min(STREAM_PIECE);
-            unreadable += reader.fill(at, &mut buf[..len])?;
-            out.write_all(&buf[..len])?;
-            at += len as u64;
+            let len = ((x.len - done) as usize).min(STREAM_PIECE);
+            unreadable += reader.fill(x.addr + done, &mut buf[..len])?;
+            out.write_at(data_at + x.at + done, &buf[..len])?;
+            done += len as u64;
         }
     }
     Ok(unreadable)
@@ -366,10 +401,11 @@ pub fn summary_line(s: &Summary) -> String {
         Method::Streamed(_) => " (written while stopped)",
     };
     let mut line = format!(
-        "wrote {} ({}): {} threads, {} mappings ({} with contents), process paused {:.1} ms{how}, \
-         {:.2} s in all",
+        "wrote {} ({}, {} copied): {} threads, {} mappings ({} with contents), process paused \
+         {:.1} ms{how}, {:.2} s in all",
         s.path.display(),
         mib(s.bytes),
+        mib(s.copied),
         s.threads.len(),
         s.mappings_written + s.mappings_skipped,
         s.mappings_written,

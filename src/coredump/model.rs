@@ -124,3 +124,13 @@ impl Segment {
         f
     }
 }
+
+/// A range of memory the file holds, and where: `at` counts from the start of the data area
+/// (the first PT_LOAD's p_offset). What no extent covers in a segment's `dump_len` is a hole
+/// in the file and reads as zeros: never-written anonymous pages, as in the kernel's cores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Extent {
+    pub addr: u64,
+    pub len: u64,
+    pub at: u64,
+}

@@ -4,8 +4,8 @@
 
 use super::error::CoreError;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub struct TempOutput {
@@ -47,11 +47,23 @@ impl TempOutput {
         &self.target
     }
 
-    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), CoreError> {
-        let Some(f) = self.file.as_mut() else {
-            return Err(CoreError::output(&self.temp, io::Error::other("closed")));
-        };
-        f.write_all(bytes)
+    fn file(&self) -> Result<&File, CoreError> {
+        self.file
+            .as_ref()
+            .ok_or_else(|| CoreError::output(&self.temp, io::Error::other("closed")))
+    }
+
+    /// Writes `bytes` at `offset`; what is never written stays a hole (zeros).
+    pub fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<(), CoreError> {
+        self.file()?
+            .write_all_at(bytes, offset)
+            .map_err(|e| CoreError::output(&self.target, e))
+    }
+
+    /// Makes the file `len` bytes long, so a hole at its end reads as zeros too.
+    pub fn set_len(&self, len: u64) -> Result<(), CoreError> {
+        self.file()?
+            .set_len(len)
             .map_err(|e| CoreError::output(&self.target, e))
     }
 
@@ -104,12 +116,13 @@ mod tests {
         let dir = scratch("commit");
         let target = dir.join("core.42");
         std::fs::write(&target, b"old").unwrap();
-        let mut out = TempOutput::create(&target).unwrap();
-        out.write_all(b"new core").unwrap();
+        let out = TempOutput::create(&target).unwrap();
+        out.write_at(4, b"core").unwrap();
+        out.set_len(10).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"old");
         assert_eq!(listing(&dir).len(), 2);
         out.commit().unwrap();
-        assert_eq!(std::fs::read(&target).unwrap(), b"new core");
+        assert_eq!(std::fs::read(&target).unwrap(), b"\0\0\0\0core\0\0");
         assert_eq!(listing(&dir), ["core.42"]);
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&target).unwrap().permissions().mode();
@@ -120,8 +133,8 @@ mod tests {
     #[test]
     fn dropping_before_commit_leaves_nothing() {
         let dir = scratch("drop");
-        let mut out = TempOutput::create(&dir.join("core.7")).unwrap();
-        out.write_all(&[0; 4096]).unwrap();
+        let out = TempOutput::create(&dir.join("core.7")).unwrap();
+        out.write_at(0, &[0; 4096]).unwrap();
         drop(out);
         assert!(listing(&dir).is_empty());
         std::fs::remove_dir_all(&dir).unwrap();

@@ -332,6 +332,7 @@ fn summary_line_says_what_was_written_and_how_long_the_process_stood_still() {
     let mut s = Summary {
         path: "core.4242".into(),
         bytes: 613 << 20,
+        copied: 540 << 20,
         threads: vec![(4242, regs(0)), (4243, regs(0))],
         left_out: Vec::new(),
         mappings_written: 31,

@@ -5,8 +5,9 @@
 //! - `mem`: the /proc/PID/mem file the memory fallback reads and writes through;
 //! - `kernel`: the kernel's view of each thread (state, wchan, system call, CPU time);
 //! - `syscalls`: system call numbers and arguments, named the way strace names them;
-//! - `smaps`, `auxv`, `core_facts`, `meminfo`: what `ptscope core` needs (private pages and
-//!   VmFlags per mapping, the auxiliary vector, ids, masks and CPU times, free memory).
+//! - `smaps`, `pagemap`, `auxv`, `core_facts`, `meminfo`: what `ptscope core` needs (private
+//!   pages and VmFlags per mapping, which pages are resident, the auxiliary vector, ids,
+//!   masks and CPU times, free memory).
 
 pub mod auxv;
 pub mod core_facts;
@@ -14,6 +15,7 @@ pub mod kernel;
 pub mod maps;
 pub mod mem;
 pub mod meminfo;
+pub mod pagemap;
 pub mod smaps;
 pub mod syscalls;
 pub mod tasks;
