@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{bin, task_ids, Lab, TIMEOUT};
+use common::{bin, task_ids, TIMEOUT};
 use crossbeam_channel::{unbounded, Receiver};
 use ptscope::coredump::{self, Method, Options};
 use ptscope::procinfo::{self, SyscallState};
@@ -24,6 +24,8 @@ struct Heap {
     words: u64,
     marker: u64,
     marker_value: u64,
+    /// The `worker-I` threads.
+    workers: Vec<i32>,
     stdin: ChildStdin,
     lines: Receiver<String>,
 }
@@ -60,6 +62,11 @@ impl Heap {
             words: v["words"].as_u64().unwrap(),
             marker: hex(&v["marker"]),
             marker_value: hex(&v["marker_value"]),
+            // READY lists the main thread, the workers, then the control thread.
+            workers: v["tids"].as_array().unwrap()[1..=threads as usize]
+                .iter()
+                .map(|t| t.as_i64().unwrap() as i32)
+                .collect(),
             child,
             stdin,
             lines: rx,
@@ -69,8 +76,9 @@ impl Heap {
         heap
     }
 
-    /// Until every thread sits in its system call (main in read, workers in pause): only
-    /// then are the stacks the ones the test expects.
+    /// Until every thread sits in its system call (main in futex, waiting on the control
+    /// thread, which is in read; workers in pause): only then are the stacks the ones the test
+    /// expects.
     fn wait_all_blocked(&self) {
         common::eventually("every thread blocked in a system call", || {
             let Ok(threads) = procinfo::read_threads(self.pid) else {
@@ -79,7 +87,7 @@ impl Heap {
             threads.len() == task_ids(self.pid).len()
                 && threads.iter().all(|t| {
                     matches!(t.syscall, SyscallState::InSyscall { nr, .. }
-                        if nr == libc::SYS_read || nr == libc::SYS_pause)
+                        if [libc::SYS_read, libc::SYS_pause, libc::SYS_futex].contains(&nr))
                 })
         });
     }
@@ -352,7 +360,7 @@ fn gdb_opens_the_core_with_every_thread_stack_word_and_register() {
                 );
             }
         }
-        if *tid != heap.pid {
+        if heap.workers.contains(tid) {
             assert!(bt.contains("ptscope_heap_park") && bt.contains("ptscope_heap_worker"));
         }
         // Registers: gdb's equal ours, all of them, and rip/rsp equal the kernel's view.
@@ -392,7 +400,7 @@ fn the_command_writes_core_pid_and_leaves_the_process_running() {
         "{err}"
     );
     assert!(
-        err.contains(": 2 threads, ") && err.contains("process paused"),
+        err.contains(": 3 threads, ") && err.contains("process paused"),
         "{err}"
     );
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -566,34 +574,29 @@ fn an_interrupted_core_detaches_and_leaves_no_file() {
 
 #[test]
 fn a_zombie_leader_is_left_out_and_its_threads_are_read_through_a_live_one() {
-    let mut lab = Lab::start(2);
-    lab.send("zombie");
-    lab.expect("zombie");
+    let mut heap = Heap::start(4, 2);
+    heap.ask("exit-leader", "exit-leader");
     common::eventually("the leader is a zombie", || {
-        common::status_field(lab.pid, lab.pid, "State").starts_with('Z')
+        common::status_field(heap.pid, heap.pid, "State").starts_with('Z')
     });
     let dir = scratch("zombie");
     let path = dir.join("core");
-    let summary = coredump::take(lab.pid, &path, &Options::default()).unwrap();
-    assert_eq!(summary.left_out, [lab.pid]);
-    let live: Vec<i32> = task_ids(lab.pid)
+    let summary = coredump::take(heap.pid, &path, &Options::default()).unwrap();
+    assert_eq!(summary.left_out, [heap.pid]);
+    let live: Vec<i32> = task_ids(heap.pid)
         .into_iter()
-        .filter(|t| *t != lab.pid)
+        .filter(|t| *t != heap.pid)
         .collect();
     let mut written: Vec<i32> = summary.threads.iter().map(|(t, _)| *t).collect();
     written.sort();
     assert_eq!(written, live);
-    lab.assert_alive();
-    common::assert_untraced_and_running(lab.pid);
-    let out = gdb(
-        &path,
-        &["info threads", &format!("x/gx {:#x}", lab.counter)],
-    );
+    heap.assert_untouched_and_running();
+    let word = heap.heap + 8 * 777;
+    let out = gdb(&path, &["info threads", &format!("x/gx {word:#x}")]);
     for tid in &live {
         assert!(out.contains(&format!("(LWP {tid})")), "{out}");
     }
-    // The hot-call counter: no hot thread ran, so 0, read from the core's copy of .bss.
-    assert_eq!(words_read(&out).get(&lab.counter), Some(&0), "{out}");
+    assert_eq!(words_read(&out).get(&word), Some(&(word ^ MAGIC)), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

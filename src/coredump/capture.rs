@@ -266,7 +266,7 @@ mod tests {
         let pagemap = Pagemap::open(me).unwrap();
         let plan = plan_from(&entries, DEFAULT_COREDUMP_FILTER, &reader, Some(&pagemap)).unwrap();
         assert_eq!(plan.segments.len(), entries.len());
-        let exe = crate::procinfo::tasks::exe_of("self").unwrap();
+        let exe = std::env::current_exe().unwrap();
         let exe = exe.to_string_lossy();
         let first = plan
             .files

@@ -9,10 +9,13 @@
 //! - with `--ticker`, a thread waking every millisecond that keeps the longest gap it saw:
 //!   the pause as the process itself felt it.
 //!
+//! - a `control` thread reading commands, while the main thread waits on it.
+//!
 //! Prints `READY {"pid":..,"heap":"0x..","words":..,"magic":"0x..","marker":"0x..",
 //! "marker_value":"0x..","tids":[..]}`, then answers on stdin: `gap` (`gap US`, the longest
 //! gap since the last `gap`), `check` (`check ok` when every heap word still holds its
-//! value, else `check bad ADDR`), `quit`.
+//! value, else `check bad ADDR`), `exit-leader` (`exit-leader`, then the main thread leaves
+//! with exit(2) and the process lives on with a zombie leader), `quit`.
 
 use std::hint::black_box;
 use std::io::{BufRead, Write};
@@ -98,6 +101,7 @@ pub fn run(args: &[String]) -> i32 {
     let marker_value = (u64::from(std::process::id()) << 32) ^ MAGIC;
     MARKER.store(marker_value, Ordering::SeqCst);
 
+    let heap: &'static [u64] = Box::leak(heap);
     let mut tids = vec![gettid()];
     for i in 0..arg(args, "--threads", 2) {
         tids.push(spawn(format!("worker-{i}"), move || ptscope_heap_worker(i)));
@@ -105,6 +109,8 @@ pub fn run(args: &[String]) -> i32 {
     if args.iter().any(|a| a == "--ticker") {
         tids.push(spawn("ticker".into(), ticker));
     }
+    let (leave_tx, leave_rx) = std::sync::mpsc::channel::<()>();
+    tids.push(spawn("control".into(), move || control(heap, leave_tx)));
     say(&format!(
         "READY {{\"pid\":{},\"heap\":\"{:#x}\",\"words\":{},\"magic\":\"{MAGIC:#x}\",\
          \"marker\":\"{:#x}\",\"marker_value\":\"{marker_value:#x}\",\"tids\":{tids:?}}}",
@@ -114,17 +120,32 @@ pub fn run(args: &[String]) -> i32 {
         &MARKER as *const AtomicU64 as usize,
     ));
     MAX_GAP_US.store(0, Ordering::Relaxed);
+    if leave_rx.recv().is_ok() {
+        // exit(2) of the main thread alone, not exit_group(2): the process lives on with a
+        // zombie leader, as after pthread_exit in main.
+        // SAFETY: SYS_exit ends only this thread; nothing of it is used afterwards.
+        unsafe { libc::syscall(libc::SYS_exit, 0) };
+    }
+    // The control thread ended (stdin closed): so does the program.
+    0
+}
+
+fn control(heap: &'static [u64], leave: std::sync::mpsc::Sender<()>) {
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         match line.trim() {
             "gap" => say(&format!("gap {}", MAX_GAP_US.swap(0, Ordering::Relaxed))),
-            "check" => match first_bad(&heap) {
+            "check" => match first_bad(heap) {
                 None => say("check ok"),
                 Some(i) => say(&format!("check bad {:#x}", &heap[i] as *const u64 as usize)),
             },
-            "quit" => return 0,
+            "exit-leader" => {
+                say("exit-leader");
+                let _ = leave.send(());
+            }
+            "quit" => std::process::exit(0),
             _ => say("?"),
         }
     }
-    0
+    std::process::exit(0);
 }
