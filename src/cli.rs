@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
         ptscope PID            attach to a running process and open the inspector\n\
         ptscope -- CMD ARGS    start CMD under the tracer and open the inspector\n\
         ptscope demo           the inspector on a bundled demo program\n\
-        ptscope dump PID       every thread: kernel view, registers, backtrace; then detach\n\n\
+        ptscope dump PID       every thread: kernel view, registers, backtrace; then detach\n\
+        ptscope core PID       a core file gdb opens (core.PID), the process paused only to copy\n\n\
         Quitting the inspector (q) removes every breakpoint and detaches, leaving an attached \
         process running as before; a program ptscope started is killed.",
     args_conflicts_with_subcommands = true
@@ -41,6 +42,18 @@ pub enum Cmd {
         /// Skip the stack walk (registers and kernel view only).
         #[arg(long)]
         no_backtrace: bool,
+    },
+    /// Write a core file of PID (like gcore) that gdb opens; the process is stopped only while
+    /// its memory is copied, then runs on untraced.
+    Core {
+        pid: i32,
+        /// Output file (default core.PID in the current directory; a directory means DIR/core.PID).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+        /// Write the file while the process stays stopped, with no copy in memory (for when
+        /// memory is short; the pause then lasts as long as the disk takes).
+        #[arg(long)]
+        stream: bool,
     },
     /// Open the inspector on a bundled demo program (workers, a lock, threads born and dying,
     /// a handled signal); the demo is killed when you quit.
@@ -99,6 +112,11 @@ mod tests {
                 ..
             })
         ));
+        let c = parse(&["core", "77", "-o", "/tmp/x"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Cmd::Core { pid: 77, output: Some(ref p), stream: false }) if p.as_os_str() == "/tmp/x"
+        ));
         let c = parse(&["__demo", "demo", "--seconds", "3"]).unwrap();
         match c.command {
             Some(Cmd::Program { name, args }) => {
@@ -121,7 +139,7 @@ mod tests {
         let help = <Cli as clap::CommandFactory>::command()
             .render_long_help()
             .to_string();
-        for word in ["ptscope PID", "-- CMD ARGS", "demo", "dump"] {
+        for word in ["ptscope PID", "-- CMD ARGS", "demo", "dump", "core"] {
             assert!(help.contains(word), "{word} missing from:\n{help}");
         }
         assert!(!help.contains("__demo"));

@@ -4,6 +4,7 @@
 compile_error!("ptscope works on Linux x86-64 only: it speaks the amd64 ptrace register set.");
 
 pub mod cli;
+pub mod coredump;
 pub mod demo;
 pub mod dump;
 pub mod expr;

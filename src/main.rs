@@ -66,6 +66,11 @@ fn main() {
                 1
             }
         },
+        Some(Cmd::Core {
+            pid,
+            output,
+            stream,
+        }) => ptscope::coredump::run(pid, output.as_deref(), stream),
         Some(Cmd::Hold { pid, addr }) => ptscope::demo::hold::run(pid, addr),
         Some(Cmd::Program { name, args }) => ptscope::demo::run(&name, &args),
         Some(Cmd::Demo {

@@ -3,6 +3,7 @@
 
 pub mod addr;
 pub mod chain;
+pub mod heap;
 pub mod hold;
 pub mod lab;
 pub mod service;
@@ -11,6 +12,7 @@ pub mod service;
 pub fn run(name: &str, args: &[String]) -> i32 {
     match name {
         "chain" => chain::run(args),
+        "heap" => heap::run(args),
         "lab" => lab::run(args),
         "demo" => service::run(args),
         other => {

@@ -5,15 +5,23 @@
 //! - `mem`: the /proc/PID/mem file the memory fallback reads and writes through;
 //! - `kernel`: the kernel's view of each thread (state, wchan, system call, CPU time);
 //! - `syscalls`: system call numbers and arguments, named the way strace names them;
+//! - `smaps`, `pagemap`, `auxv`, `core_facts`, `meminfo`: what `ptscope core` needs (private
+//!   pages and VmFlags per mapping, which pages are resident, the auxiliary vector, ids,
+//!   masks and CPU times, free memory);
 //! - `error`: `ProcError`, what went wrong in a way a caller can act on (gone, not allowed).
 //!
 //! The procfs crate reads what it parses well (status and stat fields, the executable); the
 //! readers that stay hand-written say why, with the figures measured here.
 
+pub mod auxv;
+pub mod core_facts;
 pub mod error;
 pub mod kernel;
 pub mod maps;
 pub mod mem;
+pub mod meminfo;
+pub mod pagemap;
+pub mod smaps;
 pub mod syscalls;
 pub mod tasks;
 
