@@ -4,11 +4,19 @@
 //! - `maps`: /proc/PID/maps and the handles to mapped files (map_files, root);
 //! - `mem`: the /proc/PID/mem file the memory fallback reads and writes through;
 //! - `kernel`: the kernel's view of each thread (state, wchan, system call, CPU time);
-//! - `syscalls`: system call numbers and arguments, named the way strace names them.
+//! - `syscalls`: system call numbers and arguments, named the way strace names them;
+//! - `sched`: when each thread last ran, on the scheduler's per-CPU clock;
+//! - `fds`: file descriptors, fdinfo (epoll sets, eventfd) and who holds a pipe or socket;
+//! - `net`: the socket tables of a network namespace, by inode;
+//! - `blocked`: a blocked thread's kernel stack and children.
 
+pub mod blocked;
+pub mod fds;
 pub mod kernel;
 pub mod maps;
 pub mod mem;
+pub mod net;
+pub mod sched;
 pub mod syscalls;
 pub mod tasks;
 
