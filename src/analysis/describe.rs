@@ -16,7 +16,11 @@ use crate::tracer::Tid;
 pub enum OwnerState {
     Live(Tid),
     Exited(Tid),
-    OtherProcess { tid: Tid, pid: i32, comm: String },
+    OtherProcess {
+        tid: Tid,
+        pid: i32,
+        comm: String,
+    },
     /// Not known to be gone but not a thread here either (the check could not be made).
     NotHere(Tid),
 }
@@ -69,22 +73,21 @@ fn holder_text(owner: Tid, facts: &ProcessFacts) -> String {
 
 pub fn lock_text(l: &LockWait, tid: Tid, facts: &ProcessFacts) -> String {
     if l.refused {
-        let what = if l.identified {
-            let held = match l.owner {
-                Owner::Thread(o) if o == tid => "which it already holds".to_string(),
-                Owner::Thread(o) => holder_text(o, facts),
-                _ => "owner not recorded".to_string(),
-            };
-            format!(
-                "priority-inheritance mutex {} ({held})",
-                addr_label(l.addr, facts)
-            )
-        } else {
-            "a priority-inheritance mutex (not identified)".to_string()
+        if !l.identified {
+            return "parked for ever by glibc in __pthread_mutex_lock_full: the kernel refused a \
+                priority-inheritance lock with EDEADLK (taking it would deadlock) or ESRCH (its \
+                holder died); the mutex could not be identified"
+                .to_string();
+        }
+        let held = match l.owner {
+            Owner::Thread(o) if o == tid => "held by this same thread".to_string(),
+            Owner::Thread(o) => holder_text(o, facts),
+            _ => "holder not recorded".to_string(),
         };
         return format!(
-            "parked for ever by glibc: the kernel refused {what} with EDEADLK (taking it would \
-             deadlock) or ESRCH (its holder died); the thread can never continue"
+            "priority-inheritance mutex {} {held}: the kernel refused it with EDEADLK (taking it \
+             would deadlock) and glibc parked the thread for ever",
+            addr_label(l.addr, facts)
         );
     }
     let mut s = match (l.kind, l.role) {
@@ -96,7 +99,9 @@ pub fn lock_text(l: &LockWait, tid: Tid, facts: &ProcessFacts) -> String {
     if l.kind == LockKind::Join {
         return match l.owner {
             Owner::Thread(t) => match owner_state(t, facts) {
-                OwnerState::Live(_) => format!("join: waits for {} to exit", thread_label(t, facts)),
+                OwnerState::Live(_) => {
+                    format!("join: waits for {} to exit", thread_label(t, facts))
+                }
                 _ => format!("join: waits for {t} to exit"),
             },
             _ => "join: waits for a thread to exit".to_string(),
@@ -136,7 +141,12 @@ fn endpoint(e: &Endpoint) -> String {
     e.to_string()
 }
 
-fn holders_text(inode: u64, me: (i32, i32), want_write: Option<bool>, facts: &ProcessFacts) -> String {
+fn holders_text(
+    inode: u64,
+    me: (i32, i32),
+    want_write: Option<bool>,
+    facts: &ProcessFacts,
+) -> String {
     let list: Vec<String> = facts
         .holders
         .get(&inode)
@@ -172,8 +182,15 @@ pub fn fd_target(fd: i32, writing: bool, facts: &ProcessFacts) -> String {
     match &e.target {
         FdTarget::Path(p) => p.clone(),
         FdTarget::Pipe(i) => {
-            let (end, want) = if writing { ("read end", false) } else { ("write end", true) };
-            format!("pipe:[{i}] ({end}: {})", holders_text(*i, me, Some(want), facts))
+            let (end, want) = if writing {
+                ("read end", false)
+            } else {
+                ("write end", true)
+            };
+            format!(
+                "pipe:[{i}] ({end}: {})",
+                holders_text(*i, me, Some(want), facts)
+            )
         }
         FdTarget::Socket(i) => match facts.sockets.get(*i) {
             Some(s) if s.proto == Proto::Unix => {
@@ -205,7 +222,11 @@ pub fn fd_target(fd: i32, writing: bool, facts: &ProcessFacts) -> String {
             None => "eventfd".to_string(),
         },
         FdTarget::Anon(kind) if kind == "eventpoll" => {
-            let watched = facts.fdinfo.get(&fd).map(|i| i.epoll.clone()).unwrap_or_default();
+            let watched = facts
+                .fdinfo
+                .get(&fd)
+                .map(|i| i.epoll.clone())
+                .unwrap_or_default();
             if watched.is_empty() {
                 return "epoll set watching nothing".to_string();
             }

@@ -67,13 +67,16 @@ pub fn before_stop(pid: i32, kernel: &BTreeMap<Tid, ThreadKernelView>) -> PreSto
 #[derive(Clone, Debug, Default)]
 pub struct Stopped {
     pub mem: MemWords,
-    /// For each refused PI locker, the mutex it was locking, when one was found.
-    pub refused: BTreeMap<Tid, u64>,
+    /// For each refused PI locker, the PI mutexes (with their holders) it may have been locking.
+    pub refused: BTreeMap<Tid, Vec<(u64, Tid)>>,
 }
 
 /// Reads the words each wait points at, then, for the rare refused PI locker, the candidates
 /// for the mutex it was locking. `read` returns what it could read (possibly fewer bytes).
-pub fn while_stopped(threads: &[ThreadInput], read: &mut dyn FnMut(u64, usize) -> Vec<u8>) -> Stopped {
+pub fn while_stopped(
+    threads: &[ThreadInput],
+    read: &mut dyn FnMut(u64, usize) -> Vec<u8>,
+) -> Stopped {
     let mut out = Stopped::default();
     for t in threads {
         for (addr, len) in waits::reads(t) {
@@ -81,9 +84,12 @@ pub fn while_stopped(threads: &[ThreadInput], read: &mut dyn FnMut(u64, usize) -
         }
     }
     for t in threads {
-        let w = waits::classify(t, &out.mem, None);
+        let w = waits::classify(t, &out.mem);
         if !w.wait.lock().is_some_and(|l| l.refused) {
             continue;
+        }
+        if let Some((start, len)) = waits::refused_scan(t) {
+            out.mem.insert(start, read(start, len));
         }
         let candidates = waits::refused_candidates(t, &out.mem);
         for &c in &candidates {
@@ -91,8 +97,9 @@ pub fn while_stopped(threads: &[ThreadInput], read: &mut dyn FnMut(u64, usize) -
                 out.mem.insert(c, read(c, 24));
             }
         }
-        if let Some(m) = waits::refused_target(&candidates, &out.mem) {
-            out.refused.insert(t.tid, m);
+        let pi = waits::pi_candidates(&candidates, &out.mem);
+        if !pi.is_empty() {
+            out.refused.insert(t.tid, pi);
         }
     }
     out
@@ -132,7 +139,11 @@ pub fn after_detach(
             read_fd(pid, fd, &mut facts);
         }
     }
-    if facts.fds.values().any(|e| matches!(e.target, FdTarget::Socket(_))) {
+    if facts
+        .fds
+        .values()
+        .any(|e| matches!(e.target, FdTarget::Socket(_)))
+    {
         facts.sockets = SocketTable::read(pid);
     }
     find_holders(&mut facts, waits);

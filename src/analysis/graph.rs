@@ -172,7 +172,16 @@ mod tests {
 
     #[test]
     fn two_cycles_and_a_tail_into_one_of_them() {
-        let g = graph(&[(1, 2), (2, 1), (5, 6), (6, 7), (7, 5), (9, 5), (10, 9), (20, 21)]);
+        let g = graph(&[
+            (1, 2),
+            (2, 1),
+            (5, 6),
+            (6, 7),
+            (7, 5),
+            (9, 5),
+            (10, 9),
+            (20, 21),
+        ]);
         let c = g.chains();
         assert_eq!(c.cycles, vec![vec![1, 2], vec![5, 6, 7]]);
         assert_eq!(c.roots, BTreeMap::from([(21, vec![20])]));

@@ -82,10 +82,9 @@ impl Mutex {
     }
 
     /// The kind field holds only bits glibc defines (type 0-3, robust, PI, PP, pshared 0x80,
-    /// elision 0x100/0x200): a sanity check before trusting the rest.
+    /// elision 0x100/0x200), and not PI and PP at once: a sanity check before trusting the rest.
     pub fn plausible(&self) -> bool {
-        self.kind >= 0 && self.kind & !0x3f3 == 0 && self.kind & 0x3 <= 3
-            && !(self.pi() && self.kind & KIND_PP != 0)
+        self.kind >= 0 && self.kind & !0x3f3 == 0 && !(self.pi() && self.kind & KIND_PP != 0)
     }
 
     /// The holder as recorded: from the futex word for a PI mutex (the kernel's own record),
@@ -160,7 +159,7 @@ mod tests {
                 owner_died: false
             }
         );
-        assert_eq!(pi_word(0xc000_0005).owner_died, true);
+        assert!(pi_word(0xc000_0005).owner_died);
         assert_eq!(pi_word(0).owner, 0);
         assert_eq!(futex_cmd(0x189), FUTEX_WAIT_BITSET);
         assert_eq!(futex_cmd(0x86), FUTEX_LOCK_PI);

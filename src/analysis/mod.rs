@@ -27,8 +27,8 @@ use facts::{ProcessFacts, ThreadInput};
 use gather::Stopped;
 use graph::{Chains, Graph};
 use groups::Group;
-use std::collections::BTreeMap;
-use waits::{LockKind, Owner, ThreadWait};
+use std::collections::{BTreeMap, BTreeSet};
+use waits::{LockKind, Owner, ThreadWait, Wait};
 
 /// A cycle of threads each waiting for a lock the next one holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,17 +50,73 @@ pub struct Analysis {
     pub facts: ProcessFacts,
 }
 
-/// Each thread's wait, from what was read before and during the stop.
+/// Each thread's wait, from what was read before and during the stop, with the mutex of each
+/// refused PI locker named where the facts allow (`resolve_refused`).
 pub fn classify_all(threads: &[ThreadInput], stopped: &Stopped) -> Vec<ThreadWait> {
-    threads
+    let mut waits: Vec<ThreadWait> = threads
         .iter()
-        .map(|t| waits::classify(t, &stopped.mem, stopped.refused.get(&t.tid).copied()))
-        .collect()
+        .map(|t| waits::classify(t, &stopped.mem))
+        .collect();
+    let live: BTreeSet<Tid> = threads.iter().map(|t| t.tid).collect();
+    resolve_refused(&mut waits, &stopped.refused, &live);
+    waits
+}
+
+/// Names the mutex a refused PI locker was locking. The kernel answers FUTEX_LOCK_PI with
+/// EDEADLK when the lock's holder is the caller itself or waits, through a chain of PI locks,
+/// for the caller; so of the PI mutexes found in the locker's registers and stack
+/// (`waits::pi_candidates`), the one it was locking has such a holder. Exactly one must
+/// qualify, else the mutex stays unnamed.
+pub fn resolve_refused(
+    waits: &mut [ThreadWait],
+    candidates: &BTreeMap<Tid, Vec<(u64, Tid)>>,
+    live: &BTreeSet<Tid>,
+) {
+    let mut g = Graph::new();
+    for w in waits.iter() {
+        if let Some(h) = edge(w, live) {
+            g.add(w.tid, h);
+        }
+    }
+    let steps = waits.len();
+    let reaches = |from: Tid, to: Tid| {
+        let mut at = from;
+        for _ in 0..=steps {
+            if at == to {
+                return true;
+            }
+            match g.holder_of(at) {
+                Some(next) => at = next,
+                None => return false,
+            }
+        }
+        false
+    };
+    for w in waits.iter_mut() {
+        let Some(cands) = candidates.get(&w.tid) else {
+            continue;
+        };
+        let tid = w.tid;
+        let Wait::Lock(l) = &mut w.wait else { continue };
+        if !l.refused {
+            continue;
+        }
+        let fits: BTreeSet<(u64, Tid)> = cands
+            .iter()
+            .copied()
+            .filter(|&(_, holder)| live.contains(&holder) && reaches(holder, tid))
+            .collect();
+        if let [(addr, holder)] = fits.into_iter().collect::<Vec<_>>().as_slice() {
+            l.addr = *addr;
+            l.owner = Owner::Thread(*holder);
+            l.identified = true;
+        }
+    }
 }
 
 /// Whether a wait makes an edge waiter -> holder: a lock with a recorded holder that is a
 /// live thread here, for a wait still in progress at the stop.
-fn edge(w: &ThreadWait, facts: &ProcessFacts) -> Option<Tid> {
+fn edge(w: &ThreadWait, live: &BTreeSet<Tid>) -> Option<Tid> {
     let l = w.wait.lock()?;
     if !w.confirmed || !matches!(l.kind, LockKind::Mutex | LockKind::Rwlock | LockKind::Join) {
         return None;
@@ -69,16 +125,46 @@ fn edge(w: &ThreadWait, facts: &ProcessFacts) -> Option<Tid> {
         return None;
     }
     match l.owner {
-        Owner::Thread(o) if facts.live.contains(&o) => Some(o),
+        Owner::Thread(o) if live.contains(&o) => Some(o),
         _ => None,
     }
 }
 
+/// A condvar waiter sleeps on one of the condvar's two signal words (`__g_signals`, at 40 and
+/// 44 of the 48-byte `pthread_cond_t`). When the word sits exactly there in a data symbol, the
+/// symbol starts with the condvar: name the condvar, not the word.
+fn condvar_bases(waits: &mut [ThreadWait], facts: &mut ProcessFacts) {
+    for w in waits {
+        let Wait::Lock(l) = &mut w.wait else { continue };
+        if l.kind != LockKind::Condvar {
+            continue;
+        }
+        let Some(sym) = facts.symbols.get(&l.futex).cloned() else {
+            continue;
+        };
+        if locks::COND_SIGNAL_OFFSETS.contains(&sym.offset) {
+            l.addr = l.futex - sym.offset;
+            facts.symbols.insert(
+                l.addr,
+                facts::DataSymbol {
+                    name: sym.name,
+                    offset: 0,
+                },
+            );
+        }
+    }
+}
+
 /// The graph, its deadlocks and chains, and the stack groups.
-pub fn build(threads: &[ThreadInput], waits: Vec<ThreadWait>, facts: ProcessFacts) -> Analysis {
+pub fn build(
+    threads: &[ThreadInput],
+    mut waits: Vec<ThreadWait>,
+    mut facts: ProcessFacts,
+) -> Analysis {
+    condvar_bases(&mut waits, &mut facts);
     let mut graph = Graph::new();
     for w in &waits {
-        if let Some(holder) = edge(w, &facts) {
+        if let Some(holder) = edge(w, &facts.live) {
             graph.add(w.tid, holder);
         }
     }
@@ -91,7 +177,12 @@ pub fn build(threads: &[ThreadInput], waits: Vec<ThreadWait>, facts: ProcessFact
             tids: c.clone(),
             locks: c
                 .iter()
-                .map(|t| waits.get(t).and_then(|w| w.wait.lock()).map_or(0, |l| l.addr))
+                .map(|t| {
+                    waits
+                        .get(t)
+                        .and_then(|w| w.wait.lock())
+                        .map_or(0, |l| l.addr)
+                })
                 .collect(),
         })
         .collect();
@@ -130,5 +221,77 @@ impl Analysis {
                 .then(a.0.cmp(b.0))
         });
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waits::LockWait;
+
+    fn pi_wait(tid: Tid, addr: u64, owner: Owner, refused: bool) -> ThreadWait {
+        ThreadWait {
+            tid,
+            wait: Wait::Lock(LockWait {
+                kind: LockKind::Mutex,
+                futex: addr,
+                addr,
+                owner,
+                role: None,
+                pi: true,
+                owner_died: false,
+                by: None,
+                refused,
+                identified: false,
+            }),
+            since_ms: None,
+            at: None,
+            confirmed: true,
+        }
+    }
+
+    fn resolved(cands: &[(u64, Tid)]) -> Option<(u64, Owner)> {
+        // 1 waits for 2, 2 waits for 3, 3 was refused its lock.
+        let mut w = vec![
+            pi_wait(1, 0x10, Owner::Thread(2), false),
+            pi_wait(2, 0x20, Owner::Thread(3), false),
+            pi_wait(3, 0x7ffd0000, Owner::Unknown, true),
+        ];
+        let live: BTreeSet<Tid> = [1, 2, 3].into();
+        resolve_refused(&mut w, &BTreeMap::from([(3, cands.to_vec())]), &live);
+        let l = w[2].wait.lock().unwrap();
+        l.identified.then_some((l.addr, l.owner))
+    }
+
+    #[test]
+    fn a_refused_lock_is_the_one_whose_holder_leads_back() {
+        // 0xa is held by 1, whose chain reaches 3; 0xc's holder is not a thread here.
+        assert_eq!(
+            resolved(&[(0xa, 1), (0xc, 99)]),
+            Some((0xa, Owner::Thread(1)))
+        );
+        // Relocking a PI mutex it holds itself also draws EDEADLK.
+        assert_eq!(resolved(&[(0xb, 3)]), Some((0xb, Owner::Thread(3))));
+        // Two that fit: no guess.
+        assert_eq!(resolved(&[(0xa, 1), (0xb, 3)]), None);
+        // None that fits (its holder waits for nobody here): not named.
+        assert_eq!(resolved(&[(0xd, 4)]), None);
+        assert_eq!(resolved(&[]), None);
+    }
+
+    #[test]
+    fn only_confirmed_waits_on_live_holders_make_edges() {
+        let live: BTreeSet<Tid> = [1, 2].into();
+        let mut w = pi_wait(1, 0x10, Owner::Thread(2), false);
+        assert_eq!(edge(&w, &live), Some(2));
+        w.confirmed = false;
+        assert_eq!(edge(&w, &live), None, "the wait may be over by the stop");
+        let gone = pi_wait(1, 0x10, Owner::Thread(77), false);
+        assert_eq!(edge(&gone, &live), None);
+        let mut cv = pi_wait(1, 0x10, Owner::Thread(2), false);
+        if let Wait::Lock(l) = &mut cv.wait {
+            l.kind = LockKind::Condvar;
+        }
+        assert_eq!(edge(&cv, &live), None);
     }
 }

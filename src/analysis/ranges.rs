@@ -21,7 +21,13 @@ pub fn to_ranges(tids: &[Tid]) -> Vec<(Tid, Tid)> {
 pub fn format(tids: &[Tid]) -> String {
     to_ranges(tids)
         .iter()
-        .map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -32,11 +38,17 @@ mod tests {
 
     #[test]
     fn consecutive_ids_collapse() {
-        assert_eq!(format(&[4103, 4101, 4102, 4107, 4110, 4111]), "4101-4103, 4107, 4110-4111");
+        assert_eq!(
+            format(&[4103, 4101, 4102, 4107, 4110, 4111]),
+            "4101-4103, 4107, 4110-4111"
+        );
         assert_eq!(format(&[5]), "5");
         assert_eq!(format(&[]), "");
         assert_eq!(format(&[9, 9, 8]), "8-9");
         assert_eq!(to_ranges(&[1, 3, 5]), vec![(1, 1), (3, 3), (5, 5)]);
-        assert_eq!(to_ranges(&[i32::MAX, i32::MAX - 1]), vec![(i32::MAX - 1, i32::MAX)]);
+        assert_eq!(
+            to_ranges(&[i32::MAX, i32::MAX - 1]),
+            vec![(i32::MAX - 1, i32::MAX)]
+        );
     }
 }

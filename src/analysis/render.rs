@@ -35,7 +35,11 @@ pub fn summary(a: &Analysis) -> String {
         1 => format!("1 deadlock ({} threads)", a.in_deadlock()),
         n => format!("{n} deadlocks ({} threads)", a.in_deadlock()),
     };
-    format!("summary: {} threads: {}; {dl}", a.waits.len(), parts.join(", "))
+    format!(
+        "summary: {} threads: {}; {dl}",
+        a.waits.len(),
+        parts.join(", ")
+    )
 }
 
 struct Ctx<'a> {
@@ -68,7 +72,10 @@ impl Ctx<'_> {
             let what = if d.tids.len() == 1 {
                 "a thread waiting for a lock it holds itself".to_string()
             } else {
-                format!("{} threads, each waiting for a lock the next one holds", d.tids.len())
+                format!(
+                    "{} threads, each waiting for a lock the next one holds",
+                    d.tids.len()
+                )
             };
             self.line(format!("DEADLOCK {} of {n}: {what}", i + 1));
             for &t in &d.tids {
@@ -96,7 +103,12 @@ impl Ctx<'_> {
         let pad = "  ".repeat(depth + 2);
         let mut by_lock: BTreeMap<u64, Vec<Tid>> = BTreeMap::new();
         for w in self.a.graph.waiters_of(holder) {
-            let addr = self.a.waits.get(&w).and_then(|x| x.wait.lock()).map_or(0, |l| l.addr);
+            let addr = self
+                .a
+                .waits
+                .get(&w)
+                .and_then(|x| x.wait.lock())
+                .map_or(0, |l| l.addr);
             by_lock.entry(addr).or_default().push(w);
         }
         for (addr, ws) in by_lock {
@@ -106,9 +118,13 @@ impl Ctx<'_> {
                 .get(&ws[0])
                 .and_then(|x| x.wait.lock())
                 .map_or("lock", |l| l.kind.name());
+            let lock = if kind == "join" {
+                "pthread_join (waiting for it to exit)".to_string()
+            } else {
+                format!("{kind} {}", addr_label(addr, &self.a.facts))
+            };
             self.line(format!(
-                "{pad}{kind} {}: waited for by {}",
-                addr_label(addr, &self.a.facts),
+                "{pad}{lock}: waited for by {}",
                 ranges::format(&ws)
             ));
             for w in ws {
@@ -183,7 +199,13 @@ impl Ctx<'_> {
         let mut parts: Vec<String> = v
             .iter()
             .take(3)
-            .map(|(n, c)| if *c == 1 { format!("\"{n}\"") } else { format!("\"{n}\" x{c}") })
+            .map(|(n, c)| {
+                if *c == 1 {
+                    format!("\"{n}\"")
+                } else {
+                    format!("\"{n}\" x{c}")
+                }
+            })
             .collect();
         if v.len() > 3 {
             parts.push(format!("{} more names", v.len() - 3));
@@ -197,12 +219,16 @@ impl Ctx<'_> {
         let mut by: BTreeMap<String, Vec<Tid>> = BTreeMap::new();
         let mut since: Vec<u64> = Vec::new();
         for t in tids {
-            let Some(w) = self.a.waits.get(t) else { continue };
+            let Some(w) = self.a.waits.get(t) else {
+                continue;
+            };
             let quiet = ThreadWait {
                 since_ms: None,
                 ..w.clone()
             };
-            by.entry(wait_text(&quiet, &self.a.facts)).or_default().push(*t);
+            by.entry(wait_text(&quiet, &self.a.facts))
+                .or_default()
+                .push(*t);
             since.extend(w.since_ms);
         }
         let how_long = match (since.iter().min(), since.iter().max()) {
@@ -232,7 +258,7 @@ impl Ctx<'_> {
 
     fn groups(&mut self, stacks_walked: bool) {
         if !stacks_walked {
-            self.line("stacks not walked (--no-backtrace): no stack groups".to_string());
+            self.by_wait();
             return;
         }
         self.line(format!(
@@ -256,6 +282,29 @@ impl Ctx<'_> {
             for l in frame_lines(frames, "    ") {
                 self.line(l);
             }
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// Without stacks, threads grouped by what they wait on, most common first.
+    fn by_wait(&mut self) {
+        let mut by: BTreeMap<String, Vec<Tid>> = BTreeMap::new();
+        for w in self.a.waits.values() {
+            let quiet = ThreadWait {
+                since_ms: None,
+                ..w.clone()
+            };
+            by.entry(wait_text(&quiet, &self.a.facts))
+                .or_default()
+                .push(w.tid);
+        }
+        let mut v: Vec<(String, Vec<Tid>)> = by.into_iter().collect();
+        v.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.1.cmp(&b.1)));
+        self.line("threads by what they wait on (no stacks were walked):".to_string());
+        for (text, tids) in v {
+            let n = tids.len();
+            self.line(format!("  {n} x {text}: {}", ranges::format(&tids)));
         }
     }
 }

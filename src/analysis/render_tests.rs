@@ -70,13 +70,41 @@ fn scene() -> (Vec<Vec<Frame>>, Vec<ThreadWait>, ProcessFacts) {
             confirmed: true,
         });
     };
-    add(101, lock_stack("cycle_take_b", 30), mutex(0xa0, 102), 41_000);
-    add(102, lock_stack("cycle_take_c", 31), mutex(0xb0, 103), 41_000);
-    add(103, lock_stack("cycle_take_a", 32), mutex(0xc0, 101), 41_000);
-    add(110, reader, Wait::Fd(FdWait { call: "read".into(), fds: vec![3] }), 12_000);
+    add(
+        101,
+        lock_stack("cycle_take_b", 30),
+        mutex(0xa0, 102),
+        41_000,
+    );
+    add(
+        102,
+        lock_stack("cycle_take_c", 31),
+        mutex(0xb0, 103),
+        41_000,
+    );
+    add(
+        103,
+        lock_stack("cycle_take_a", 32),
+        mutex(0xc0, 101),
+        41_000,
+    );
+    add(
+        110,
+        reader,
+        Wait::Fd(FdWait {
+            call: "read".into(),
+            fds: vec![3],
+        }),
+        12_000,
+    );
     add(111, lock_stack("chain_wait", 50), mutex(0xd0, 110), 11_000);
     add(112, lock_stack("chain_wait", 50), mutex(0xd0, 110), 11_000);
-    add(113, lock_stack("chain_wait_2", 51), mutex(0xe0, 112), 10_000);
+    add(
+        113,
+        lock_stack("chain_wait_2", 51),
+        mutex(0xe0, 112),
+        10_000,
+    );
     add(120, lock_stack("orphan_wait", 60), mutex(0xf0, 4238), 3_000);
     for t in 130..134 {
         let cv = Wait::Lock(LockWait {
@@ -103,23 +131,67 @@ fn scene() -> (Vec<Vec<Frame>>, Vec<ThreadWait>, ProcessFacts) {
         facts.names.insert(w.tid, format!("w{}", w.tid));
     }
     facts.names.insert(130, "pool\x1b[31m".into());
-    for (addr, name) in [(0xa0, "m_b"), (0xb0, "m_c"), (0xc0, "m_a"), (0xd0, "m_chain"), (0xf0, "m_gone")] {
-        facts.symbols.insert(addr, DataSymbol { name: name.into(), offset: 0 });
+    for (addr, name) in [
+        (0xa0, "m_b"),
+        (0xb0, "m_c"),
+        (0xc0, "m_a"),
+        (0xd0, "m_chain"),
+        (0xf0, "m_gone"),
+    ] {
+        facts.symbols.insert(
+            addr,
+            DataSymbol {
+                name: name.into(),
+                offset: 0,
+            },
+        );
     }
-    facts.symbols.insert(0x128, DataSymbol { name: "queue_cv".into(), offset: 0x28 });
-    facts.elsewhere.insert(4238, crate::analysis::facts::Elsewhere::Gone);
-    facts.fds.insert(3, FdEntry { fd: 3, target: FdTarget::Pipe(88), read: true, write: false });
+    facts.symbols.insert(
+        0x128,
+        DataSymbol {
+            name: "queue_cv".into(),
+            offset: 0x28,
+        },
+    );
+    facts
+        .elsewhere
+        .insert(4238, crate::analysis::facts::Elsewhere::Gone);
+    facts.fds.insert(
+        3,
+        FdEntry {
+            fd: 3,
+            target: FdTarget::Pipe(88),
+            read: true,
+            write: false,
+        },
+    );
     facts.holders.insert(
         88,
         vec![
-            Holder { pid: 100, comm: "app".into(), fd: 3, read: true, write: false },
-            Holder { pid: 100, comm: "app".into(), fd: 4, read: false, write: true },
+            Holder {
+                pid: 100,
+                comm: "app".into(),
+                fd: 3,
+                read: true,
+                write: false,
+            },
+            Holder {
+                pid: 100,
+                comm: "app".into(),
+                fd: 4,
+                read: false,
+                write: true,
+            },
         ],
     );
     (frames, waits, facts)
 }
 
-fn inputs<'a>(frames: &'a [Vec<Frame>], waits: &[ThreadWait], facts: &'a ProcessFacts) -> Vec<ThreadInput<'a>> {
+fn inputs<'a>(
+    frames: &'a [Vec<Frame>],
+    waits: &[ThreadWait],
+    facts: &'a ProcessFacts,
+) -> Vec<ThreadInput<'a>> {
     waits
         .iter()
         .zip(frames)
@@ -156,9 +228,15 @@ fn the_json_sections_carry_the_same_answers() {
     let threads = inputs(&frames, &waits, &f2);
     let a = build(&threads, waits, facts);
     let d = json::deadlocks(&a);
-    assert_eq!(d, serde_json::json!([{"tids": [101, 102, 103], "locks": ["0xa0", "0xb0", "0xc0"]}]));
+    assert_eq!(
+        d,
+        serde_json::json!([{"tids": [101, 102, 103], "locks": ["0xa0", "0xb0", "0xc0"]}])
+    );
     let g = json::groups(&a, |t| {
-        threads.iter().find(|x| x.tid == t).map_or(&[][..], |x| x.frames)
+        threads
+            .iter()
+            .find(|x| x.tid == t)
+            .map_or(&[][..], |x| x.frames)
     });
     assert_eq!(g[0]["count"], 4);
     assert_eq!(g[0]["tids"], serde_json::json!([130, 131, 132, 133]));

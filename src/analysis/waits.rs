@@ -174,21 +174,33 @@ fn bare(name: &str) -> &str {
 
 fn is_runtime_module(module: &str) -> bool {
     let file = module.rsplit('/').next().unwrap_or(module);
-    ["libc.so", "libc-", "libpthread", "ld-linux", "ld-musl", "libc.musl"]
-        .iter()
-        .any(|p| file.starts_with(p))
+    [
+        "libc.so",
+        "libc-",
+        "libpthread",
+        "ld-linux",
+        "ld-musl",
+        "libc.musl",
+    ]
+    .iter()
+    .any(|p| file.starts_with(p))
 }
 
 fn is_runtime_function(name: &str) -> bool {
-    ["std::", "core::", "alloc::", "<std::", "<core::", "<alloc::", "__rust"]
-        .iter()
-        .any(|p| name.starts_with(p))
+    [
+        "std::", "core::", "alloc::", "<std::", "<core::", "<alloc::", "__rust",
+    ]
+    .iter()
+    .any(|p| name.starts_with(p))
 }
 
 /// Frames of the C library and Rust's std: the lock machinery above the program's own code.
 pub fn is_runtime(f: &Frame) -> bool {
     f.location.module.as_deref().is_some_and(is_runtime_module)
-        || f.location.function.as_deref().is_some_and(is_runtime_function)
+        || f.location
+            .function
+            .as_deref()
+            .is_some_and(is_runtime_function)
 }
 
 /// The first frame outside the runtime, else the first frame.
@@ -202,7 +214,10 @@ pub fn user_frame(frames: &[Frame]) -> Option<usize> {
 /// The top frames: the runtime's frames above the program's own code (the lock machinery),
 /// at most 12.
 fn top_names(frames: &[Frame]) -> Vec<&str> {
-    let end = frames.iter().position(|f| !is_runtime(f)).unwrap_or(frames.len());
+    let end = frames
+        .iter()
+        .position(|f| !is_runtime(f))
+        .unwrap_or(frames.len());
     frames[..end.min(12)]
         .iter()
         .filter_map(|f| f.location.function.as_deref())
@@ -257,10 +272,13 @@ fn find<'a>(names: &[&'a str], set: &[&str]) -> Option<&'a str> {
 
 /// Rust std's futex-based locks keep no owner: what each one is, by the function that waits.
 fn rust_std(names: &[&str]) -> Option<(LockKind, Option<Role>, String)> {
-    for n in names {
-        if !n.starts_with("std::") {
+    for raw in names {
+        // `<std::sys::sync::mutex::futex::Mutex>::lock_contended`: impl paths come bracketed.
+        let plain = raw.replace(['<', '>'], "");
+        if !plain.starts_with("std::") {
             continue;
         }
+        let n = plain.as_str();
         let hit = if n.contains("::Mutex::lock_contended") {
             Some((LockKind::Futex, None))
         } else if n.contains("::Condvar::wait") {
@@ -273,7 +291,7 @@ fn rust_std(names: &[&str]) -> Option<(LockKind, Option<Role>, String)> {
             None
         };
         if let Some((kind, role)) = hit {
-            return Some((kind, role, n.to_string()));
+            return Some((kind, role, raw.to_string()));
         }
     }
     None
@@ -288,13 +306,7 @@ fn on_own_stack(addr: u64, sp: u64) -> bool {
 }
 
 /// A futex wait taken apart. `sp` is the thread's user stack pointer in the call.
-fn futex_wait(
-    args: &[u64; 6],
-    sp: u64,
-    frames: &[Frame],
-    mem: &MemWords,
-    refused_mutex: Option<u64>,
-) -> Option<LockWait> {
+fn futex_wait(args: &[u64; 6], sp: u64, frames: &[Frame], mem: &MemWords) -> Option<LockWait> {
     let futex = args[0];
     let cmd = locks::futex_cmd(args[1]);
     let expected = args[2] as u32;
@@ -344,14 +356,6 @@ fn futex_wait(
             w.pi = true;
             w.refused = true;
             w.owner = Owner::Unknown;
-            if let Some(m) = refused_mutex {
-                if let Some(decoded) = mem.bytes(m, 20).and_then(Mutex::decode) {
-                    w.addr = m;
-                    w.identified = true;
-                    w.owner = decoded.holder().map_or(Owner::Unknown, Owner::Thread);
-                    w.owner_died = decoded.owner_died();
-                }
-            }
             return Some(w);
         }
         w.kind = LockKind::Mutex;
@@ -425,21 +429,41 @@ fn fd_calls(nr: i64) -> Option<&'static [usize]> {
     use libc::*;
     // Which arguments are descriptors the call waits on.
     Some(match nr {
-        SYS_read | SYS_readv | SYS_pread64 | SYS_preadv | SYS_preadv2 | SYS_write
-        | SYS_writev | SYS_pwrite64 | SYS_pwritev | SYS_pwritev2 | SYS_recvfrom | SYS_recvmsg
-        | SYS_recvmmsg | SYS_sendto | SYS_sendmsg | SYS_sendmmsg | SYS_accept | SYS_accept4
-        | SYS_connect | SYS_flock | SYS_fsync | SYS_fdatasync | SYS_ioctl | SYS_fcntl
-        | SYS_epoll_wait | SYS_epoll_pwait | SYS_epoll_pwait2 | SYS_io_uring_enter => &[0],
+        SYS_read | SYS_readv | SYS_pread64 | SYS_preadv | SYS_preadv2 | SYS_write | SYS_writev
+        | SYS_pwrite64 | SYS_pwritev | SYS_pwritev2 | SYS_recvfrom | SYS_recvmsg | SYS_recvmmsg
+        | SYS_sendto | SYS_sendmsg | SYS_sendmmsg | SYS_accept | SYS_accept4 | SYS_connect
+        | SYS_flock | SYS_fsync | SYS_fdatasync | SYS_ioctl | SYS_fcntl | SYS_epoll_wait
+        | SYS_epoll_pwait | SYS_epoll_pwait2 | SYS_io_uring_enter => &[0],
         SYS_sendfile => &[0, 1],
         SYS_splice | SYS_tee => &[0, 2],
         _ => return None,
     })
 }
 
-/// Everything but the lock and fd details that need memory: those come in through `mem`.
-/// `refused_mutex` is the mutex a refused PI locker was found to be locking (see `reads`).
-pub fn classify(t: &ThreadInput, mem: &MemWords, refused_mutex: Option<u64>) -> ThreadWait {
-    let wait = wait_of(t, mem, refused_mutex);
+/// A vfork parent: asleep in D where the kernel waits for the child to exec or exit. That is
+/// `wait_for_vfork_done`, which Linux 6.18 here inlines into `kernel_clone` (wchan and the
+/// kernel stack then name `kernel_clone`; any other sleep inside a clone names a deeper
+/// function), in a clone, clone3 or vfork call.
+pub fn in_vfork(k: &crate::procinfo::ThreadKernelView, kstack: Option<&[String]>) -> bool {
+    let named = |f: &str| f == "wait_for_vfork_done" || f == "kernel_clone";
+    let cloning = match &k.syscall {
+        SyscallState::InSyscall { nr, args, .. } => match *nr {
+            libc::SYS_vfork | libc::SYS_clone3 => true,
+            libc::SYS_clone => args[0] & libc::CLONE_VFORK as u64 != 0,
+            _ => false,
+        },
+        _ => true,
+    };
+    k.state == 'D'
+        && cloning
+        && (k.wchan.as_deref().is_some_and(named)
+            || kstack.and_then(|s| s.first()).is_some_and(|f| named(f)))
+}
+
+/// A thread's wait, with the lock and poll memory read during the stop in `mem`. A refused PI
+/// locker comes out unidentified; `crate::analysis::resolve_refused` may name its mutex.
+pub fn classify(t: &ThreadInput, mem: &MemWords) -> ThreadWait {
+    let wait = wait_of(t, mem);
     let since_ms = match wait {
         Wait::Running | Wait::Unknown | Wait::Exited => None,
         _ => t.off_cpu_ms,
@@ -466,20 +490,17 @@ fn still_in_call(t: &ThreadInput) -> bool {
 
 // libc names system call numbers SYS_read...: matched as constants.
 #[allow(non_upper_case_globals)]
-fn wait_of(t: &ThreadInput, mem: &MemWords, refused_mutex: Option<u64>) -> Wait {
+fn wait_of(t: &ThreadInput, mem: &MemWords) -> Wait {
     use libc::*;
     let Some(k) = t.kernel else {
         return Wait::Unknown;
     };
     let wchan = k.wchan.as_deref().unwrap_or("");
-    let in_vfork = wchan == "wait_for_vfork_done"
-        || t.kstack
-            .is_some_and(|s| s.iter().any(|f| f == "wait_for_vfork_done"));
     match k.state {
         'R' => return Wait::Running,
         'T' => return Wait::SignalStop,
         'Z' | 'X' => return Wait::Exited,
-        'D' if in_vfork => return Wait::Vfork,
+        'D' if in_vfork(k, t.kstack) => return Wait::Vfork,
         _ => {}
     }
     let (nr, args, sp) = match &k.syscall {
@@ -497,7 +518,7 @@ fn wait_of(t: &ThreadInput, mem: &MemWords, refused_mutex: Option<u64>) -> Wait 
     }
     let name = k.syscall.name().unwrap_or_default();
     if nr == SYS_futex {
-        return match futex_wait(args, sp, t.frames, mem, refused_mutex) {
+        return match futex_wait(args, sp, t.frames, mem) {
             Some(l) => Wait::Lock(l),
             None => Wait::Syscall { call: call_text },
         };
@@ -584,14 +605,12 @@ pub fn reads(t: &ThreadInput) -> Vec<(u64, usize)> {
     match *nr {
         SYS_futex => {
             let f = args[0];
+            let _ = sp;
             let mut v = vec![(f, 32)];
             // An rwlock's __cur_writer sits 12 or 16 bytes past the futex; a mutex's fields
             // follow its word; the bytes before cover an rwlock waiter's base.
             if f >= 16 {
                 v.push((f - 16, 16));
-            }
-            if on_own_stack(f, *sp) {
-                v.push((*sp, REFUSED_STACK_SCAN));
             }
             v
         }
@@ -609,16 +628,34 @@ pub fn reads(t: &ThreadInput) -> Vec<(u64, usize)> {
     }
 }
 
-/// How much of a refused PI locker's stack is searched for the mutex it was locking.
-pub const REFUSED_STACK_SCAN: usize = 1024;
+/// The most of a refused PI locker's stack searched for the mutex it was locking.
+pub const REFUSED_STACK_SCAN: u64 = 4096;
 
-/// A refused PI locker (see `LockWait::refused`) no longer holds the mutex's address in any
-/// variable glibc uses, but the pointer it was called with survives in a callee-saved register
-/// or a stack slot of `__pthread_mutex_lock_full`'s frame. The candidates: those registers at
-/// the stop and the words of the scanned stack; `refused_target` keeps only the ones whose
-/// memory is a PI mutex with a recorded owner.
+/// Where a refused PI locker's mutex pointer may survive: from the stack pointer through the
+/// frames of `__pthread_mutex_lock_full` and of its caller (the pointer the caller passed, or
+/// kept). Frame k's own slots lie between its sp and the next frame's.
+pub fn refused_scan(t: &ThreadInput) -> Option<(u64, usize)> {
+    let Some(SyscallState::InSyscall { sp, .. }) = t.kernel.map(|k| &k.syscall) else {
+        return None;
+    };
+    let i = t.frames.iter().position(|f| {
+        f.location
+            .function
+            .as_deref()
+            .is_some_and(|n| bare(n) == "pthread_mutex_lock_full")
+    })?;
+    let end = t
+        .frames
+        .get(i + 2)
+        .map_or(sp + REFUSED_STACK_SCAN, |f| f.sp)
+        .clamp(*sp, sp + REFUSED_STACK_SCAN);
+    Some((*sp, (end - sp) as usize))
+}
+
+/// The candidates for a refused PI locker's mutex: its callee-saved registers at the stop and
+/// the words of `refused_scan`'s region (read into `mem`), as plausible user addresses.
 pub fn refused_candidates(t: &ThreadInput, mem: &MemWords) -> Vec<u64> {
-    let Some(SyscallState::InSyscall { sp, args, .. }) = t.kernel.map(|k| &k.syscall) else {
+    let Some(SyscallState::InSyscall { args, .. }) = t.kernel.map(|k| &k.syscall) else {
         return Vec::new();
     };
     let mut out: Vec<u64> = Vec::new();
@@ -629,9 +666,11 @@ pub fn refused_candidates(t: &ThreadInput, mem: &MemWords) -> Vec<u64> {
             }
         }
     }
-    if let Some(stack) = mem.bytes(*sp, REFUSED_STACK_SCAN) {
-        for w in stack.chunks_exact(8) {
-            out.push(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
+    if let Some((start, len)) = refused_scan(t) {
+        if let Some(stack) = mem.bytes(start, len) {
+            for w in stack.chunks_exact(8) {
+                out.push(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
+            }
         }
     }
     out.retain(|&a| a >= 0x1000 && a % 4 == 0 && a < 0x0000_8000_0000_0000 && a != args[0]);
@@ -640,27 +679,19 @@ pub fn refused_candidates(t: &ThreadInput, mem: &MemWords) -> Vec<u64> {
     out
 }
 
-/// Among candidates read into `mem`, the one PI mutex with a recorded owner; None when there
-/// is none or more than one (no guessing between two).
-pub fn refused_target(candidates: &[u64], mem: &MemWords) -> Option<u64> {
-    let hits: Vec<u64> = candidates
+/// Among candidates read into `mem`, those that are PI mutexes with a recorded holder, with
+/// that holder. Which of them the thread was locking is decided against the wait-for graph
+/// (`crate::analysis::resolve_refused`): the kernel says EDEADLK only when the holder's chain
+/// leads back to the locker.
+pub fn pi_candidates(candidates: &[u64], mem: &MemWords) -> Vec<(u64, Tid)> {
+    candidates
         .iter()
-        .copied()
-        .filter(|&a| {
-            mem.bytes(a, 20)
-                .and_then(Mutex::decode)
-                .is_some_and(|m| {
-                    m.plausible()
-                        && m.pi()
-                        && m.holder().is_some()
-                        && m.holder() == Some(m.owner)
-                })
+        .filter_map(|&a| {
+            let m = mem.bytes(a, 20).and_then(Mutex::decode)?;
+            let holder = m.holder()?;
+            (m.plausible() && m.pi() && holder == m.owner).then_some((a, holder))
         })
-        .collect();
-    match hits.as_slice() {
-        [one] => Some(*one),
-        _ => None,
-    }
+        .collect()
 }
 
 #[cfg(test)]

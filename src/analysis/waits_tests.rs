@@ -63,9 +63,13 @@ fn lock_frames() -> Vec<Frame> {
 
 #[test]
 fn a_glibc_mutex_waiter_names_the_owner_recorded_in_the_mutex() {
-    let k = view('S', "futex_do_wait", "202 0x5000 0x80 0x2 0x0 0x0 0x0 0x7f00 0x7f01");
+    let k = view(
+        'S',
+        "futex_do_wait",
+        "202 0x5000 0x80 0x2 0x0 0x0 0x0 0x7f00 0x7f01",
+    );
     let frames = lock_frames();
-    let w = classify(&input(&k, &frames), &mutex_mem(0x5000, 2, 4250, 0), None);
+    let w = classify(&input(&k, &frames), &mutex_mem(0x5000, 2, 4250, 0));
     let Wait::Lock(l) = &w.wait else {
         panic!("{w:?}")
     };
@@ -81,8 +85,12 @@ fn a_glibc_mutex_waiter_names_the_owner_recorded_in_the_mutex() {
 
 #[test]
 fn without_frames_a_futex_stays_a_futex() {
-    let k = view('S', "futex_do_wait", "202 0x5000 0x80 0x2 0x0 0x0 0x0 0x7f00 0x7f01");
-    let w = classify(&input(&k, &[]), &mutex_mem(0x5000, 2, 4250, 0), None);
+    let k = view(
+        'S',
+        "futex_do_wait",
+        "202 0x5000 0x80 0x2 0x0 0x0 0x0 0x7f00 0x7f01",
+    );
+    let w = classify(&input(&k, &[]), &mutex_mem(0x5000, 2, 4250, 0));
     let l = w.wait.lock().unwrap();
     assert_eq!((l.kind, l.owner), (LockKind::Futex, Owner::NotRecorded));
     assert_eq!(w.at, None);
@@ -91,8 +99,15 @@ fn without_frames_a_futex_stays_a_futex() {
 #[test]
 fn a_pi_lock_takes_its_owner_from_the_futex_word() {
     // futex(ADDR, FUTEX_LOCK_PI_PRIVATE, ...): no frames needed, the kernel defines the word.
-    let k = view('S', "rt_mutex_schedule", "202 0x6000 0x86 0x0 0x0 0x0 0x0 0x7f00 0x7f01");
-    let w = classify(&input(&k, &[]), &mutex_mem(0x6000, 0x8000_0000 | 4251, 0, 0x20), None);
+    let k = view(
+        'S',
+        "rt_mutex_schedule",
+        "202 0x6000 0x86 0x0 0x0 0x0 0x0 0x7f00 0x7f01",
+    );
+    let w = classify(
+        &input(&k, &[]),
+        &mutex_mem(0x6000, 0x8000_0000 | 4251, 0, 0x20),
+    );
     let l = w.wait.lock().unwrap();
     assert_eq!(
         (l.kind, l.owner, l.pi),
@@ -101,52 +116,68 @@ fn a_pi_lock_takes_its_owner_from_the_futex_word() {
 }
 
 #[test]
-fn a_refused_pi_locker_is_recognised_and_its_mutex_identified_when_found() {
+fn a_refused_pi_locker_is_recognised_and_its_mutex_found_among_pi_candidates() {
     // futex(STACK, FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME, 0) just above sp.
     let k = view(
         'S',
         "futex_do_wait",
         "202 0x7ffd1040 0x189 0x0 0x0 0x0 0xffffffff 0x7ffd1000 0x7f01",
     );
-    let frames = vec![
+    let mut frames = vec![
         frame("__futex_abstimed_wait_common", LIBC),
         frame("__pthread_mutex_lock_full", LIBC),
         frame("pi_take", EXE),
+        frame("worker", EXE),
     ];
+    frames[2].sp = 0x7ffd1100;
+    frames[3].sp = 0x7ffd1200;
     let mut mem = mutex_mem(0x9000, 0x8000_0000 | 300, 300, 0x20);
-    let w = classify(&input(&k, &frames), &mem, None);
-    let l = w.wait.lock().unwrap();
+    let t = input(&k, &frames);
+    let l = classify(&t, &mem).wait;
+    let l = l.lock().unwrap();
     assert!(l.refused && l.pi && !l.identified);
     assert_eq!(l.owner, Owner::Unknown);
 
-    // The stack holds the mutex pointer among junk; registers hold nothing useful.
-    let mut stack = vec![0u8; REFUSED_STACK_SCAN];
+    // Searched: from sp through the caller of __pthread_mutex_lock_full.
+    assert_eq!(refused_scan(&t), Some((0x7ffd1000, 0x200)));
+    let mut stack = vec![0u8; 0x200];
     stack[16..24].copy_from_slice(&0x9000u64.to_le_bytes());
     stack[24..32].copy_from_slice(&0x5000u64.to_le_bytes());
+    stack[32..40].copy_from_slice(&0x9100u64.to_le_bytes());
     mem.insert(0x7ffd1000, stack);
-    let t = input(&k, &frames);
     let cands = refused_candidates(&t, &mem);
-    assert!(cands.contains(&0x9000) && cands.contains(&0x5000));
-    let mut both = mem.clone();
-    both.insert(0x5000, mutex_mem(0, 2, 12, 0).bytes(0, 32).unwrap().to_vec());
-    let target = refused_target(&cands, &both);
-    assert_eq!(target, Some(0x9000), "the normal mutex at 0x5000 is not PI");
-    let w = classify(&t, &both, target);
-    let l = w.wait.lock().unwrap();
-    assert!(l.refused && l.identified);
-    assert_eq!((l.addr, l.owner), (0x9000, Owner::Thread(300)));
-
-    // Two PI mutexes among the candidates: no guess.
-    let mut two = both.clone();
-    two.insert(0x5000, mutex_mem(0, 0x8000_0000 | 12, 12, 0x20).bytes(0, 32).unwrap().to_vec());
-    assert_eq!(refused_target(&cands, &two), None);
+    assert!(cands.contains(&0x9000) && cands.contains(&0x5000) && cands.contains(&0x9100));
+    assert!(
+        !cands.contains(&0x7ffd1040),
+        "the parking word itself is no candidate"
+    );
+    // 0x5000: a normal mutex; 0x9100: a PI mutex held by the locker itself.
+    mem.insert(
+        0x5000,
+        mutex_mem(0, 2, 12, 0).bytes(0, 32).unwrap().to_vec(),
+    );
+    mem.insert(
+        0x9100,
+        mutex_mem(0, 0x8000_0000 | 7, 7, 0x20)
+            .bytes(0, 32)
+            .unwrap()
+            .to_vec(),
+    );
+    assert_eq!(
+        pi_candidates(&cands, &mem),
+        vec![(0x9000, 300), (0x9100, 7)]
+    );
 }
 
 #[test]
 fn an_rwlock_reader_waits_for_the_recorded_writer() {
     let lock = 0x7000u64;
     // Reader on __wrphase_futex (lock+8), expecting 1|FUTEX_USED.
-    let k = view('S', "futex_do_wait", "202 0x7008 0x89 0x3 0x0 0x0 0xffffffff 0x7f00 0x7f01");
+    let k = view(
+        'S',
+        "futex_do_wait",
+        "202 0x7008 0x89 0x3 0x0 0x0 0xffffffff 0x7f00 0x7f01",
+    );
     let frames = vec![
         frame("__futex_abstimed_wait_common", LIBC),
         frame("__pthread_rwlock_rdlock_full64", LIBC),
@@ -157,18 +188,27 @@ fn an_rwlock_reader_waits_for_the_recorded_writer() {
     let mut b = vec![0u8; 56];
     b[24..28].copy_from_slice(&4300i32.to_le_bytes());
     mem.insert(lock, b);
-    let w = classify(&input(&k, &frames), &mem, None);
+    let w = classify(&input(&k, &frames), &mem);
     let l = w.wait.lock().unwrap();
     assert_eq!(
         (l.kind, l.addr, l.owner, l.role),
-        (LockKind::Rwlock, lock, Owner::Thread(4300), Some(Role::Read))
+        (
+            LockKind::Rwlock,
+            lock,
+            Owner::Thread(4300),
+            Some(Role::Read)
+        )
     );
     // A writer waiting on __wrphase_futex during a read phase: held by readers.
-    let k = view('S', "futex_do_wait", "202 0x7008 0x89 0x2 0x0 0x0 0xffffffff 0x7f00 0x7f01");
+    let k = view(
+        'S',
+        "futex_do_wait",
+        "202 0x7008 0x89 0x2 0x0 0x0 0xffffffff 0x7f00 0x7f01",
+    );
     let frames = vec![frame("pthread_rwlock_wrlock", LIBC), frame("writer", EXE)];
     let mut mem = MemWords::default();
     mem.insert(lock, vec![0u8; 56]);
-    let l = classify(&input(&k, &frames), &mem, None).wait;
+    let l = classify(&input(&k, &frames), &mem).wait;
     let l = l.lock().unwrap();
     assert_eq!((l.owner, l.role), (Owner::Readers, Some(Role::Write)));
 }
@@ -183,13 +223,23 @@ fn condvars_semaphores_and_rust_std_locks_record_no_owner() {
     for (f, kind) in [
         ("__pthread_cond_wait_common", LockKind::Condvar),
         ("sem_wait", LockKind::Semaphore),
-        ("std::sys::sync::condvar::futex::Condvar::wait", LockKind::Condvar),
-        ("std::sys::sync::mutex::futex::Mutex::lock_contended", LockKind::Futex),
+        (
+            "std::sys::sync::condvar::futex::Condvar::wait",
+            LockKind::Condvar,
+        ),
+        (
+            "std::sys::sync::mutex::futex::Mutex::lock_contended",
+            LockKind::Futex,
+        ),
+        (
+            "<std::sys::sync::mutex::futex::Mutex>::lock_contended",
+            LockKind::Futex,
+        ),
         ("__lll_lock_wait_private", LockKind::Futex),
     ] {
-        let module = if f.starts_with("std") { EXE } else { LIBC };
+        let module = if f.contains("std") { EXE } else { LIBC };
         let frames = vec![frame(f, module), frame("app_main", EXE)];
-        let w = classify(&input(&k, &frames), &MemWords::default(), None);
+        let w = classify(&input(&k, &frames), &MemWords::default());
         let l = w.wait.lock().unwrap();
         assert_eq!((l.kind, l.owner), (kind, Owner::NotRecorded), "{f}");
         assert_eq!(l.by.as_deref(), Some(f));
@@ -199,7 +249,11 @@ fn condvars_semaphores_and_rust_std_locks_record_no_owner() {
 
 #[test]
 fn a_join_waits_for_the_joined_thread() {
-    let k = view('S', "futex_do_wait", "202 0x9910 0x109 0x1099 0x0 0x0 0xffffffff 0x7f00 0x7f01");
+    let k = view(
+        'S',
+        "futex_do_wait",
+        "202 0x9910 0x109 0x1099 0x0 0x0 0xffffffff 0x7f00 0x7f01",
+    );
     let frames = vec![
         frame("__futex_abstimed_wait_common", LIBC),
         frame("__pthread_clockjoin_ex", LIBC),
@@ -207,15 +261,19 @@ fn a_join_waits_for_the_joined_thread() {
     ];
     let mut mem = MemWords::default();
     mem.insert(0x9910, 0x1099u32.to_le_bytes().to_vec());
-    let l = classify(&input(&k, &frames), &mem, None).wait;
+    let l = classify(&input(&k, &frames), &mem).wait;
     let l = l.lock().unwrap();
     assert_eq!((l.kind, l.owner), (LockKind::Join, Owner::Thread(0x1099)));
 }
 
 #[test]
 fn fd_calls_name_their_descriptors() {
-    let k = view('S', "anon_pipe_read", "0 0x3 0x7f0 0x10 0x0 0x0 0x0 0x7f00 0x7f01");
-    let w = classify(&input(&k, &[]), &MemWords::default(), None);
+    let k = view(
+        'S',
+        "anon_pipe_read",
+        "0 0x3 0x7f0 0x10 0x0 0x0 0x0 0x7f00 0x7f01",
+    );
+    let w = classify(&input(&k, &[]), &MemWords::default());
     assert_eq!(
         w.wait,
         Wait::Fd(FdWait {
@@ -224,7 +282,11 @@ fn fd_calls_name_their_descriptors() {
         })
     );
     // poll([{fd 4}, {fd -1}, {fd 9}], 3, -1)
-    let k = view('S', "do_sys_poll", "7 0xa000 0x3 0xffffffff 0x0 0x0 0x0 0x7f00 0x7f01");
+    let k = view(
+        'S',
+        "do_sys_poll",
+        "7 0xa000 0x3 0xffffffff 0x0 0x0 0x0 0x7f00 0x7f01",
+    );
     let mut mem = MemWords::default();
     let mut arr = Vec::new();
     for fd in [4i32, -1, 9] {
@@ -234,16 +296,20 @@ fn fd_calls_name_their_descriptors() {
     mem.insert(0xa000, arr);
     let t = input(&k, &[]);
     assert_eq!(reads(&t), vec![(0xa000, 24)]);
-    let Wait::Fd(f) = classify(&t, &mem, None).wait else {
+    let Wait::Fd(f) = classify(&t, &mem).wait else {
         panic!()
     };
     assert_eq!(f.fds, vec![4, 9]);
     // select(10, {3, 8}, NULL, {8}, NULL)
-    let k = view('S', "do_select", "23 0xa 0xb000 0x0 0xc000 0x0 0x0 0x7f00 0x7f01");
+    let k = view(
+        'S',
+        "do_select",
+        "23 0xa 0xb000 0x0 0xc000 0x0 0x0 0x7f00 0x7f01",
+    );
     let mut mem = MemWords::default();
     mem.insert(0xb000, vec![0b0000_1000, 0b0000_0001, 0, 0, 0, 0, 0, 0]);
     mem.insert(0xc000, vec![0, 0b0000_0001, 0, 0, 0, 0, 0, 0]);
-    let Wait::Fd(f) = classify(&input(&k, &[]), &mem, None).wait else {
+    let Wait::Fd(f) = classify(&input(&k, &[]), &mem).wait else {
         panic!()
     };
     assert_eq!(f.fds, vec![3, 8]);
@@ -253,29 +319,73 @@ fn fd_calls_name_their_descriptors() {
 fn states_before_the_stop_decide_the_rest() {
     let cases = [
         (view('R', "", "running"), "running"),
-        (view('T', "do_signal_stop", "-1 0x7f00 0x7f01"), "signal-stop"),
         (
-            view('D', "wait_for_vfork_done", "58 0x0 0x0 0x0 0x0 0x0 0x0 0x7f00 0x7f01"),
+            view('T', "do_signal_stop", "-1 0x7f00 0x7f01"),
+            "signal-stop",
+        ),
+        (
+            view(
+                'D',
+                "wait_for_vfork_done",
+                "58 0x0 0x0 0x0 0x0 0x0 0x0 0x7f00 0x7f01",
+            ),
             "vfork",
         ),
         (
-            view('D', "nfs_wait_bit_killable", "0 0x3 0x7f0 0x10 0x0 0x0 0x0 0x7f00 0x7f01"),
+            view(
+                'D',
+                "kernel_clone",
+                "56 0x4111 0x7f2278010e90 0x0 0x0 0x0 0x0 0x7f00 0x7f01",
+            ),
+            "vfork",
+        ),
+        (
+            // A plain fork in D (no CLONE_VFORK) is some other uninterruptible sleep.
+            view(
+                'D',
+                "kernel_clone",
+                "56 0x1200011 0x0 0x0 0x0 0x0 0x0 0x7f00 0x7f01",
+            ),
             "disk",
         ),
         (
-            view('S', "hrtimer_nanosleep", "230 0x0 0x0 0x7f0 0x0 0x0 0x0 0x7f00 0x7f01"),
+            view(
+                'D',
+                "nfs_wait_bit_killable",
+                "0 0x3 0x7f0 0x10 0x0 0x0 0x0 0x7f00 0x7f01",
+            ),
+            "disk",
+        ),
+        (
+            view(
+                'S',
+                "hrtimer_nanosleep",
+                "230 0x0 0x0 0x7f0 0x0 0x0 0x0 0x7f00 0x7f01",
+            ),
             "sleep",
         ),
         (
-            view('S', "do_nanosleep", "219 0x0 0x0 0x0 0x0 0x0 0x0 0x7f00 0x7f01"),
+            view(
+                'S',
+                "do_nanosleep",
+                "219 0x0 0x0 0x0 0x0 0x0 0x0 0x7f00 0x7f01",
+            ),
             "sleep",
         ),
         (
-            view('S', "do_wait", "61 0xffffffff 0x0 0x0 0x0 0x0 0x0 0x7f00 0x7f01"),
+            view(
+                'S',
+                "do_wait",
+                "61 0xffffffff 0x0 0x0 0x0 0x0 0x0 0x7f00 0x7f01",
+            ),
             "child",
         ),
         (
-            view('S', "__do_sys_pause", "34 0x0 0x0 0x0 0x0 0x0 0x0 0x7f00 0x7f01"),
+            view(
+                'S',
+                "__do_sys_pause",
+                "34 0x0 0x0 0x0 0x0 0x0 0x0 0x7f00 0x7f01",
+            ),
             "signal-wait",
         ),
         (view('S', "", "-1 0x7f00 0x7f01"), "not-in-syscall"),
@@ -286,13 +396,17 @@ fn states_before_the_stop_decide_the_rest() {
         (view('Z', "", ""), "exited"),
     ];
     for (k, kind) in cases {
-        let w = classify(&input(&k, &[]), &MemWords::default(), None);
+        let w = classify(&input(&k, &[]), &MemWords::default());
         assert_eq!(w.wait.kind(), kind, "{k:?}");
-        assert_eq!(w.since_ms.is_none(), matches!(kind, "running" | "exited"), "{kind}");
+        assert_eq!(
+            w.since_ms.is_none(),
+            matches!(kind, "running" | "exited"),
+            "{kind}"
+        );
     }
     let k = view('S', "do_wait", "61 0x4d2 0x0 0x0 0x0 0x0 0x0 0x7f00 0x7f01");
     assert_eq!(
-        classify(&input(&k, &[]), &MemWords::default(), None).wait,
+        classify(&input(&k, &[]), &MemWords::default()).wait,
         Wait::Child {
             call: "wait4".into(),
             pid: 1234
@@ -300,7 +414,7 @@ fn states_before_the_stop_decide_the_rest() {
     );
     let mut t = input(&k, &[]);
     t.kernel = None;
-    assert_eq!(classify(&t, &MemWords::default(), None).wait, Wait::Unknown);
+    assert_eq!(classify(&t, &MemWords::default()).wait, Wait::Unknown);
 }
 
 #[test]

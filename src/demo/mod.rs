@@ -4,6 +4,7 @@
 pub mod addr;
 pub mod chain;
 pub mod hold;
+pub mod hung;
 pub mod lab;
 pub mod service;
 
@@ -13,6 +14,7 @@ pub fn run(name: &str, args: &[String]) -> i32 {
         "chain" => chain::run(args),
         "lab" => lab::run(args),
         "demo" => service::run(args),
+        name if name.starts_with("hung-") => hung::run(name, args),
         other => {
             eprintln!("ptscope: unknown demo program {other:?}");
             2

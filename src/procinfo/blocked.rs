@@ -46,7 +46,12 @@ mod tests {
             [<0>] __do_sys_vfork+0x5a/0x80\n[<0>] do_syscall_64+0x82/0x190\n";
         assert_eq!(
             parse_kernel_stack(text),
-            ["wait_for_vfork_done", "kernel_clone", "__do_sys_vfork", "do_syscall_64"]
+            [
+                "wait_for_vfork_done",
+                "kernel_clone",
+                "__do_sys_vfork",
+                "do_syscall_64"
+            ]
         );
         assert!(parse_kernel_stack("").is_empty());
     }

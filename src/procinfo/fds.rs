@@ -34,9 +34,7 @@ fn io_err(e: procfs::ProcError) -> io::Error {
     match e {
         procfs::ProcError::Io(e, _) => e,
         procfs::ProcError::NotFound(_) => io::Error::from(io::ErrorKind::NotFound),
-        procfs::ProcError::PermissionDenied(_) => {
-            io::Error::from(io::ErrorKind::PermissionDenied)
-        }
+        procfs::ProcError::PermissionDenied(_) => io::Error::from(io::ErrorKind::PermissionDenied),
         other => io::Error::other(other.to_string()),
     }
 }

@@ -271,7 +271,12 @@ mod tests {
                 client.state,
                 client.rx_queue
             ),
-            ("127.0.0.1:54321".into(), "127.0.0.1:40000".into(), "established", 5)
+            (
+                "127.0.0.1:54321".into(),
+                "127.0.0.1:40000".into(),
+                "established",
+                5
+            )
         );
         assert_eq!(t.tcp_peer_of(41002), Some(41003));
         assert_eq!(t.tcp_peer_of(41003), Some(41002));

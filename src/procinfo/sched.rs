@@ -105,10 +105,7 @@ se.sum_exec_runtime                          :             0.000000
     #[test]
     fn exec_start_is_read_as_nanoseconds() {
         assert_eq!(parse_exec_start(SCHED), Some(1_025_273_191_012));
-        assert_eq!(
-            parse_exec_start("se.exec_start : 12.5\n"),
-            Some(12_500_000)
-        );
+        assert_eq!(parse_exec_start("se.exec_start : 12.5\n"), Some(12_500_000));
         assert_eq!(parse_exec_start("se.exec_start : 7\n"), Some(7_000_000));
         assert_eq!(parse_exec_start("se.vruntime : 1.0\n"), None);
         assert_eq!(parse_exec_start("se.exec_start : x.1\n"), None);
@@ -144,7 +141,13 @@ se.sum_exec_runtime                          :             0.000000
         let state = |buf: &mut Vec<u8>| {
             read_small(&format!("/proc/{me}/task/{tid}/stat"), buf).unwrap();
             let s = String::from_utf8_lossy(buf).into_owned();
-            s.rsplit_once(')').unwrap().1.trim_start().chars().next().unwrap()
+            s.rsplit_once(')')
+                .unwrap()
+                .1
+                .trim_start()
+                .chars()
+                .next()
+                .unwrap()
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while state(&mut buf) != 'S' {
