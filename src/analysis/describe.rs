@@ -222,11 +222,13 @@ pub fn fd_target(fd: i32, writing: bool, facts: &ProcessFacts) -> String {
             None => "eventfd".to_string(),
         },
         FdTarget::Anon(kind) if kind == "eventpoll" => {
-            let watched = facts
+            let mut watched = facts
                 .fdinfo
                 .get(&fd)
                 .map(|i| i.epoll.clone())
                 .unwrap_or_default();
+            // The kernel lists the set in its tree's order, not by descriptor.
+            watched.sort_by_key(|w| w.fd);
             if watched.is_empty() {
                 return "epoll set watching nothing".to_string();
             }

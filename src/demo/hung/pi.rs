@@ -48,12 +48,18 @@ pub extern "C" fn ptscope_pi_take(second: usize) -> i32 {
     black_box(unsafe { libc::pthread_mutex_lock(lock(black_box(second)).ptr()) })
 }
 
-/// The thread's state letter from /proc (R, S, D...), through the same layer ptscope reads.
-fn blocked_in_futex(tid: i32) -> bool {
+/// Whether the thread sleeps in FUTEX_LOCK_PI (not merely in some futex: the barrier before
+/// it is one too), read through the same /proc layer ptscope uses.
+fn blocked_in_lock_pi(tid: i32) -> bool {
     let pid = std::process::id() as i32;
     crate::procinfo::ProcReader::new()
         .thread(pid, tid)
-        .is_ok_and(|v| v.state == 'S' && v.syscall.name().as_deref() == Some("futex"))
+        .is_ok_and(|v| match v.syscall {
+            crate::procinfo::SyscallState::InSyscall { nr, args, .. } => {
+                v.state == 'S' && nr == libc::SYS_futex && args[1] & 0x7f == 6
+            }
+            _ => false,
+        })
 }
 
 pub fn run() -> i32 {
@@ -84,7 +90,7 @@ pub fn run() -> i32 {
         tids[i] = tid;
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !(blocked_in_futex(tids[0]) && blocked_in_futex(tids[1])) {
+    while !(blocked_in_lock_pi(tids[0]) && blocked_in_lock_pi(tids[1])) {
         if std::time::Instant::now() > deadline {
             eprintln!("pi threads never blocked");
             return 1;

@@ -75,6 +75,24 @@ pub fn run(args: &[String]) -> i32 {
             wait_for_call(t, call);
         }
     }
+    // A condvar thread may still be queued on the mutex on its way in: wait until each sleeps
+    // on the condvar itself (a futex other than the mutex's word).
+    let pid = std::process::id() as i32;
+    let mtx = ptscope_pool_mtx.ptr() as u64;
+    let mut reader = crate::procinfo::ProcReader::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    for &t in &pools[0] {
+        while !reader.thread(pid, t).is_ok_and(|v| match v.syscall {
+            crate::procinfo::SyscallState::InSyscall { args, .. } => args[0] != mtx,
+            _ => false,
+        }) {
+            if std::time::Instant::now() > deadline {
+                eprintln!("pool thread {t} never reached the condvar");
+                return 1;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
     ready(serde_json::json!({
         "pid": std::process::id(),
         "cv": pools[0],
