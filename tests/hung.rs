@@ -15,11 +15,12 @@ fn int(v: &Value) -> i64 {
 }
 
 #[test]
-fn a_three_thread_mutex_cycle_is_one_deadlock_printed_first() {
+fn a_three_thread_mutex_cycle_and_a_relock_are_two_deadlocks_printed_first() {
     let d = Demo::start("hung-cycle", &[]);
     let tids = d.tids("tids");
     let locks = d.addrs("locks");
     d.wait_blocked(&tids, "futex");
+    d.wait_blocked(&[d.tid("relock")], "futex");
     let v = d.dump_json();
     // Thread i holds lock i and waits for lock i+1, held by thread i+1.
     for i in 0..3 {
@@ -31,16 +32,32 @@ fn a_three_thread_mutex_cycle_is_one_deadlock_printed_first() {
         assert_eq!(w["owner_alive"], true);
         assert_eq!(w["pi"], false);
     }
+    // And the thread that locked a normal mutex twice waits for itself.
+    let (relock, self_lock) = (d.tid("relock"), d.str("self_lock"));
+    let w = waits(&v, relock);
+    assert_eq!(
+        (&w["addr"], &w["owner"]),
+        (&json!(self_lock), &json!(relock)),
+        "{w}"
+    );
     let waited: Vec<String> = (0..3).map(|i| locks[(i + 1) % 3].clone()).collect();
     let (cycle, cycle_locks) = rotate_to_lowest(&tids, &waited);
     assert_eq!(
         v["deadlocks"],
-        json!([{"tids": cycle, "locks": cycle_locks}])
+        json!([{"tids": cycle, "locks": cycle_locks}, {"tids": [relock], "locks": [self_lock]}])
     );
-    assert_eq!(v["summary"]["in_deadlock"], 3);
+    assert_eq!(v["summary"]["in_deadlock"], 4);
 
     let text = d.dump_text(&[]);
-    let dl = text.find("DEADLOCK 1 of 1: 3 threads").expect(&text);
+    let dl = text.find("DEADLOCK 1 of 2: 3 threads").expect(&text);
+    let own = text
+        .find("DEADLOCK 2 of 2: a thread waiting for a lock it holds itself")
+        .expect(&text);
+    assert!(text.contains(&format!(
+        "  thread {relock} \"relock\" waits for mutex {self_lock} <ptscope_cycle_self> held by \
+         this same thread (relocking a mutex it holds)"
+    )));
+    assert!(dl < own);
     assert!(
         dl < text.find("stacks:").unwrap(),
         "deadlock first:\n{text}"
@@ -61,7 +78,7 @@ fn a_three_thread_mutex_cycle_is_one_deadlock_printed_first() {
             "where in the code: {next}"
         );
     }
-    assert!(text.contains("; 1 deadlock (3 threads)"), "{text}");
+    assert!(text.contains("; 2 deadlocks (4 threads)"), "{text}");
     assert_untraced_and_running(d.pid);
 }
 
@@ -422,5 +439,29 @@ fn no_analysis_keeps_the_old_output_and_json() {
     for t in tids {
         assert!(text.contains(&format!("\nthread {t} \"cycle-")), "{text}");
     }
+    assert_untraced_and_running(d.pid);
+}
+
+#[test]
+fn heavy_contention_in_one_lock_order_is_never_a_deadlock() {
+    let d = Demo::start("hung-busy", &[]);
+    let rounds = u64::from_str_radix(d.str("rounds").trim_start_matches("0x"), 16).unwrap();
+    let count = || u64::from_le_bytes(common::read_proc_mem(d.pid, rounds, 8).try_into().unwrap());
+    let mut waits_seen = 0;
+    for _ in 0..3 {
+        let v = d.dump_json();
+        assert_eq!(v["deadlocks"], json!([]), "{}", v["deadlocks"]);
+        waits_seen += d
+            .tids("tids")
+            .iter()
+            .filter(|t| waits(&v, **t)["kind"] == "mutex")
+            .count();
+    }
+    assert!(
+        waits_seen > 0,
+        "the threads never waited for each other: nothing was tested"
+    );
+    let before = count();
+    common::eventually("the threads to go on after the dumps", || count() > before);
     assert_untraced_and_running(d.pid);
 }

@@ -12,10 +12,12 @@
 //! - `hung-rwlock`: a writer holding an rwlock with a reader and a writer waiting, and a
 //!   reader holding one with a writer waiting;
 //! - `hung-pool`: hundreds of threads in three stack shapes (`--per-shape N`, default 100);
-//! - `hung-vfork`: a thread inside a vfork-style clone whose child never execs.
+//! - `hung-vfork`: a thread inside a vfork-style clone whose child never execs;
+//! - `hung-busy`: not hung: threads contending for two mutexes taken in one order.
 //!
 //! pthread locks are used through libc directly: Rust's std Mutex is a bare futex with no owner.
 
+pub mod busy;
 pub mod chain;
 pub mod cycle;
 pub mod orphan;
@@ -38,6 +40,7 @@ pub fn run(name: &str, args: &[String]) -> i32 {
         "hung-rwlock" => rwlock::run(),
         "hung-pool" => pool::run(args),
         "hung-vfork" => vfork::run(),
+        "hung-busy" => busy::run(),
         other => {
             eprintln!("ptscope: unknown demo program {other:?}");
             2
