@@ -92,14 +92,16 @@ fn unstopped_snapshot(pid: i32, kernel: &BTreeMap<Tid, ThreadKernelView>) -> Sna
 }
 
 pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
-    let kernel: BTreeMap<Tid, ThreadKernelView> = procinfo::read_threads(pid)
-        .map(|v| v.into_iter().map(|k| (k.tid, k)).collect())
-        .unwrap_or_default();
-    let prestop = if opts.analysis {
-        gather::before_stop(pid, &kernel)
-    } else {
-        gather::PreStop::default()
-    };
+    // Both passes over /proc before the stop, side by side: the kernel view here, the
+    // analysis's off-CPU times on a second thread.
+    let (kernel, prestop) = std::thread::scope(|s| {
+        let pre = opts.analysis.then(|| s.spawn(|| gather::before_stop(pid)));
+        let kernel: BTreeMap<Tid, ThreadKernelView> = procinfo::read_threads(pid)
+            .map(|v| v.into_iter().map(|k| (k.tid, k)).collect())
+            .unwrap_or_default();
+        let prestop = pre.and_then(|h| h.join().ok()).unwrap_or_default();
+        (kernel, prestop)
+    });
     let vforking = stuck_in_vfork(pid, &kernel);
     if !vforking.is_empty() {
         // Until the engine can leave a thread it cannot stop out of an all-stop, attaching
@@ -119,7 +121,7 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
             not_stopped: Some(why),
         };
         if opts.analysis {
-            let sym = Symbolizer::new(pid).ok();
+            let sym = opts.backtraces.then(|| Symbolizer::new(pid).ok()).flatten();
             d.analysis = Some(analyse(&d, &gather::Stopped::default(), sym.as_ref()));
         }
         return Ok(d);
@@ -148,7 +150,9 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
         Some(s) => s,
         None => handle.snapshot()?,
     };
-    let sym = if opts.backtraces || opts.analysis {
+    // Without stack walks the analysis names no data symbols either: loading the modules'
+    // symbol tables would cost that fast mode more than everything else it does.
+    let sym = if opts.backtraces {
         Symbolizer::new(pid).ok()
     } else {
         None

@@ -15,7 +15,7 @@ use super::facts::{DataSymbol, Elsewhere, MemWords, ProcessFacts, ThreadInput};
 use super::waits::{self, Owner, ThreadWait, Wait};
 use crate::procinfo::fds::{self, FdTarget};
 use crate::procinfo::net::SocketTable;
-use crate::procinfo::{blocked, sched, tasks, ThreadKernelView};
+use crate::procinfo::{blocked, sched, tasks};
 use crate::symbols::Symbolizer;
 use crate::tracer::Tid;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -30,25 +30,28 @@ pub struct PreStop {
     pub kstacks: BTreeMap<Tid, Vec<String>>,
 }
 
-/// Off-CPU times and D-state kernel stacks, read before the attach. A running thread has no
-/// off-CPU time; the clock of each CPU a thread last ran on is read once, after the threads.
-pub fn before_stop(pid: i32, kernel: &BTreeMap<Tid, ThreadKernelView>) -> PreStop {
+/// Off-CPU times and D-state kernel stacks, read before the attach, for every thread listed
+/// now. It needs nothing from the kernel view, so it can run beside that pass (on another
+/// CPU) and cost the dump no time where there are two. A running thread has no off-CPU time;
+/// the clock of each CPU a thread last ran on is read once, after the threads.
+pub fn before_stop(pid: i32) -> PreStop {
     let mut out = PreStop::default();
     let mut buf = Vec::with_capacity(2048);
-    let mut starts = Vec::with_capacity(kernel.len());
-    for (&tid, k) in kernel {
-        if k.state == 'R' {
+    let tids = tasks::list_tids(pid).unwrap_or_default();
+    let mut starts = Vec::with_capacity(tids.len());
+    for tid in tids {
+        let Some((state, cpu)) = sched::state_and_cpu(pid, tid, &mut buf) else {
+            continue;
+        };
+        if state == 'R' {
             continue;
         }
-        if k.state == 'D' {
+        if state == 'D' {
             if let Ok(stack) = blocked::kernel_stack(pid, tid) {
                 out.kstacks.insert(tid, stack);
             }
         }
         let Some(start) = sched::exec_start_ns(pid, tid, &mut buf) else {
-            continue;
-        };
-        let Some(cpu) = sched::last_cpu(pid, tid, &mut buf) else {
             continue;
         };
         starts.push((tid, start, cpu));

@@ -9,7 +9,7 @@
 //! and the lag grows with uptime. So neither CLOCK_MONOTONIC nor our own thread's clock on
 //! another CPU is a fair "now": `cpu_clocks` reads each CPU's clock by running a short-lived
 //! thread pinned to it, and a thread's off-CPU time is measured against the clock of the CPU it
-//! last ran on (`last_cpu`, stat field 39).
+//! last ran on (`state_and_cpu`, stat field 39).
 //!
 //! Read these BEFORE stopping the process: stopping a thread makes it run (to enter the stop),
 //! which moves its `exec_start` to the moment of our stop.
@@ -38,17 +38,21 @@ pub fn parse_exec_start(text: &str) -> Option<u64> {
     ms.checked_mul(1_000_000)?.checked_add(ns)
 }
 
-/// The CPU the thread last ran on (stat field 39); None when unreadable.
-pub fn last_cpu(pid: i32, tid: i32, buf: &mut Vec<u8>) -> Option<u32> {
+/// The thread's state letter and the CPU it last ran on (stat fields 3 and 39); None when
+/// unreadable.
+pub fn state_and_cpu(pid: i32, tid: i32, buf: &mut Vec<u8>) -> Option<(char, u32)> {
     read_small(&format!("/proc/{pid}/task/{tid}/stat"), buf).ok()?;
-    parse_stat_cpu(std::str::from_utf8(buf).ok()?)
+    parse_stat_state_cpu(std::str::from_utf8(buf).ok()?)
 }
 
-/// Field 39 of a stat line. The comm may hold spaces and ')', so fields are counted from the
-/// last ')': the state right after it is field 3.
-pub fn parse_stat_cpu(line: &str) -> Option<u32> {
+/// Fields 3 and 39 of a stat line. The comm may hold spaces and ')', so fields are counted
+/// from the last ')': the state right after it is field 3.
+pub fn parse_stat_state_cpu(line: &str) -> Option<(char, u32)> {
     let after = line.get(line.rfind(')')? + 1..)?;
-    after.split_ascii_whitespace().nth(39 - 3)?.parse().ok()
+    let mut fields = after.split_ascii_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let cpu = fields.nth(39 - 4)?.parse().ok()?;
+    Some((state, cpu))
 }
 
 /// The task clock of each asked-for CPU, right now, in ns. A CPU this process may not run on
@@ -115,8 +119,8 @@ se.sum_exec_runtime                          :             0.000000
     fn cpu_is_field_39_even_with_a_hostile_comm() {
         let line = "77 (a) b 3) S 1 77 77 0 -1 4194560 100 0 0 0 5 6 0 0 20 0 1 0 9 1000 50 \
             18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
-        assert_eq!(parse_stat_cpu(line), Some(1));
-        assert_eq!(parse_stat_cpu("77 (x) S 1 2"), None);
+        assert_eq!(parse_stat_state_cpu(line), Some(('S', 1)));
+        assert_eq!(parse_stat_state_cpu("77 (x) S 1 2"), None);
     }
 
     #[test]
@@ -158,7 +162,7 @@ se.sum_exec_runtime                          :             0.000000
         // The quantity under test is elapsed time itself: let some pass.
         std::thread::sleep(std::time::Duration::from_millis(300));
         let start = exec_start_ns(me, tid, &mut buf).unwrap();
-        let cpu = last_cpu(me, tid, &mut buf).unwrap();
+        let (_, cpu) = state_and_cpu(me, tid, &mut buf).unwrap();
         let clocks = cpu_clocks(&[cpu]);
         let off = off_cpu_ms(start, clocks[&cpu]);
         let upper = spawned.elapsed().as_millis() as u64 + 20;
