@@ -315,10 +315,17 @@ pub fn wait_text(w: &ThreadWait, facts: &ProcessFacts) -> String {
             None => "in vfork(): stays in D until its child execs or exits".to_string(),
         },
         Wait::SignalStop => "stopped by a signal (job control) before ptscope came".to_string(),
-        Wait::Disk { call } => match call {
-            Some(c) => format!("uninterruptible (D) in {c}"),
-            None => "uninterruptible (D), not in a system call".to_string(),
-        },
+        Wait::Disk { call, kstack } => {
+            let mut t = match call {
+                Some(c) => format!("uninterruptible (D) in {c}"),
+                None => "uninterruptible (D), not in a system call".to_string(),
+            };
+            if !kstack.is_empty() {
+                let shown: Vec<&str> = kstack.iter().take(6).map(String::as_str).collect();
+                t.push_str(&format!(", kernel stack {}", shown.join(" < ")));
+            }
+            t
+        }
         Wait::Syscall { call } => format!("in {call}"),
         Wait::NotInSyscall => "asleep outside a system call".to_string(),
         Wait::Exited => "exited (a zombie)".to_string(),

@@ -13,8 +13,11 @@ fn hex(v: u64) -> Value {
     Value::String(format!("{v:#x}"))
 }
 
-/// One thread's `"waits"` object.
+/// One thread's `"waits"` object; null when nothing is known (no kernel view).
 pub fn wait(w: &ThreadWait, a: &Analysis) -> Value {
+    if w.wait == Wait::Unknown {
+        return Value::Null;
+    }
     let facts = &a.facts;
     let mut m = Map::new();
     m.insert("kind".into(), w.wait.kind().into());
@@ -99,8 +102,9 @@ pub fn wait(w: &ThreadWait, a: &Analysis) -> Value {
         Wait::Sleep { call } | Wait::SignalWait { call } | Wait::Syscall { call } => {
             m.insert("call".into(), call.clone().into());
         }
-        Wait::Disk { call } => {
+        Wait::Disk { call, kstack } => {
             m.insert("call".into(), call.clone().into());
+            m.insert("kstack".into(), kstack.clone().into());
         }
         _ => {}
     }

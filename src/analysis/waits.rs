@@ -107,9 +107,11 @@ pub enum Wait {
     Vfork,
     /// In a job-control stop (state T) before we came.
     SignalStop,
-    /// Uninterruptible sleep (D): disk, NFS, FUSE...
+    /// Uninterruptible sleep (D): disk, NFS, FUSE...; with the kernel stack (innermost first)
+    /// when /proc let us read it.
     Disk {
         call: Option<String>,
+        kstack: Vec<String>,
     },
     /// Blocked in another system call.
     Syscall {
@@ -506,7 +508,12 @@ fn wait_of(t: &ThreadInput, mem: &MemWords) -> Wait {
     let (nr, args, sp) = match &k.syscall {
         SyscallState::Running => return Wait::Running,
         SyscallState::InSyscall { nr, args, sp, .. } => (*nr, args, *sp),
-        SyscallState::NotInSyscall { .. } if k.state == 'D' => return Wait::Disk { call: None },
+        SyscallState::NotInSyscall { .. } if k.state == 'D' => {
+            return Wait::Disk {
+                call: None,
+                kstack: kstack(t),
+            }
+        }
         SyscallState::NotInSyscall { .. } => return Wait::NotInSyscall,
         SyscallState::Unknown => return Wait::Unknown,
     };
@@ -514,6 +521,7 @@ fn wait_of(t: &ThreadInput, mem: &MemWords) -> Wait {
     if k.state == 'D' {
         return Wait::Disk {
             call: Some(call_text),
+            kstack: kstack(t),
         };
     }
     let name = k.syscall.name().unwrap_or_default();
@@ -558,6 +566,16 @@ fn wait_of(t: &ThreadInput, mem: &MemWords) -> Wait {
         SYS_restart_syscall if wchan.contains("nanosleep") => Wait::Sleep { call: name },
         _ => Wait::Syscall { call: call_text },
     }
+}
+
+/// The kernel functions of a D-state thread's stack, without the system call entry frames.
+fn kstack(t: &ThreadInput) -> Vec<String> {
+    t.kstack
+        .unwrap_or_default()
+        .iter()
+        .filter(|f| !f.starts_with("entry_SYSCALL") && !f.starts_with("do_syscall"))
+        .cloned()
+        .collect()
 }
 
 /// Most descriptors a poll or select is shown with.

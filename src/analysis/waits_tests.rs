@@ -430,3 +430,30 @@ fn memory_words_are_found_inside_any_read_range() {
     m.insert(0x200, Vec::new());
     assert_eq!(m.bytes(0x200, 0), None);
 }
+
+#[test]
+fn a_d_state_thread_carries_its_kernel_stack() {
+    let k = view(
+        'D',
+        "nfs_wait_bit_killable",
+        "0 0x3 0x7f0 0x10 0x0 0x0 0x0 0x7f00 0x7f01",
+    );
+    let stack: Vec<String> = [
+        "nfs_wait_bit_killable",
+        "nfs_read_folio",
+        "do_syscall_64",
+        "entry_SYSCALL_64_after_hwframe",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut t = input(&k, &[]);
+    t.kstack = Some(&stack);
+    assert_eq!(
+        classify(&t, &MemWords::default()).wait,
+        Wait::Disk {
+            call: Some("read(3, 0x7f0, 16)".into()),
+            kstack: vec!["nfs_wait_bit_killable".into(), "nfs_read_folio".into()],
+        }
+    );
+}
