@@ -415,6 +415,7 @@ fn a_thread_in_vfork_leaves_the_process_running_with_its_kernel_view() {
         .unwrap()
         .contains(&format!("thread {tid} is inside vfork()")));
     assert_eq!(waits(&v, idle)["kind"], "signal-wait");
+    assert_eq!(v["groups"], json!([]), "no stacks, no stack groups");
     assert_untraced_and_running(d.pid);
     let state = ptscope::procinfo::ProcReader::new()
         .thread(d.pid, tid)

@@ -270,11 +270,30 @@ fn is_pipe(facts: &ProcessFacts, inode: u64) -> bool {
         .any(|e| e.target == FdTarget::Pipe(inode))
 }
 
-/// The data symbol an address is in, when a mapped module defines one there.
+/// The data symbol an address is in, when a mapped module defines one there. A module's .bss
+/// runs on past the end of its file into an anonymous mapping right after the file's last
+/// one, where /proc names no file: such an address is looked up in that module. Only a sized
+/// symbol that covers the address counts (no nearest-marker guesses for data).
 fn data_symbol(sym: &Symbolizer, addr: u64) -> Option<DataSymbol> {
-    let loc = sym.symbolize(addr, false);
-    Some(DataSymbol {
-        name: loc.function?,
-        offset: loc.offset,
+    let module = sym.module_at(addr).or_else(|| {
+        let maps = sym.maps();
+        let i = maps.iter().position(|m| m.contains(addr))?;
+        let m = &maps[i];
+        if !m.path.is_empty() {
+            return None;
+        }
+        let prev = maps.get(i.checked_sub(1)?)?;
+        if prev.end == m.start {
+            sym.module_at(prev.start)
+        } else {
+            None
+        }
+    })?;
+    let elf = sym.elf(module).ok()?;
+    let bias = sym.bias(module, &elf)?;
+    let (s, offset) = elf.symbol_at(addr.wrapping_sub(bias))?;
+    (s.size > 0 && offset < s.size).then(|| DataSymbol {
+        name: s.name.clone(),
+        offset,
     })
 }

@@ -190,7 +190,13 @@ pub fn build(
         .iter()
         .map(|t| (t.tid, t.frames.iter().map(|f| f.pc).collect()))
         .collect();
-    let groups = groups::group(pcs.iter().map(|(t, p)| (*t, p.as_slice())));
+    // No stack walked at all (--no-backtrace, or a process left running): no groups, rather
+    // than one group of empty stacks.
+    let groups = if pcs.iter().any(|(_, p)| !p.is_empty()) {
+        groups::group(pcs.iter().map(|(t, p)| (*t, p.as_slice())))
+    } else {
+        Vec::new()
+    };
     Analysis {
         waits,
         graph,
