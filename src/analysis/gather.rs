@@ -70,8 +70,9 @@ pub fn before_stop(pid: i32) -> PreStop {
 #[derive(Clone, Debug, Default)]
 pub struct Stopped {
     pub mem: MemWords,
-    /// For each refused PI locker, the PI mutexes (with their holders) it may have been locking.
-    pub refused: BTreeMap<Tid, Vec<(u64, Tid)>>,
+    /// For each refused PI locker, the PI mutexes (with their holders) it may have been
+    /// locking, in the tiers of `waits::refused_candidates`.
+    pub refused: BTreeMap<Tid, Vec<Vec<(u64, Tid)>>>,
 }
 
 /// Reads the words each wait points at, then, for the rare refused PI locker, the candidates
@@ -91,18 +92,18 @@ pub fn while_stopped(
         if !w.wait.lock().is_some_and(|l| l.refused) {
             continue;
         }
-        if let Some((start, len)) = waits::refused_scan(t) {
+        if let Some((start, len, _)) = waits::refused_scan(t) {
             out.mem.insert(start, read(start, len));
         }
-        let candidates = waits::refused_candidates(t, &out.mem);
-        for &c in &candidates {
+        let tiers = waits::refused_candidates(t, &out.mem);
+        for &c in tiers.iter().flatten() {
             if out.mem.bytes(c, 20).is_none() {
                 out.mem.insert(c, read(c, 24));
             }
         }
-        let pi = waits::pi_candidates(&candidates, &out.mem);
-        if !pi.is_empty() {
-            out.refused.insert(t.tid, pi);
+        let pi = tiers.map(|c| waits::pi_candidates(&c, &out.mem));
+        if pi.iter().any(|c| !c.is_empty()) {
+            out.refused.insert(t.tid, pi.to_vec());
         }
     }
     out

@@ -42,6 +42,7 @@ pub fn pi_word(word: u32) -> PiWord {
 /// 4, `__owner` at 8, `__nusers` at 12, `__kind` at 16; 40 bytes in all.
 pub const MUTEX_SIZE: usize = 40;
 pub const MUTEX_OWNER_OFFSET: u64 = 8;
+pub const MUTEX_KIND_OFFSET: u64 = 16;
 
 /// `__kind` bits (nptl/pthreadP.h): the type in the low bits, then robust, PI, PP, shared.
 const KIND_ROBUST: i32 = 0x10;

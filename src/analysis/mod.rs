@@ -65,11 +65,12 @@ pub fn classify_all(threads: &[ThreadInput], stopped: &Stopped) -> Vec<ThreadWai
 /// Names the mutex a refused PI locker was locking. The kernel answers FUTEX_LOCK_PI with
 /// EDEADLK when the lock's holder is the caller itself or waits, through a chain of PI locks,
 /// for the caller; so of the PI mutexes found in the locker's registers and stack
-/// (`waits::pi_candidates`), the one it was locking has such a holder. Exactly one must
-/// qualify, else the mutex stays unnamed.
+/// (`waits::pi_candidates`), the one it was locking has such a holder. The candidates come in
+/// tiers, nearest first; the first tier with any such mutex must have exactly one, else the
+/// mutex stays unnamed.
 pub fn resolve_refused(
     waits: &mut [ThreadWait],
-    candidates: &BTreeMap<Tid, Vec<(u64, Tid)>>,
+    candidates: &BTreeMap<Tid, Vec<Vec<(u64, Tid)>>>,
     live: &BTreeSet<Tid>,
 ) {
     let mut g = Graph::new();
@@ -93,7 +94,7 @@ pub fn resolve_refused(
         false
     };
     for w in waits.iter_mut() {
-        let Some(cands) = candidates.get(&w.tid) else {
+        let Some(tiers) = candidates.get(&w.tid) else {
             continue;
         };
         let tid = w.tid;
@@ -101,15 +102,21 @@ pub fn resolve_refused(
         if !l.refused {
             continue;
         }
-        let fits: BTreeSet<(u64, Tid)> = cands
-            .iter()
-            .copied()
-            .filter(|&(_, holder)| live.contains(&holder) && reaches(holder, tid))
-            .collect();
-        if let [(addr, holder)] = fits.into_iter().collect::<Vec<_>>().as_slice() {
-            l.addr = *addr;
-            l.owner = Owner::Thread(*holder);
-            l.identified = true;
+        for tier in tiers {
+            let fits: BTreeSet<(u64, Tid)> = tier
+                .iter()
+                .copied()
+                .filter(|&(_, holder)| live.contains(&holder) && reaches(holder, tid))
+                .collect();
+            if fits.is_empty() {
+                continue;
+            }
+            if let [(addr, holder)] = fits.into_iter().collect::<Vec<_>>().as_slice() {
+                l.addr = *addr;
+                l.owner = Owner::Thread(*holder);
+                l.identified = true;
+            }
+            break;
         }
     }
 }
@@ -264,7 +271,7 @@ mod tests {
             pi_wait(3, 0x7ffd0000, Owner::Unknown, true),
         ];
         let live: BTreeSet<Tid> = [1, 2, 3].into();
-        resolve_refused(&mut w, &BTreeMap::from([(3, cands.to_vec())]), &live);
+        resolve_refused(&mut w, &BTreeMap::from([(3, vec![cands.to_vec()])]), &live);
         let l = w[2].wait.lock().unwrap();
         l.identified.then_some((l.addr, l.owner))
     }
@@ -283,6 +290,23 @@ mod tests {
         // None that fits (its holder waits for nobody here): not named.
         assert_eq!(resolved(&[(0xd, 4)]), None);
         assert_eq!(resolved(&[]), None);
+    }
+
+    #[test]
+    fn the_nearest_tier_with_a_fit_decides() {
+        let mut w = vec![
+            pi_wait(1, 0x10, Owner::Thread(2), false),
+            pi_wait(2, 0x7ffd0000, Owner::Unknown, true),
+        ];
+        let live: BTreeSet<Tid> = [1, 2].into();
+        // Tier 1 holds only the mutex held by 1 (who waits for 2); tier 2 also has 2's own.
+        let tiers = vec![vec![(0xa, 1), (0xe, 77)], vec![(0xa, 1), (0xb, 2)]];
+        resolve_refused(&mut w, &BTreeMap::from([(2, tiers)]), &live);
+        let l = w[1].wait.lock().unwrap();
+        assert_eq!(
+            (l.identified, l.addr, l.owner),
+            (true, 0xa, Owner::Thread(1))
+        );
     }
 
     #[test]

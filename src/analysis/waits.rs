@@ -650,9 +650,10 @@ pub fn reads(t: &ThreadInput) -> Vec<(u64, usize)> {
 pub const REFUSED_STACK_SCAN: u64 = 4096;
 
 /// Where a refused PI locker's mutex pointer may survive: from the stack pointer through the
-/// frames of `__pthread_mutex_lock_full` and of its caller (the pointer the caller passed, or
-/// kept). Frame k's own slots lie between its sp and the next frame's.
-pub fn refused_scan(t: &ThreadInput) -> Option<(u64, usize)> {
+/// frames of `__pthread_mutex_lock_full` and of its caller. Frame k's own slots lie between its
+/// sp and the next frame's. Returns the whole region and where `__pthread_mutex_lock_full`'s
+/// own frame starts in it.
+pub fn refused_scan(t: &ThreadInput) -> Option<(u64, usize, u64)> {
     let Some(SyscallState::InSyscall { sp, .. }) = t.kernel.map(|k| &k.syscall) else {
         return None;
     };
@@ -662,39 +663,53 @@ pub fn refused_scan(t: &ThreadInput) -> Option<(u64, usize)> {
             .as_deref()
             .is_some_and(|n| bare(n) == "pthread_mutex_lock_full")
     })?;
+    let limit = sp + REFUSED_STACK_SCAN;
     let end = t
         .frames
         .get(i + 2)
-        .map_or(sp + REFUSED_STACK_SCAN, |f| f.sp)
-        .clamp(*sp, sp + REFUSED_STACK_SCAN);
-    Some((*sp, (end - sp) as usize))
+        .map_or(limit, |f| f.sp)
+        .clamp(*sp, limit);
+    let own = t.frames[i].sp.clamp(*sp, end);
+    Some((*sp, (end - sp) as usize, own))
 }
 
-/// The candidates for a refused PI locker's mutex: its callee-saved registers at the stop and
-/// the words of `refused_scan`'s region (read into `mem`), as plausible user addresses.
-pub fn refused_candidates(t: &ThreadInput, mem: &MemWords) -> Vec<u64> {
+/// The candidates for a refused PI locker's mutex, in two tiers searched in order:
+///
+/// 1. the values `__pthread_mutex_lock_full` itself held: the callee-saved registers at the
+///    stop and the stack below its frame (where the functions it called saved them);
+/// 2. the words of its own frame and its caller's (the pointer the caller passed, or kept).
+///
+/// Each value counts as a pointer to the mutex, and also to its `__kind` field (16 bytes in):
+/// glibc 2.36 keeps `&mutex->__data.__kind` in a register across the park (r14 here), and no
+/// longer needs the mutex itself.
+pub fn refused_candidates(t: &ThreadInput, mem: &MemWords) -> [Vec<u64>; 2] {
     let Some(SyscallState::InSyscall { args, .. }) = t.kernel.map(|k| &k.syscall) else {
-        return Vec::new();
+        return [Vec::new(), Vec::new()];
     };
-    let mut out: Vec<u64> = Vec::new();
+    let mut tiers = [Vec::new(), Vec::new()];
     if let Some(r) = t.regs {
         for name in ["rbx", "rbp", "r12", "r13", "r14", "r15"] {
-            if let Some(v) = r.get(name) {
-                out.push(v);
-            }
+            tiers[0].extend(r.get(name));
         }
     }
-    if let Some((start, len)) = refused_scan(t) {
+    if let Some((start, len, own)) = refused_scan(t) {
         if let Some(stack) = mem.bytes(start, len) {
-            for w in stack.chunks_exact(8) {
-                out.push(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
+            for (k, w) in stack.chunks_exact(8).enumerate() {
+                let tier = usize::from(start + 8 * k as u64 >= own);
+                tiers[tier].push(u64::from_le_bytes(w.try_into().unwrap_or([0; 8])));
             }
         }
     }
-    out.retain(|&a| a >= 0x1000 && a % 4 == 0 && a < 0x0000_8000_0000_0000 && a != args[0]);
-    out.sort_unstable();
-    out.dedup();
-    out
+    tiers.map(|values| {
+        let mut out: Vec<u64> = values
+            .into_iter()
+            .flat_map(|v| [v, v.wrapping_sub(locks::MUTEX_KIND_OFFSET)])
+            .filter(|&a| a >= 0x1000 && a % 4 == 0 && a < 0x0000_8000_0000_0000 && a != args[0])
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    })
 }
 
 /// Among candidates read into `mem`, those that are PI mutexes with a recorded holder, with

@@ -138,20 +138,28 @@ fn a_refused_pi_locker_is_recognised_and_its_mutex_found_among_pi_candidates() {
     assert!(l.refused && l.pi && !l.identified);
     assert_eq!(l.owner, Owner::Unknown);
 
-    // Searched: from sp through the caller of __pthread_mutex_lock_full.
-    assert_eq!(refused_scan(&t), Some((0x7ffd1000, 0x200)));
+    // Searched: from sp through the caller of __pthread_mutex_lock_full, whose own frame
+    // starts at its sp (0x7ffd1020 here).
+    frames[1].sp = 0x7ffd1020;
+    let t = input(&k, &frames);
+    assert_eq!(refused_scan(&t), Some((0x7ffd1000, 0x200, 0x7ffd1020)));
     let mut stack = vec![0u8; 0x200];
-    stack[16..24].copy_from_slice(&0x9000u64.to_le_bytes());
-    stack[24..32].copy_from_slice(&0x5000u64.to_le_bytes());
-    stack[32..40].copy_from_slice(&0x9100u64.to_le_bytes());
+    // Below the frame: a saved register pointing at a mutex's __kind (0x9000 + 16).
+    stack[8..16].copy_from_slice(&0x9010u64.to_le_bytes());
+    // In the frames: a normal mutex and a PI mutex held by the locker itself.
+    stack[0x28..0x30].copy_from_slice(&0x5000u64.to_le_bytes());
+    stack[0x30..0x38].copy_from_slice(&0x9100u64.to_le_bytes());
     mem.insert(0x7ffd1000, stack);
-    let cands = refused_candidates(&t, &mem);
-    assert!(cands.contains(&0x9000) && cands.contains(&0x5000) && cands.contains(&0x9100));
+    let [near, far] = refused_candidates(&t, &mem);
     assert!(
-        !cands.contains(&0x7ffd1040),
-        "the parking word itself is no candidate"
+        near.contains(&0x9000) && near.contains(&0x9010),
+        "{near:x?}"
     );
-    // 0x5000: a normal mutex; 0x9100: a PI mutex held by the locker itself.
+    assert!(far.contains(&0x5000) && far.contains(&0x9100), "{far:x?}");
+    assert!(
+        !near.contains(&0x7ffd1040) && !far.contains(&0x7ffd1040),
+        "not the parking word"
+    );
     mem.insert(
         0x5000,
         mutex_mem(0, 2, 12, 0).bytes(0, 32).unwrap().to_vec(),
@@ -163,10 +171,8 @@ fn a_refused_pi_locker_is_recognised_and_its_mutex_found_among_pi_candidates() {
             .unwrap()
             .to_vec(),
     );
-    assert_eq!(
-        pi_candidates(&cands, &mem),
-        vec![(0x9000, 300), (0x9100, 7)]
-    );
+    assert_eq!(pi_candidates(&near, &mem), vec![(0x9000, 300)]);
+    assert_eq!(pi_candidates(&far, &mem), vec![(0x9100, 7)]);
 }
 
 #[test]
