@@ -1,10 +1,16 @@
-//! `ptscope dump PID`: attach, stop every thread, print them, detach.
+//! `ptscope dump PID`: attach, stop every thread, print them, detach; and, unless asked not
+//! to, say why the process is hung (src/analysis): a summary, deadlocks, lock waits by holder,
+//! and the threads grouped by identical stack.
 
-use crate::procinfo::{self, ThreadKernelView};
+use crate::analysis::{self, facts::ThreadInput, gather, Analysis};
+use crate::procinfo::{self, ProcReader, ThreadKernelView};
 use crate::symbols::{self, Backtrace, Symbolizer};
 use crate::text::sanitize;
 use crate::tracer::memory::Memory;
-use crate::tracer::{EventKind, Options, ProcessState, Snapshot, Tid, TraceError, TracerHandle};
+use crate::tracer::{
+    EventKind, Options, ProcessState, Snapshot, ThreadInfo, ThreadState, Tid, TraceError,
+    TracerHandle,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -20,18 +26,113 @@ pub struct Dump {
     pub snapshot: Snapshot,
     pub kernel: BTreeMap<Tid, ThreadKernelView>,
     pub stacks: BTreeMap<Tid, Backtrace>,
+    /// Read before the stop for the analysis (off-CPU times, kernel stacks).
+    pub prestop: gather::PreStop,
+    pub analysis: Option<Analysis>,
+    /// Why the process was left running instead of stopped, when it was.
+    pub not_stopped: Option<String>,
 }
 
-/// Attaches, waits for the all-stop (bounded), unwinds every stopped thread, detaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DumpOptions {
+    pub backtraces: bool,
+    pub analysis: bool,
+}
+
+/// Attaches, waits for the all-stop (bounded), unwinds every stopped thread, detaches: the
+/// dump without analysis.
 pub fn take(pid: i32, backtraces: bool) -> Result<Dump, TraceError> {
-    let kernel: BTreeMap<Tid, ThreadKernelView> = procinfo::read_threads(pid)
-        .map(|v| v.into_iter().map(|k| (k.tid, k)).collect())
-        .unwrap_or_default();
-    let opts = Options {
-        stop_on_thread_events: false,
-        ..Options::default()
-    };
-    let handle = TracerHandle::attach(pid, opts)?;
+    take_with(
+        pid,
+        DumpOptions {
+            backtraces,
+            analysis: false,
+        },
+    )
+}
+
+/// A thread inside vfork(): in D until its child execs or exits, and PTRACE_INTERRUPT does
+/// not stop it before that (so an all-stop would wait for it).
+fn in_vfork(k: &ThreadKernelView) -> bool {
+    analysis::waits::in_vfork(k, None)
+}
+
+/// The threads still in vfork after a second look (a posix_spawn's vfork is usually over in
+/// microseconds, so one that lasted the whole kernel-view pass is worth a second read).
+fn stuck_in_vfork(pid: i32, kernel: &BTreeMap<Tid, ThreadKernelView>) -> Vec<Tid> {
+    let mut r = ProcReader::new();
+    kernel
+        .values()
+        .filter(|k| in_vfork(k))
+        .filter(|k| r.thread(pid, k.tid).is_ok_and(|again| in_vfork(&again)))
+        .map(|k| k.tid)
+        .collect()
+}
+
+/// The snapshot of a process we did not stop: every thread as the kernel view saw it.
+fn unstopped_snapshot(pid: i32, kernel: &BTreeMap<Tid, ThreadKernelView>) -> Snapshot {
+    Snapshot {
+        pid,
+        state: ProcessState::Running,
+        threads: kernel
+            .values()
+            .map(|k| ThreadInfo {
+                tid: k.tid,
+                name: k.comm.clone(),
+                state: ThreadState::Running,
+                cause: None,
+                regs: None,
+                pending_signal: None,
+                zombie: k.state == 'Z',
+            })
+            .collect(),
+        breakpoints: Vec::new(),
+        stopped_by: None,
+    }
+}
+
+pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
+    // Both passes over /proc before the stop, side by side: the kernel view here, the
+    // analysis's off-CPU times on a second thread.
+    let (kernel, prestop) = std::thread::scope(|s| {
+        let pre = opts.analysis.then(|| s.spawn(|| gather::before_stop(pid)));
+        let kernel: BTreeMap<Tid, ThreadKernelView> = procinfo::read_threads(pid)
+            .map(|v| v.into_iter().map(|k| (k.tid, k)).collect())
+            .unwrap_or_default();
+        let prestop = pre.and_then(|h| h.join().ok()).unwrap_or_default();
+        (kernel, prestop)
+    });
+    let vforking = stuck_in_vfork(pid, &kernel);
+    if !vforking.is_empty() {
+        // Until the engine can leave a thread it cannot stop out of an all-stop, attaching
+        // would wait for this thread's child: report the kernel's view instead, at once.
+        let tids: Vec<String> = vforking.iter().map(Tid::to_string).collect();
+        let why = format!(
+            "thread {} is inside vfork(), which ptrace cannot interrupt until its child execs or \
+             exits: not stopped, kernel view only (no registers or stacks)",
+            tids.join(", ")
+        );
+        let mut d = Dump {
+            snapshot: unstopped_snapshot(pid, &kernel),
+            kernel,
+            stacks: BTreeMap::new(),
+            prestop,
+            analysis: None,
+            not_stopped: Some(why),
+        };
+        if opts.analysis {
+            let sym = opts.backtraces.then(|| Symbolizer::new(pid).ok()).flatten();
+            d.analysis = Some(analyse(&d, &gather::Stopped::default(), sym.as_ref()));
+        }
+        return Ok(d);
+    }
+    let handle = TracerHandle::attach(
+        pid,
+        Options {
+            stop_on_thread_events: false,
+            ..Options::default()
+        },
+    )?;
     let deadline = Instant::now() + STOP_DEADLINE;
     let mut snap = None;
     while snap.is_none() {
@@ -49,33 +150,84 @@ pub fn take(pid: i32, backtraces: bool) -> Result<Dump, TraceError> {
         Some(s) => s,
         None => handle.snapshot()?,
     };
-    let stacks = if backtraces {
-        unwind_all(pid, &snapshot)
+    // Without stack walks the analysis names no data symbols either: loading the modules'
+    // symbol tables would cost that fast mode more than everything else it does.
+    let sym = if opts.backtraces {
+        Symbolizer::new(pid).ok()
     } else {
-        BTreeMap::new()
+        None
     };
-    handle.shutdown()?;
-    Ok(Dump {
+    let mem = snapshot
+        .threads
+        .iter()
+        .filter(|t| !t.zombie)
+        .find_map(|t| Memory::open_thread(pid, t.tid).ok());
+    let stacks = match (&sym, &mem, opts.backtraces) {
+        (Some(sym), Some(mem), true) => unwind_all(sym, mem, &snapshot),
+        _ => BTreeMap::new(),
+    };
+    let mut d = Dump {
         snapshot,
         kernel,
         stacks,
-    })
+        prestop,
+        analysis: None,
+        not_stopped: None,
+    };
+    // The lock words and poll arrays the waits point at, while every thread holds still: a
+    // few process_vm_readv calls per waiting thread, no ptrace request.
+    let stopped = match (&mem, opts.analysis) {
+        (Some(mem), true) => {
+            gather::while_stopped(&inputs(&d), &mut |addr, len| mem.read(addr, len))
+        }
+        _ => gather::Stopped::default(),
+    };
+    handle.shutdown()?;
+    if opts.analysis {
+        d.analysis = Some(analyse(&d, &stopped, sym.as_ref()));
+    }
+    Ok(d)
+}
+
+/// Everything after the detach: the process runs again while we think.
+fn analyse(d: &Dump, stopped: &gather::Stopped, sym: Option<&Symbolizer>) -> Analysis {
+    let threads = inputs(d);
+    let waits = analysis::classify_all(&threads, stopped);
+    let names = d
+        .snapshot
+        .threads
+        .iter()
+        .map(|t| (t.tid, t.name.clone()))
+        .collect();
+    let facts = gather::after_detach(d.snapshot.pid, names, &waits, sym);
+    analysis::build(&threads, waits, facts)
+}
+
+/// Each thread of the snapshot with what was read about it.
+fn inputs(d: &Dump) -> Vec<ThreadInput<'_>> {
+    d.snapshot
+        .threads
+        .iter()
+        .map(|t| ThreadInput {
+            tid: t.tid,
+            name: &t.name,
+            kernel: d.kernel.get(&t.tid),
+            frames: d
+                .stacks
+                .get(&t.tid)
+                .map_or(&[][..], |b| b.frames.as_slice()),
+            regs: t.regs.as_ref(),
+            off_cpu_ms: d.prestop.off_cpu_ms.get(&t.tid).copied(),
+            kstack: d.prestop.kstacks.get(&t.tid).map(Vec::as_slice),
+        })
+        .collect()
 }
 
 /// Stack memory is read with the engine's bulk reader (process_vm_readv, /proc/PID/mem for
 /// the rest): it needs no ptrace call, so it runs here while the tracer thread keeps every
 /// thread stopped, and no int3 of ours is in memory at rest.
-fn unwind_all(pid: i32, snap: &Snapshot) -> BTreeMap<Tid, Backtrace> {
+fn unwind_all(sym: &Symbolizer, mem: &Memory, snap: &Snapshot) -> BTreeMap<Tid, Backtrace> {
     let mut out = BTreeMap::new();
-    let Ok(sym) = Symbolizer::new(pid) else {
-        return out;
-    };
-    let mem = snap
-        .threads
-        .iter()
-        .filter(|t| !t.zombie)
-        .find_map(|t| Memory::open_thread(pid, t.tid).ok());
-    let Some(mem) = mem else { return out };
     for t in &snap.threads {
         let Some(regs) = t.regs else { continue };
         let mut read = |addr: u64, buf: &mut [u8]| {
@@ -85,7 +237,7 @@ fn unwind_all(pid: i32, snap: &Snapshot) -> BTreeMap<Tid, Backtrace> {
         };
         out.insert(
             t.tid,
-            symbols::unwind(&sym, &regs, &mut read, symbols::MAX_DEPTH),
+            symbols::unwind(sym, &regs, &mut read, symbols::MAX_DEPTH),
         );
     }
     out
@@ -100,17 +252,30 @@ struct JsonThread<'a> {
     registers: Option<&'a crate::tracer::Registers>,
     kernel: Option<&'a ThreadKernelView>,
     frames: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waits: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
 struct JsonDump<'a> {
     pid: i32,
     threads: Vec<JsonThread<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_stopped: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    summary: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadlocks: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    groups: Option<serde_json::Value>,
 }
 
 /// The stable JSON contract for scripts. Names are passed through as data (JSON escapes
-/// control characters itself).
+/// control characters itself). The analysis adds `waits` per thread and `summary`,
+/// `deadlocks` and `groups` at the top; every older field is as it was.
 pub fn to_json(d: &Dump) -> String {
+    let a = d.analysis.as_ref();
+    let frames_of = |tid: Tid| d.stacks.get(&tid).map_or(&[][..], |b| b.frames.as_slice());
     let dump = JsonDump {
         pid: d.snapshot.pid,
         threads: d
@@ -124,13 +289,17 @@ pub fn to_json(d: &Dump) -> String {
                 cause: t.cause.map(|c| c.label()),
                 registers: t.regs.as_ref(),
                 kernel: d.kernel.get(&t.tid),
-                frames: d
-                    .stacks
-                    .get(&t.tid)
-                    .map(|b| b.frames.iter().map(|f| f.to_json()).collect())
-                    .unwrap_or_default(),
+                frames: frames_of(t.tid).iter().map(|f| f.to_json()).collect(),
+                waits: a.map(|a| match a.waits.get(&t.tid) {
+                    Some(w) => analysis::json::wait(w, a),
+                    None => serde_json::Value::Null,
+                }),
             })
             .collect(),
+        not_stopped: d.not_stopped.as_deref(),
+        summary: a.map(analysis::json::summary),
+        deadlocks: a.map(analysis::json::deadlocks),
+        groups: a.map(|a| analysis::json::groups(a, frames_of)),
     };
     serde_json::to_string_pretty(&dump).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
 }
@@ -151,17 +320,10 @@ fn state_text(state: &ProcessState) -> String {
     }
 }
 
-/// Reads like `thread apply all bt`: a header per thread with the stop cause and what the
-/// kernel said it was doing, then its frames.
-pub fn to_text(d: &Dump) -> String {
-    let snap = &d.snapshot;
-    let mut out = format!(
-        "process {} ({} threads, {})\n",
-        snap.pid,
-        snap.threads.len(),
-        state_text(&snap.state)
-    );
-    for t in &snap.threads {
+/// The per-thread listing, like `thread apply all bt`: a header per thread with the stop
+/// cause and what the kernel said it was doing, what it waits on, then its frames.
+fn threads_text(d: &Dump, out: &mut String) {
+    for t in &d.snapshot.threads {
         let cause = match (t.zombie, t.cause) {
             (true, _) => "zombie leader".to_string(),
             (false, Some(c)) => c.to_string(),
@@ -183,6 +345,14 @@ pub fn to_text(d: &Dump) -> String {
             out.push_str(&format!(", cpu {} ms]", k.cpu_ms));
         }
         out.push('\n');
+        if let Some(w) = d
+            .analysis
+            .as_ref()
+            .and_then(|a| Some((a, a.waits.get(&t.tid)?)))
+        {
+            let text = analysis::describe::wait_text(w.1, &w.0.facts);
+            out.push_str(&format!("    waits: {}\n", sanitize(&text)));
+        }
         if let Some(r) = t.regs {
             out.push_str(&format!(
                 "    rip {:#018x}  rsp {:#018x}  rbp {:#018x}\n",
@@ -192,11 +362,8 @@ pub fn to_text(d: &Dump) -> String {
             ));
         }
         if let Some(bt) = d.stacks.get(&t.tid) {
-            for (i, f) in bt.frames.iter().enumerate() {
-                out.push_str(&format!("    #{i:<2} {:#018x} {}", f.pc, f.location));
-                if let (Some(file), Some(line)) = (&f.location.file, f.location.line) {
-                    out.push_str(&format!(" at {}:{line}", sanitize(file)));
-                }
+            for l in analysis::render::frame_lines(&bt.frames, "    ") {
+                out.push_str(&sanitize(&l));
                 out.push('\n');
             }
             if bt.stop != symbols::UnwindStop::Outermost {
@@ -204,13 +371,62 @@ pub fn to_text(d: &Dump) -> String {
             }
         }
     }
+}
+
+/// The header, then the analysis (when taken), then every thread in full (with `all`, or
+/// when there is no analysis to print instead).
+pub fn to_text(d: &Dump, all: bool) -> String {
+    let snap = &d.snapshot;
+    let mut out = format!(
+        "process {} ({} threads, {})\n",
+        snap.pid,
+        snap.threads.len(),
+        state_text(&snap.state)
+    );
+    if let Some(why) = &d.not_stopped {
+        out.push_str(&format!("note: {}\n", sanitize(why)));
+    }
+    if let Some(a) = &d.analysis {
+        out.push('\n');
+        out.push_str(&analysis::render::sections(
+            a,
+            &inputs(d),
+            !d.stacks.is_empty(),
+        ));
+        if all {
+            out.push_str("\nevery thread:\n");
+        }
+    }
+    if all || d.analysis.is_none() {
+        threads_text(d, &mut out);
+    }
     out
 }
 
+/// What the command prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub json: bool,
+    pub backtraces: bool,
+    /// Every thread in full after the analysis.
+    pub all: bool,
+    pub analysis: bool,
+}
+
 /// The command: prints to stdout; the caller turns an error into one line and exit 1.
-pub fn run(pid: i32, json: bool, backtraces: bool) -> Result<(), TraceError> {
-    let dump = take(pid, backtraces)?;
-    let text = if json { to_json(&dump) } else { to_text(&dump) };
+pub fn run(pid: i32, req: &Request) -> Result<(), TraceError> {
+    let dump = take_with(
+        pid,
+        DumpOptions {
+            backtraces: req.backtraces,
+            analysis: req.analysis,
+        },
+    )?;
+    let text = if req.json {
+        to_json(&dump)
+    } else {
+        to_text(&dump, req.all)
+    };
     println!("{}", text.trim_end());
     Ok(())
 }

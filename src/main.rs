@@ -59,7 +59,17 @@ fn main() {
             pid,
             json,
             no_backtrace,
-        }) => match ptscope::dump::run(pid, json, !no_backtrace) {
+            all,
+            no_analysis,
+        }) => match ptscope::dump::run(
+            pid,
+            &ptscope::dump::Request {
+                json,
+                backtraces: !no_backtrace,
+                all,
+                analysis: !no_analysis,
+            },
+        ) {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("{}", failure(e, || format!("dump of process {pid}")));

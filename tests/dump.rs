@@ -53,7 +53,7 @@ fn text_names_each_thread_and_escapes_hostile_names() {
     let mut lab = start_lab(1);
     lab.send("spawn \x1b[31mevil\x07").unwrap();
     lab.wait_line("spawned ").unwrap();
-    let out = dump(&[&lab.pid.to_string()]);
+    let out = dump(&[&lab.pid.to_string(), "--all"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -157,7 +157,7 @@ fn json_has_the_kernel_view_and_the_call_chain_of_each_thread() {
 #[test]
 fn text_reads_like_a_thread_backtrace() {
     let t = symbols_support::start_default();
-    let out = dump(&[&t.pid.to_string()]);
+    let out = dump(&[&t.pid.to_string(), "--all"]);
     let text = String::from_utf8(out.stdout).unwrap();
     let block = text
         .split("\nthread ")

@@ -5,6 +5,7 @@ pub mod addr;
 pub mod chain;
 pub mod heap;
 pub mod hold;
+pub mod hung;
 pub mod lab;
 pub mod service;
 
@@ -15,6 +16,7 @@ pub fn run(name: &str, args: &[String]) -> i32 {
         "heap" => heap::run(args),
         "lab" => lab::run(args),
         "demo" => service::run(args),
+        name if name.starts_with("hung-") => hung::run(name, args),
         other => {
             eprintln!("ptscope: unknown demo program {other:?}");
             2

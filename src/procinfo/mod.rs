@@ -8,19 +8,27 @@
 //! - `smaps`, `pagemap`, `auxv`, `core_facts`, `meminfo`: what `ptscope core` needs (private
 //!   pages and VmFlags per mapping, which pages are resident, the auxiliary vector, ids,
 //!   masks and CPU times, free memory);
+//! - `sched`: when each thread last ran, on the scheduler's per-CPU clock;
+//! - `fds`: file descriptors, fdinfo (epoll sets, eventfd) and who holds a pipe or socket;
+//! - `net`: the socket tables of a network namespace, by inode;
+//! - `blocked`: a blocked thread's kernel stack and children;
 //! - `error`: `ProcError`, what went wrong in a way a caller can act on (gone, not allowed).
 //!
 //! The procfs crate reads what it parses well (status and stat fields, the executable); the
 //! readers that stay hand-written say why, with the figures measured here.
 
 pub mod auxv;
+pub mod blocked;
 pub mod core_facts;
 pub mod error;
+pub mod fds;
 pub mod kernel;
 pub mod maps;
 pub mod mem;
 pub mod meminfo;
+pub mod net;
 pub mod pagemap;
+pub mod sched;
 pub mod smaps;
 pub mod syscalls;
 pub mod tasks;
