@@ -1,6 +1,8 @@
 //! Shared test helpers: the lab target process and bounded waits on tracer events.
 #![allow(dead_code)]
 
+pub mod debugregs;
+
 use crossbeam_channel::{unbounded, Receiver};
 use ptscope::tracer::{Event, EventKind, Snapshot, TracerHandle};
 use std::io::{BufRead, BufReader, Write};
@@ -20,6 +22,10 @@ pub struct Lab {
     pub hot: u64,
     pub counter: u64,
     pub usr1: u64,
+    /// Read by the `peek` command only.
+    pub peek: u64,
+    /// `ptscope_lab_answer`: 31 c0 90 b8 2a 00 00 00 c3; returns 42, or 0 with a ret at +2.
+    pub answer: u64,
     pub tids: Vec<i32>,
     stdin: ChildStdin,
     lines: Receiver<String>,
@@ -62,6 +68,8 @@ impl Lab {
             hot: hex(&json["hot"]),
             counter: hex(&json["counter"]),
             usr1: hex(&json["usr1"]),
+            peek: hex(&json["peek"]),
+            answer: hex(&json["answer"]),
             tids: json["tids"]
                 .as_array()
                 .unwrap()
@@ -217,8 +225,20 @@ pub fn stopper(snap: &Snapshot) -> &ptscope::tracer::ThreadInfo {
 /// `ptscope __hold PID HOT`: a separate ptscope process resting on a breakpoint hit in the hot
 /// function; returns it with the tid it reported.
 pub fn start_holder(lab: &Lab) -> (Child, String) {
+    start_holder_with(lab, &[&format!("{:#x}", lab.hot)])
+}
+
+/// `ptscope __hold PID COUNTER --watch`: resting on a hit of a write watchpoint on the lab's
+/// counter.
+pub fn start_watch_holder(lab: &Lab) -> (Child, String) {
+    start_holder_with(lab, &[&format!("{:#x}", lab.counter), "--watch"])
+}
+
+fn start_holder_with(lab: &Lab, args: &[&str]) -> (Child, String) {
     let mut holder = Command::new(bin())
-        .args(["__hold", &lab.pid.to_string(), &format!("{:#x}", lab.hot)])
+        .arg("__hold")
+        .arg(lab.pid.to_string())
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -228,4 +248,14 @@ pub fn start_holder(lab: &Lab) -> (Child, String) {
         .read_line(&mut line)
         .expect("holder line");
     (holder, line.trim().to_string())
+}
+
+/// A number the lab prints after a word: `calls 42`, `traps 0`, `answer 42`.
+pub fn lab_number(lab: &mut Lab, cmd: &str, prefix: &str) -> u64 {
+    lab.send(cmd);
+    lab.expect(prefix)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {prefix:?}"))
 }
