@@ -198,7 +198,10 @@ mod tests {
     #[test]
     fn dr7_encodes_enable_kind_and_length_per_slot() {
         // Slot 0: write, 8 bytes: L0, RW0 = 01, LEN0 = 10.
-        assert_eq!(dr7(&[Some((WatchKind::Write, 8)), None, None, None]), 0x9_0001);
+        assert_eq!(
+            dr7(&[Some((WatchKind::Write, 8)), None, None, None]),
+            0x9_0001
+        );
         // Slot 2: read or write, 4 bytes: L2 (bit 4), RW2 = 11, LEN2 = 11 at bits 24-27.
         assert_eq!(
             dr7(&[None, None, Some((WatchKind::ReadWrite, 4)), None]),

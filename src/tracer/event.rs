@@ -127,7 +127,11 @@ impl WriteRecord {
 /// Bytes as `de ad be ef`, at most 16 of them.
 fn hex_bytes(bytes: &[u8]) -> String {
     const SHOWN: usize = 16;
-    let mut s: Vec<String> = bytes.iter().take(SHOWN).map(|b| format!("{b:02x}")).collect();
+    let mut s: Vec<String> = bytes
+        .iter()
+        .take(SHOWN)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     if bytes.len() > SHOWN {
         s.push("...".into());
     }

@@ -17,8 +17,8 @@ pub mod wakeup;
 pub mod watchpoints;
 
 pub use crate::regs::Registers;
-pub use error::{Result, TraceError};
 pub use debugregs::WatchKind;
+pub use error::{Result, TraceError};
 pub use event::{
     BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
     ThreadInfo, Transition, WatchHit, WatchpointInfo, WriteRecord,

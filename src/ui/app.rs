@@ -6,18 +6,18 @@
 use super::assign::{self, Edit, EditAsk};
 use super::focus::Focus;
 use super::inspect::UnwindAsk;
+use super::model::breakpoints::Selected;
 use super::model::{
     BacktraceModel, BreakpointsModel, LogBody, LogModel, MemoryModel, ProcessModel, PromptKind,
     PromptModel, ScreenModel, StatusModel, ThreadsModel,
 };
-use super::model::breakpoints::Selected;
 use super::msg::{Effect, Msg};
 use super::resolve::{Purpose, ResolveAsk};
 use super::watch_spec;
 use crate::expr::ExprError;
 use crate::text::sanitize;
-use crate::tracer::error::TraceError;
 use crate::tracer::debugregs::WatchKind;
+use crate::tracer::error::TraceError;
 use crate::tracer::event::{Command, Event, EventKind, ProcessState, Reply, Snapshot};
 use crate::tracer::status::ExitKind;
 use crate::tracer::thread::{StopCause, ThreadState};
@@ -565,7 +565,10 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
                                 "all threads stopped: {}",
                                 hit.describe(m.threads.names.get(hit.pc))
                             ),
-                            None => format!("all threads stopped: thread {} watchpoint {addr:#x}", row.tid),
+                            None => format!(
+                                "all threads stopped: thread {} watchpoint {addr:#x}",
+                                row.tid
+                            ),
                         }
                     }
                     Some(c) => format!("all threads stopped: thread {} {}", row.tid, c),

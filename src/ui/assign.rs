@@ -126,9 +126,7 @@ pub fn parse(text: &str) -> Result<Assignment, AssignError> {
     };
     match (&target, &value) {
         (Target::Register(_), Value::Bytes(_)) => Err(AssignError::BytesIntoRegister),
-        (Target::Memory { width: Some(_), .. }, Value::Bytes(_)) => {
-            Err(AssignError::CastWithBytes)
-        }
+        (Target::Memory { width: Some(_), .. }, Value::Bytes(_)) => Err(AssignError::CastWithBytes),
         _ => Ok(Assignment { target, value }),
     }
 }
@@ -218,9 +216,7 @@ fn text_bytes(s: &str) -> Result<Vec<u8>, AssignError> {
 /// complement (`-1` in 4 bytes is ff ff ff ff).
 fn to_width(value: u64, width: usize) -> Result<Vec<u8>, AssignError> {
     let bits = 8 * width as u32;
-    let fits = width >= 8
-        || value >> bits == 0
-        || ((value as i64) >> (bits - 1)) == -1;
+    let fits = width >= 8 || value >> bits == 0 || ((value as i64) >> (bits - 1)) == -1;
     if !fits {
         return Err(AssignError::TooWide { value, width });
     }
@@ -256,9 +252,7 @@ pub fn evaluate(
             let addr = eval(addr)?;
             let bytes = match &a.value {
                 Value::Bytes(b) => b.clone(),
-                Value::Expr(v) => {
-                    to_width(eval(v)?, width.map_or(8, |w| w.bytes()))?
-                }
+                Value::Expr(v) => to_width(eval(v)?, width.map_or(8, |w| w.bytes()))?,
             };
             Ok(Edit::Memory { addr, bytes })
         }
@@ -293,16 +287,18 @@ mod tests {
             ("rdi = rsi >= 2", reg("rdi", "rsi >= 2")),
             ("*rsp+8 = 0", mem("rsp+8", None, expr("0"))),
             ("*counter = 7", mem("counter", None, expr("7"))),
-            ("*(u32*)counter = 7", mem("counter", Some(Width::U32), expr("7"))),
-            ("* ( u16 * ) (rsp+2) = -1", mem("(rsp+2)", Some(Width::U16), expr("-1"))),
+            (
+                "*(u32*)counter = 7",
+                mem("counter", Some(Width::U32), expr("7")),
+            ),
+            (
+                "* ( u16 * ) (rsp+2) = -1",
+                mem("(rsp+2)", Some(Width::U16), expr("-1")),
+            ),
             ("*(rsp+8) = 1", mem("(rsp+8)", None, expr("1"))),
             (
                 "*buf = \"hi\\n\\t\\\\\\\"\\x41\\0\"",
-                mem(
-                    "buf",
-                    None,
-                    Value::Bytes(b"hi\n\t\\\"A\0".to_vec()),
-                ),
+                mem("buf", None, Value::Bytes(b"hi\n\t\\\"A\0".to_vec())),
             ),
             (
                 "*0x1000 = de ad be ef",
@@ -310,7 +306,10 @@ mod tests {
             ),
             // One pair is a number (write one byte with *(u8*)).
             ("*0x1000 = ff", mem("0x1000", None, expr("ff"))),
-            ("*x = \"é\"", mem("x", None, Value::Bytes("é".as_bytes().to_vec()))),
+            (
+                "*x = \"é\"",
+                mem("x", None, Value::Bytes("é".as_bytes().to_vec())),
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(parse(text), Ok(want), "{text}");
@@ -329,16 +328,28 @@ mod tests {
             ("rax = \"x\"", AssignError::BytesIntoRegister),
             ("*(u32*)x = de ad", AssignError::CastWithBytes),
             ("*x = \"abc", AssignError::BadText("no closing \"".into())),
-            ("*x = \"a\\q\"", AssignError::BadText("unknown escape \\q".into())),
+            (
+                "*x = \"a\\q\"",
+                AssignError::BadText("unknown escape \\q".into()),
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(parse(text), Err(want), "{text}");
         }
-        assert!(matches!(parse("*x = \"a\" b"), Err(AssignError::BadText(_))));
-        assert!(matches!(parse("*x = \"\\x4\""), Err(AssignError::BadText(_))));
+        assert!(matches!(
+            parse("*x = \"a\" b"),
+            Err(AssignError::BadText(_))
+        ));
+        assert!(matches!(
+            parse("*x = \"\\x4\""),
+            Err(AssignError::BadText(_))
+        ));
         assert!(matches!(parse("*x = \"\""), Err(AssignError::BadText(_))));
         assert_eq!(parse("* = 1"), Err(AssignError::Expr(ExprError::Empty)));
-        for e in [AssignError::NoAssignment, AssignError::NotRegister("eax".into())] {
+        for e in [
+            AssignError::NoAssignment,
+            AssignError::NotRegister("eax".into()),
+        ] {
             assert_eq!(e.to_string().lines().count(), 1);
         }
     }
@@ -348,7 +359,10 @@ mod tests {
         assert_eq!(to_width(7, 8), Ok(vec![7, 0, 0, 0, 0, 0, 0, 0]));
         assert_eq!(to_width(0x1234, 2), Ok(vec![0x34, 0x12]));
         assert_eq!(to_width(u64::MAX, 4), Ok(vec![0xff; 4]), "-1");
-        assert_eq!(to_width(0xffff_ff80u64 | 0xffff_ffff_0000_0000, 1), Ok(vec![0x80]));
+        assert_eq!(
+            to_width(0xffff_ff80u64 | 0xffff_ffff_0000_0000, 1),
+            Ok(vec![0x80])
+        );
         assert_eq!(
             to_width(0x1_0000_0000, 4),
             Err(AssignError::TooWide {

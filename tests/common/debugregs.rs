@@ -73,11 +73,22 @@ fn wait_stop(tid: i32) -> Option<Signal> {
     }
 }
 
-/// Every thread's DR7 is 0: nothing can fire.
+/// Every thread's DR7 is 0: nothing can fire (an address left in DR0-DR3 is inert).
+pub fn assert_all_disarmed(pid: i32) {
+    let regs = read_all(pid);
+    assert!(!regs.is_empty(), "process {pid} has no threads");
+    for r in regs {
+        assert_eq!(r.dr7, 0, "thread {} has DR7 = {:#x} ({r:?})", r.tid, r.dr7);
+    }
+}
+
+/// Every thread's DR7 is 0 and DR0-DR3 hold no address: what a detach leaves in a process no
+/// debugger had touched before.
 pub fn assert_all_clear(pid: i32) {
     let regs = read_all(pid);
     assert!(!regs.is_empty(), "process {pid} has no threads");
     for r in regs {
         assert_eq!(r.dr7, 0, "thread {} has DR7 = {:#x} ({r:?})", r.tid, r.dr7);
+        assert_eq!(r.addrs, [0; 4], "thread {} keeps addresses ({r:?})", r.tid);
     }
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod debugregs;
+pub mod pty;
 
 use crossbeam_channel::{unbounded, Receiver};
 use ptscope::tracer::{Event, EventKind, Snapshot, TracerHandle};

@@ -182,7 +182,11 @@ impl Engine {
         });
         for tid in tids {
             let pid = self.pid;
-            if self.tracees.get(tid).is_some_and(|t| t.state != TraceeState::Exiting) {
+            if self
+                .tracees
+                .get(tid)
+                .is_some_and(|t| t.state != TraceeState::Exiting)
+            {
                 self.arm(tid);
             }
             let Some(t) = self.tracees.get_mut(tid) else {

@@ -80,7 +80,9 @@ impl Engine {
         else {
             return Ok(());
         };
-        let plan = self.tracee_debug(tid).plan_arm(self.watch.addresses(), self.watch.dr7());
+        let plan = self
+            .tracee_debug(tid)
+            .plan_arm(self.watch.addresses(), self.watch.dr7());
         let armed = self.write_debugregs(tid, &plan);
         let plan = self.tracee_debug(tid).plan_disarm();
         let disarmed = self.write_debugregs(tid, &Vec::from_iter(plan));
@@ -122,7 +124,9 @@ impl Engine {
         if self.watch.is_empty() {
             return;
         }
-        let plan = self.tracee_debug(tid).plan_arm(self.watch.addresses(), self.watch.dr7());
+        let plan = self
+            .tracee_debug(tid)
+            .plan_arm(self.watch.addresses(), self.watch.dr7());
         if plan.is_empty() {
             return;
         }

@@ -73,11 +73,7 @@ impl Engine {
         if old.len() < bytes.len() {
             return Err(TraceError::Unwritable {
                 addr,
-                reason: format!(
-                    "only {} of the {} bytes are mapped",
-                    old.len(),
-                    bytes.len()
-                ),
+                reason: format!("only {} of the {} bytes are mapped", old.len(), bytes.len()),
             });
         }
         self.bps.mask_read(addr, &mut old);

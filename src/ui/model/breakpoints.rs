@@ -32,7 +32,8 @@ impl BreakpointsModel {
     }
 
     pub fn watch_added(&mut self, w: WatchpointInfo) {
-        self.watches.retain(|x| x.addr != w.addr && x.slot != w.slot);
+        self.watches
+            .retain(|x| x.addr != w.addr && x.slot != w.slot);
         self.watches.push(w);
         self.watches.sort_by_key(|w| w.slot);
     }

@@ -30,7 +30,10 @@ impl Widget for &BreakpointsPane<'_> {
         let fit = inner_height(area).max(1);
         let first = (m.selected + 1).saturating_sub(fit);
         let name = |addr: u64| {
-            Span::styled(self.names.get(addr).unwrap_or("").to_string(), theme::SYMBOL)
+            Span::styled(
+                self.names.get(addr).unwrap_or("").to_string(),
+                theme::SYMBOL,
+            )
         };
         let breakpoints = m.list.iter().map(|b| {
             Line::from(vec![
