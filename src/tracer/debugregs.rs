@@ -70,14 +70,14 @@ pub fn choose_len(addr: u64, asked: Option<u8>) -> Result<u8> {
             if len_bits(len).is_none() {
                 return Err(TraceError::WatchLength(len));
             }
-            if addr % u64::from(len) != 0 {
+            if !addr.is_multiple_of(u64::from(len)) {
                 return Err(TraceError::WatchMisaligned { addr, len });
             }
             Ok(len)
         }
         None => Ok([8u8, 4, 2, 1]
             .into_iter()
-            .find(|l| addr % u64::from(*l) == 0)
+            .find(|l| addr.is_multiple_of(u64::from(*l)))
             .unwrap_or(1)),
     }
 }

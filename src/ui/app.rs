@@ -695,3 +695,7 @@ fn on_reply(m: &mut Model, id: u64, result: Result<Reply, TraceError>) -> Vec<Ef
 #[cfg(test)]
 #[path = "app_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "app_edit_tests.rs"]
+mod edit_tests;

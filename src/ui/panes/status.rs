@@ -84,9 +84,7 @@ impl Widget for &StatusBar<'_> {
                 let label = match p.kind {
                     PromptKind::Breakpoint => " breakpoint address: ",
                     PromptKind::MemoryAddress => " memory address: ",
-                    PromptKind::Edit => {
-                        " set (rax = 0x10, *ADDR = 7, *(u32*)ADDR = 7, *ADDR = \"text\"): "
-                    }
+                    PromptKind::Edit => " set REG or *ADDR = VALUE: ",
                     PromptKind::Watch => " watch address [r] [len 1|2|4|8]: ",
                 };
                 Line::from(vec![
