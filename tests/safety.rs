@@ -146,6 +146,15 @@ fn q_in_the_inspector_after_a_watchpoint_hit_leaves_no_debug_register_armed() {
     let hot_tid = lab.command_tid("hot");
     let mut ui = Ui::start(&[&lab.pid.to_string()]);
     ui.wait_for("STOPPED");
+    // An edit on the way: written, logged with the old value, and really in memory.
+    ui.keys("=");
+    ui.wait_for("set REG or *ADDR = VALUE");
+    ui.keys(&format!("*{:#x} = 7\r", lab.peek));
+    ui.wait_for(&format!(
+        "wrote 8 bytes at {:#x}: 07 00 00 00 00 00 00 00 (was ed 5e",
+        lab.peek
+    ));
+    assert_eq!(read_proc_mem(lab.pid, lab.peek, 8), 7u64.to_le_bytes());
     ui.keys("w");
     ui.wait_for("watch address");
     ui.keys(&format!("{:#x}\r", lab.counter));
