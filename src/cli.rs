@@ -87,6 +87,9 @@ pub enum Cmd {
         pid: i32,
         #[arg(value_parser = parse_addr)]
         addr: u64,
+        /// A write watchpoint on ADDR instead of a breakpoint.
+        #[arg(long)]
+        watch: bool,
     },
     /// Internal: run a bundled program to trace (used by tests and the demo).
     #[command(name = "__demo", hide = true)]

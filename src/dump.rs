@@ -87,6 +87,7 @@ fn unstopped_snapshot(pid: i32, kernel: &BTreeMap<Tid, ThreadKernelView>) -> Sna
             })
             .collect(),
         breakpoints: Vec::new(),
+        watchpoints: Vec::new(),
         stopped_by: None,
     }
 }

@@ -81,7 +81,7 @@ fn main() {
             output,
             stream,
         }) => ptscope::coredump::run(pid, output.as_deref(), stream),
-        Some(Cmd::Hold { pid, addr }) => ptscope::demo::hold::run(pid, addr),
+        Some(Cmd::Hold { pid, addr, watch }) => ptscope::demo::hold::run(pid, addr, watch),
         Some(Cmd::Program { name, args }) => ptscope::demo::run(&name, &args),
         Some(Cmd::Demo {
             stop_on_thread_events,

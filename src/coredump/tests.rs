@@ -278,6 +278,7 @@ fn the_thread_holding_a_signal_comes_first_and_threads_without_registers_are_lef
             info(13, Stopping, false, None),
         ],
         breakpoints: Vec::new(),
+        watchpoints: Vec::new(),
         stopped_by: None,
     };
     let mut facts = std::collections::BTreeMap::new();

@@ -2,9 +2,13 @@
 //! tracer must cope with, and says on stdout what it did. Tests read those lines with bounded
 //! timeouts instead of sleeping.
 //!
-//! Start line: `READY {"pid":..,"hot":"0x..","counter":"0x..","usr1":"0x..","alrm":"0x..","tids":[..]}`
-//! (`Ready`). `Driver` runs the program from another process; this file and that one are the
-//! whole protocol.
+//! Start line: `READY {"pid":..,"hot":"0x..","counter":"0x..","usr1":"0x..","alrm":"0x..",
+//! "peek":"0x..","answer":"0x..","tids":[..]}` (`Ready`). `Driver` runs the program from another
+//! process; this file and that one are the whole protocol.
+//!
+//! `counter` is written by the hot threads only; `peek` is read by the `peek` command only (a
+//! read watch's target); `answer` is a function of ours whose bytes tests rewrite (see
+//! `ptscope_lab_answer`).
 
 pub mod driver;
 
@@ -32,6 +36,12 @@ pub struct Ready {
     /// SIGALRM handler runs (`ALRM_SEEN`), a u64.
     #[serde(with = "hex")]
     pub alrm: u64,
+    /// `PEEK_ME`, read by the `peek` command only: a read watch's target.
+    #[serde(with = "hex")]
+    pub peek: u64,
+    /// `ptscope_lab_answer`: 31 c0 90 b8 2a 00 00 00 c3; returns 42, or 0 with a ret at +2.
+    #[serde(with = "hex")]
+    pub answer: u64,
     pub tids: Vec<i32>,
 }
 
@@ -67,6 +77,30 @@ pub static HOT_CALLS: AtomicU64 = AtomicU64::new(0);
 pub static USR1_SEEN: AtomicU64 = AtomicU64::new(0);
 pub static TRAPS_SEEN: AtomicU64 = AtomicU64::new(0);
 pub static ALRM_SEEN: AtomicU64 = AtomicU64::new(0);
+/// Read by `peek`, written by nobody.
+pub static PEEK_ME: AtomicU64 = AtomicU64::new(0x5eed);
+
+// `ptscope_lab_answer`: returns 42, unless its byte at +2 (a nop, where a test puts a
+// breakpoint) is rewritten to `ret` (0xc3): then it returns 0. Written in assembly so the bytes
+// are known: 31 c0 (xor eax, eax), 90 (nop), b8 2a 00 00 00 (mov eax, 42), c3 (ret).
+std::arch::global_asm!(
+    ".pushsection .text.ptscope_lab_answer,\"ax\",@progbits",
+    ".globl ptscope_lab_answer",
+    ".type ptscope_lab_answer,@function",
+    // 16-aligned, so tests know that ptscope_lab_answer+1 is an odd address.
+    ".p2align 4",
+    "ptscope_lab_answer:",
+    "xor eax, eax",
+    "nop",
+    "mov eax, 42",
+    "ret",
+    ".size ptscope_lab_answer, .-ptscope_lab_answer",
+    ".popsection",
+);
+
+extern "C" {
+    fn ptscope_lab_answer() -> u32;
+}
 
 /// A function worth a breakpoint: called in a loop by `hot` threads.
 #[no_mangle]
@@ -184,6 +218,8 @@ pub fn run(args: &[String]) -> i32 {
         counter: &HOT_CALLS as *const AtomicU64 as usize as u64,
         usr1: &USR1_SEEN as *const AtomicU64 as usize as u64,
         alrm: &ALRM_SEEN as *const AtomicU64 as usize as u64,
+        peek: &PEEK_ME as *const AtomicU64 as usize as u64,
+        answer: ptscope_lab_answer as *const () as usize as u64,
         tids,
     };
     match serde_json::to_string(&ready) {
@@ -266,6 +302,14 @@ fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
                 let _ = zombie.send(());
             }
             (Some("calls"), _) => say(&format!("calls {}", HOT_CALLS.load(Ordering::SeqCst))),
+            (Some("traps"), _) => say(&format!("traps {}", TRAPS_SEEN.load(Ordering::SeqCst))),
+            (Some("peek"), _) => say(&format!("peeked {:#x}", PEEK_ME.load(Ordering::SeqCst))),
+            (Some("answer"), _) => {
+                // SAFETY: ptscope_lab_answer (above) takes nothing, touches no memory and
+                // returns in eax, as an extern "C" fn() -> u32 does.
+                let v = unsafe { ptscope_lab_answer() };
+                say(&format!("answer {v}"));
+            }
             (Some("quit"), code) => {
                 std::process::exit(code.and_then(|c| c.parse().ok()).unwrap_or(0))
             }

@@ -40,6 +40,25 @@ pub enum TraceError {
     Unwritable { addr: u64, reason: String },
     #[error("unknown register {0:?}")]
     UnknownRegister(String),
+    #[error("{0} is read-only here: a 64-bit thread's code and stack selectors are the kernel's")]
+    ReadOnlyRegister(String),
+    #[error("the kernel refused {name} = {value:#x} ({op}: {errno})")]
+    RegisterRefused {
+        name: String,
+        value: u64,
+        op: &'static str,
+        errno: nix::errno::Errno,
+    },
+    #[error("a watchpoint covers 1, 2, 4 or 8 bytes, not {0}")]
+    WatchLength(u8),
+    #[error("cannot watch {len} bytes at {addr:#x}: the address must be a multiple of {len} (x86 debug registers)")]
+    WatchMisaligned { addr: u64, len: u8 },
+    #[error("all 4 debug registers (DR0-DR3) are in use: delete a watchpoint first")]
+    WatchpointsFull,
+    #[error("a watchpoint already exists at {0:#x}")]
+    WatchpointExists(u64),
+    #[error("no watchpoint at {0:#x}")]
+    NoWatchpoint(u64),
     #[error("the process has exited")]
     ProcessExited,
     #[error("the tracer has detached")]

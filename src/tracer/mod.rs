@@ -1,6 +1,7 @@
 //! The tracer engine: one thread owns every ptrace call for one process.
 
 pub mod breakpoints;
+pub mod debugregs;
 mod engine;
 pub mod error;
 pub mod event;
@@ -13,12 +14,14 @@ pub mod status;
 pub mod thread;
 mod tracee;
 pub mod wakeup;
+pub mod watchpoints;
 
 pub use crate::regs::Registers;
+pub use debugregs::WatchKind;
 pub use error::{Result, TraceError};
 pub use event::{
     BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
-    ThreadInfo, Transition,
+    ThreadInfo, Transition, WatchHit, WatchpointInfo, WriteRecord,
 };
 pub use signals::{signal_name, Policy};
 pub use status::{ExitKind, RawStatus, WaitStatus};

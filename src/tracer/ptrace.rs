@@ -104,6 +104,23 @@ pub fn si_code(tid: Tid) -> Result<i32> {
         .map_err(|e| TraceError::from_thread_errno("PTRACE_GETSIGINFO", tid, e))
 }
 
+/// PTRACE_PEEKUSER of debug register `n` (`struct user`'s u_debugreg[n]).
+pub fn read_debugreg(tid: Tid, n: usize) -> Result<u64> {
+    let offset = super::debugregs::user_offset(n) as ptrace::AddressType;
+    ptrace::read_user(pid(tid), offset)
+        .map(|v| v as u64)
+        .map_err(|e| TraceError::from_thread_errno("PTRACE_PEEKUSER", tid, e))
+}
+
+/// PTRACE_POKEUSER of debug register `n`. The kernel checks each value: an address outside
+/// user space or misaligned for its slot's length, or a DR7 the hardware cannot do, is EINVAL
+/// (or EIO) and leaves the register as it was.
+pub fn write_debugreg(tid: Tid, n: usize, value: u64) -> Result<()> {
+    let offset = super::debugregs::user_offset(n) as ptrace::AddressType;
+    ptrace::write_user(pid(tid), offset, value as libc::c_long)
+        .map_err(|e| TraceError::from_thread_errno("PTRACE_POKEUSER", tid, e))
+}
+
 pub fn gettid() -> Tid {
     nix::unistd::gettid().as_raw()
 }

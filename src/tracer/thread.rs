@@ -153,6 +153,10 @@ pub enum StopCause {
     GroupStop {
         sig: i32,
     },
+    /// A hardware watchpoint of ours at this address fired.
+    Watchpoint {
+        addr: u64,
+    },
 }
 
 impl fmt::Display for StopCause {
@@ -166,6 +170,7 @@ impl fmt::Display for StopCause {
             Self::ThreadExiting { status } => write!(f, "exiting {status}"),
             Self::Exec => write!(f, "exec"),
             Self::GroupStop { sig } => write!(f, "group-stop {}", signal_name(*sig)),
+            Self::Watchpoint { addr } => write!(f, "watchpoint {addr:#x}"),
         }
     }
 }
@@ -181,6 +186,7 @@ impl StopCause {
 pub const SI_KERNEL: i32 = 0x80;
 pub const TRAP_BRKPT: i32 = 1;
 pub const TRAP_TRACE: i32 = 2;
+pub const TRAP_HWBKPT: i32 = 4;
 pub const TRAP_UNK: i32 = 5;
 
 /// What the engine knows about a stop besides the wait status.
@@ -194,6 +200,9 @@ pub struct StopFacts {
     /// that was removed after this thread executed it (another thread's stop removed them).
     pub stale_breakpoint: Option<u64>,
     pub policy: Option<Policy>,
+    /// A SIGTRAP from the debug exception whose DR6 names one of our watchpoints: the one at
+    /// this address (the lowest slot, when several fired at once).
+    pub watchpoint: Option<u64>,
     /// PTRACE_GETEVENTMSG of an event stop.
     pub event_msg: u64,
     pub stop_on_thread_events: bool,
@@ -336,6 +345,20 @@ pub fn decide(prev: ThreadState, status: WaitStatus, facts: &StopFacts) -> Decis
                         S::Running => Decision::new(S::Running, None, RewindAndResume { addr }),
                         _ => Decision::new(S::Stopping, None, RewindAndSettle { addr }),
                     };
+                }
+            }
+            // A data watchpoint traps after the access, so nothing is rewound. It may come with
+            // the trap of a single step (DR6 then has BS too, and si_code is TRAP_TRACE): the
+            // watchpoint is the news, and the step is over as well. Either way the SIGTRAP is
+            // ours and is dropped.
+            if sig == libc::SIGTRAP {
+                if let Some(addr) = facts.watchpoint {
+                    return Decision::new(
+                        S::Stopping,
+                        Some(StopCause::Watchpoint { addr }),
+                        Settle,
+                    )
+                    .stopping_world(was_running);
                 }
             }
             // A step normally ends with TRAP_TRACE; a step over a `syscall` instruction (or the
@@ -503,6 +526,46 @@ mod tests {
             &f,
         );
         assert_eq!(d.holds_signal, Some(libc::SIGTRAP));
+    }
+
+    #[test]
+    fn a_watchpoint_trap_settles_and_stops_the_world_from_any_state() {
+        let trap = WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP };
+        let hw = StopFacts {
+            si_code: Some(TRAP_HWBKPT),
+            watchpoint: Some(0x60_1040),
+            policy: Some(Policy::Stop),
+            ..facts()
+        };
+        let d = decide(S::Running, trap, &hw);
+        assert_eq!(d.state, S::Stopping);
+        assert_eq!(d.cause, Some(StopCause::Watchpoint { addr: 0x60_1040 }));
+        assert_eq!(d.action, Action::Settle);
+        assert!(d.stops_world);
+        assert_eq!(d.holds_signal, None, "our SIGTRAP must never be delivered");
+        // With a single step's trap (TRAP_TRACE, DR6 BS and Bn): the watchpoint is the cause.
+        let with_step = StopFacts {
+            si_code: Some(TRAP_TRACE),
+            stepping: true,
+            ..hw
+        };
+        let d = decide(S::Stepping, trap, &with_step);
+        assert_eq!(
+            (d.cause, d.action, d.stops_world),
+            (
+                Some(StopCause::Watchpoint { addr: 0x60_1040 }),
+                Action::Settle,
+                false
+            )
+        );
+        // Reported while we were stopping it (its trap was queued): counted, not delivered.
+        let d = decide(S::Stopping, trap, &hw);
+        assert_eq!((d.action, d.holds_signal), (Action::Settle, None));
+        assert!(!d.stops_world);
+        assert_eq!(
+            StopCause::Watchpoint { addr: 0x60_1040 }.to_string(),
+            "watchpoint 0x601040"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! event, a worker's answer); `Effect` is everything `update` can ask the run loop to do. Each
 //! effect that wants an answer names the `Msg` that brings it back.
 
+use super::assign::{AssignError, Edit, EditAsk};
 use super::inspect::{BacktraceView, UnwindAsk};
 use super::resolve::{Purpose, ResolveAsk};
 use crate::expr::ExprError;
@@ -19,6 +20,10 @@ pub enum Msg {
     BreakpointPrompt,
     DeleteBreakpoint,
     MemoryPrompt,
+    /// `=`: change a register or memory.
+    EditPrompt,
+    /// `w`: add a hardware watchpoint.
+    WatchPrompt,
     FocusNext,
     FocusPrev,
     Up,
@@ -57,6 +62,12 @@ pub enum Msg {
         text: String,
         result: Result<u64, ExprError>,
     },
+    /// An `=` prompt worked out, answering `Effect::ResolveEdit`.
+    EditResolved {
+        /// What the user typed.
+        text: String,
+        result: Result<Edit, AssignError>,
+    },
 }
 
 impl Msg {
@@ -84,6 +95,8 @@ pub enum Effect {
     Unwind(UnwindAsk),
     /// Work out what a prompt's text means; answered by `Msg::Resolved`.
     Resolve(ResolveAsk),
+    /// Work out the write an `=` prompt asks for; answered by `Msg::EditResolved`.
+    ResolveEdit(EditAsk),
     /// End the session: the loop returns and the tracer detaches (or kills what it launched).
     Quit,
 }

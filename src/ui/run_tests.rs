@@ -183,7 +183,7 @@ fn names_come_from_the_symbol_thread() {
         let (image, pcs) = loop {
             match ask_rx.recv_timeout(Duration::from_secs(10)).unwrap() {
                 SymbolAsk::Names { image, pcs } => break (image, pcs),
-                SymbolAsk::Unwind(_) | SymbolAsk::Resolve(_) => continue,
+                SymbolAsk::Unwind(_) | SymbolAsk::Resolve(_) | SymbolAsk::Edit(_) => continue,
             }
         };
         let names = pcs

@@ -2,7 +2,9 @@
 //! `observe`) what the kernel says about a process.
 #![allow(dead_code)]
 
+pub mod debugregs;
 mod observe;
+pub mod pty;
 
 pub use observe::*;
 use ptscope::tracer::{Event, EventKind, Snapshot, TracerHandle};
@@ -80,8 +82,20 @@ pub fn stopper(snap: &Snapshot) -> &ptscope::tracer::ThreadInfo {
 /// `ptscope __hold PID HOT`: a separate ptscope process resting on a breakpoint hit in the hot
 /// function; returns it with the tid it reported.
 pub fn start_holder(lab: &Lab) -> (Child, String) {
+    start_holder_with(lab, &[&format!("{:#x}", lab.hot)])
+}
+
+/// `ptscope __hold PID COUNTER --watch`: resting on a hit of a write watchpoint on the lab's
+/// counter.
+pub fn start_watch_holder(lab: &Lab) -> (Child, String) {
+    start_holder_with(lab, &[&format!("{:#x}", lab.counter), "--watch"])
+}
+
+fn start_holder_with(lab: &Lab, args: &[&str]) -> (Child, String) {
     let mut holder = Command::new(bin())
-        .args(["__hold", &lab.pid.to_string(), &format!("{:#x}", lab.hot)])
+        .arg("__hold")
+        .arg(lab.pid.to_string())
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -91,4 +105,15 @@ pub fn start_holder(lab: &Lab) -> (Child, String) {
         .read_line(&mut line)
         .expect("holder line");
     (holder, line.trim().to_string())
+}
+
+/// A number the lab prints after a word: `calls 42`, `traps 0`, `answer 42`.
+pub fn lab_number(lab: &mut Lab, cmd: &str, prefix: &str) -> u64 {
+    lab.send(cmd).expect("write to the lab");
+    lab.wait_line(prefix)
+        .expect("a lab line")
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {prefix:?}"))
 }

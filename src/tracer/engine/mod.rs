@@ -8,7 +8,8 @@
 //! By job: `attach.rs` (attach, launch, abandon), `stops.rs` (each wait status and what is
 //! done about it), `all_stop.rs` (stopping every thread and the picture taken then),
 //! `commands.rs` (what front ends ask), `detach.rs` (every way of letting go), `int3.rs` (our
-//! int3 bytes going in and out of the target's memory).
+//! int3 bytes going in and out of the target's memory), `watch.rs` (hardware watchpoints in
+//! and out of the threads' debug registers), `writes.rs` (register and memory edits).
 
 mod all_stop;
 mod attach;
@@ -19,6 +20,8 @@ mod phase;
 mod stops;
 #[cfg(test)]
 mod tests;
+mod watch;
+mod writes;
 
 use super::breakpoints::Breakpoints;
 use super::error::{Result, TraceError};
@@ -30,6 +33,7 @@ use super::status::RawStatus;
 use super::thread::{ThreadState, Tid};
 use super::tracee::Tracees;
 use super::wakeup::{ChildWakeup, CommandBell};
+use super::watchpoints::Watchpoints;
 use super::{Options, ReplyTo, Request, Shared, Target};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use nix::errno::Errno;
@@ -44,6 +48,8 @@ pub(super) struct Engine {
     my_tid: Tid,
     tracees: Tracees,
     bps: Breakpoints,
+    /// What ptscope wants in the debug registers; each tracee records what they hold.
+    watch: Watchpoints,
     mem: Memory,
     policy: SignalPolicy,
     stop_on_thread_events: bool,
@@ -115,6 +121,7 @@ impl Engine {
             my_tid: pt::gettid(),
             tracees: Tracees::default(),
             bps: Breakpoints::default(),
+            watch: Watchpoints::default(),
             mem,
             policy: SignalPolicy::default(),
             stop_on_thread_events: opts.stop_on_thread_events,

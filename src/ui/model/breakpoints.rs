@@ -1,19 +1,80 @@
-//! Our breakpoints as the tracer last reported them, and the one selected for `d`.
+//! Our breakpoints and hardware watchpoints as the tracer last reported them, and the one
+//! selected for `d`: the breakpoints first, then the watchpoints.
 
-use crate::tracer::event::BreakpointInfo;
+use crate::tracer::event::{BreakpointInfo, WatchHit, WatchpointInfo};
+use crate::tracer::thread::Tid;
 
 #[derive(Clone, Debug, Default)]
 pub struct BreakpointsModel {
     /// Sorted by address.
     pub list: Vec<BreakpointInfo>,
+    /// By debug register.
+    pub watches: Vec<WatchpointInfo>,
+    /// Over `list` then `watches`.
     pub selected: usize,
+    /// The last watchpoint hit, for the status line of the stop it caused.
+    pub last_hit: Option<WatchHit>,
+}
+
+/// What `d` would delete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selected {
+    Breakpoint(u64),
+    Watchpoint(u64),
 }
 
 impl BreakpointsModel {
-    /// The tracer's own list, from a snapshot.
-    pub fn replace(&mut self, list: &[BreakpointInfo]) {
+    /// The tracer's own lists, from a snapshot.
+    pub fn replace(&mut self, list: &[BreakpointInfo], watches: &[WatchpointInfo]) {
         self.list = list.to_vec();
+        self.watches = watches.to_vec();
         self.clamp();
+    }
+
+    pub fn watch_added(&mut self, w: WatchpointInfo) {
+        self.watches
+            .retain(|x| x.addr != w.addr && x.slot != w.slot);
+        self.watches.push(w);
+        self.watches.sort_by_key(|w| w.slot);
+    }
+
+    pub fn watch_removed(&mut self, addr: u64) {
+        self.watches.retain(|w| w.addr != addr);
+        self.clamp();
+    }
+
+    /// A hit: its count and value, before the snapshot of the stop brings the same.
+    pub fn watch_hit(&mut self, hit: &WatchHit) {
+        if let Some(w) = self.watches.iter_mut().find(|w| w.addr == hit.addr) {
+            w.hits = hit.hits;
+            w.value = hit.new;
+        }
+        self.last_hit = Some(*hit);
+    }
+
+    /// The last hit, when it was `tid`'s on a watchpoint at `addr`.
+    pub fn hit_of(&self, tid: Tid, addr: u64) -> Option<&WatchHit> {
+        self.last_hit
+            .as_ref()
+            .filter(|h| h.tid == tid && h.addr == addr)
+    }
+
+    pub fn selection(&self) -> Option<Selected> {
+        match self.list.get(self.selected) {
+            Some(b) => Some(Selected::Breakpoint(b.addr)),
+            None => self
+                .watches
+                .get(self.selected - self.list.len())
+                .map(|w| Selected::Watchpoint(w.addr)),
+        }
+    }
+
+    pub fn watch_addrs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.watches.iter().map(|w| w.addr)
+    }
+
+    fn len(&self) -> usize {
+        self.list.len() + self.watches.len()
     }
 
     pub fn added(&mut self, addr: u64) {
@@ -33,7 +94,7 @@ impl BreakpointsModel {
     }
 
     pub fn move_selection(&mut self, by: isize) {
-        let last = self.list.len().saturating_sub(1) as isize;
+        let last = self.len().saturating_sub(1) as isize;
         self.selected = (self.selected as isize).saturating_add(by).clamp(0, last) as usize;
     }
 
@@ -42,7 +103,7 @@ impl BreakpointsModel {
     }
 
     fn clamp(&mut self) {
-        self.selected = self.selected.min(self.list.len().saturating_sub(1));
+        self.selected = self.selected.min(self.len().saturating_sub(1));
     }
 }
 
@@ -110,7 +171,8 @@ mod tests {
         assert_eq!(b.current().map(|x| x.addr), Some(0x10));
         b.move_selection(isize::MIN / 2);
         assert_eq!(b.selected, 0);
-        b.replace(&[]);
+        b.replace(&[], &[]);
         assert!(b.current().is_none());
+        assert!(b.selection().is_none());
     }
 }

@@ -28,3 +28,5 @@ pub(crate) fn block(title: String, focused: bool) -> Block<'static> {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod watch_tests;

@@ -30,13 +30,15 @@ pub fn process_label(s: ProcessState) -> String {
     }
 }
 
-const HINTS: [(&str, &str); 9] = [
+const HINTS: [(&str, &str); 11] = [
     ("s", "stop"),
     ("c", "cont"),
     ("n", "step"),
     ("b", "break"),
+    ("w", "watch"),
     ("d", "del"),
     ("g", "mem"),
+    ("=", "set"),
     ("Tab", "focus"),
     ("?", "help"),
     ("q", "quit"),
@@ -82,6 +84,8 @@ impl Widget for &StatusBar<'_> {
                 let label = match p.kind {
                     PromptKind::Breakpoint => " breakpoint address: ",
                     PromptKind::MemoryAddress => " memory address: ",
+                    PromptKind::Edit => " set REG or *ADDR = VALUE: ",
+                    PromptKind::Watch => " watch address [r] [len 1|2|4|8]: ",
                 };
                 Line::from(vec![
                     Span::styled(label, theme::PROMPT),
