@@ -3,14 +3,11 @@
 //! and the threads grouped by identical stack.
 
 use crate::analysis::{self, facts::ThreadInput, gather, Analysis};
-use crate::procinfo::{self, ProcReader, ThreadKernelView};
+use crate::procinfo::{self, ThreadKernelView};
 use crate::symbols::{self, Backtrace, Symbolizer};
 use crate::text::sanitize;
 use crate::tracer::memory::Memory;
-use crate::tracer::{
-    EventKind, Options, ProcessState, Snapshot, ThreadInfo, ThreadState, Tid, TraceError,
-    TracerHandle,
-};
+use crate::tracer::{EventKind, Options, ProcessState, Snapshot, Tid, TraceError, TracerHandle};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -29,8 +26,6 @@ pub struct Dump {
     /// Read before the stop for the analysis (off-CPU times, kernel stacks).
     pub prestop: gather::PreStop,
     pub analysis: Option<Analysis>,
-    /// Why the process was left running instead of stopped, when it was.
-    pub not_stopped: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,46 +46,6 @@ pub fn take(pid: i32, backtraces: bool) -> Result<Dump, TraceError> {
     )
 }
 
-/// A thread inside vfork(): in D until its child execs or exits, and PTRACE_INTERRUPT does
-/// not stop it before that (so an all-stop would wait for it).
-fn in_vfork(k: &ThreadKernelView) -> bool {
-    analysis::waits::in_vfork(k, None)
-}
-
-/// The threads still in vfork after a second look (a posix_spawn's vfork is usually over in
-/// microseconds, so one that lasted the whole kernel-view pass is worth a second read).
-fn stuck_in_vfork(pid: i32, kernel: &BTreeMap<Tid, ThreadKernelView>) -> Vec<Tid> {
-    let mut r = ProcReader::new();
-    kernel
-        .values()
-        .filter(|k| in_vfork(k))
-        .filter(|k| r.thread(pid, k.tid).is_ok_and(|again| in_vfork(&again)))
-        .map(|k| k.tid)
-        .collect()
-}
-
-/// The snapshot of a process we did not stop: every thread as the kernel view saw it.
-fn unstopped_snapshot(pid: i32, kernel: &BTreeMap<Tid, ThreadKernelView>) -> Snapshot {
-    Snapshot {
-        pid,
-        state: ProcessState::Running,
-        threads: kernel
-            .values()
-            .map(|k| ThreadInfo {
-                tid: k.tid,
-                name: k.comm.clone(),
-                state: ThreadState::Running,
-                cause: None,
-                regs: None,
-                pending_signal: None,
-                zombie: k.state == 'Z',
-            })
-            .collect(),
-        breakpoints: Vec::new(),
-        stopped_by: None,
-    }
-}
-
 pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
     // Both passes over /proc before the stop, side by side: the kernel view here, the
     // analysis's off-CPU times on a second thread.
@@ -102,30 +57,6 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
         let prestop = pre.and_then(|h| h.join().ok()).unwrap_or_default();
         (kernel, prestop)
     });
-    let vforking = stuck_in_vfork(pid, &kernel);
-    if !vforking.is_empty() {
-        // Until the engine can leave a thread it cannot stop out of an all-stop, attaching
-        // would wait for this thread's child: report the kernel's view instead, at once.
-        let tids: Vec<String> = vforking.iter().map(Tid::to_string).collect();
-        let why = format!(
-            "thread {} is inside vfork(), which ptrace cannot interrupt until its child execs or \
-             exits: not stopped, kernel view only (no registers or stacks)",
-            tids.join(", ")
-        );
-        let mut d = Dump {
-            snapshot: unstopped_snapshot(pid, &kernel),
-            kernel,
-            stacks: BTreeMap::new(),
-            prestop,
-            analysis: None,
-            not_stopped: Some(why),
-        };
-        if opts.analysis {
-            let sym = opts.backtraces.then(|| Symbolizer::new(pid).ok()).flatten();
-            d.analysis = Some(analyse(&d, &gather::Stopped::default(), sym.as_ref()));
-        }
-        return Ok(d);
-    }
     let handle = TracerHandle::attach(
         pid,
         Options {
@@ -172,7 +103,6 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
         stacks,
         prestop,
         analysis: None,
-        not_stopped: None,
     };
     // The lock words and poll arrays the waits point at, while every thread holds still: a
     // few process_vm_readv calls per waiting thread, no ptrace request.
@@ -261,8 +191,6 @@ struct JsonDump<'a> {
     pid: i32,
     threads: Vec<JsonThread<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    not_stopped: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     deadlocks: Option<serde_json::Value>,
@@ -296,7 +224,6 @@ pub fn to_json(d: &Dump) -> String {
                 }),
             })
             .collect(),
-        not_stopped: d.not_stopped.as_deref(),
         summary: a.map(analysis::json::summary),
         deadlocks: a.map(analysis::json::deadlocks),
         groups: a.map(|a| analysis::json::groups(a, frames_of)),
@@ -383,9 +310,6 @@ pub fn to_text(d: &Dump, all: bool) -> String {
         snap.threads.len(),
         state_text(&snap.state)
     );
-    if let Some(why) = &d.not_stopped {
-        out.push_str(&format!("note: {}\n", sanitize(why)));
-    }
     if let Some(a) = &d.analysis {
         out.push('\n');
         out.push_str(&analysis::render::sections(

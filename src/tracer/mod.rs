@@ -1,6 +1,7 @@
 //! The tracer engine: one thread owns every ptrace call for one process.
 
 pub mod breakpoints;
+pub mod cannot_stop;
 mod engine;
 pub mod error;
 pub mod event;
@@ -15,6 +16,7 @@ mod tracee;
 pub mod wakeup;
 
 pub use crate::regs::Registers;
+pub use cannot_stop::Unstoppable;
 pub use error::{Result, TraceError};
 pub use event::{
     BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
