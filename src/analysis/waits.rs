@@ -630,6 +630,23 @@ pub fn reads(t: &ThreadInput) -> Vec<(u64, usize)> {
     }
 }
 
+/// A thread that may be a refused PI locker, from its kernel view alone: a futex wait for a
+/// zero on its own stack. Only such a thread needs its frames (and the candidates they lead
+/// to) read while the process is stopped; every other wait is told from the words `reads`
+/// names.
+pub fn may_be_refused(t: &ThreadInput) -> bool {
+    let Some(SyscallState::InSyscall { nr, args, sp, .. }) = t.kernel.map(|k| &k.syscall) else {
+        return false;
+    };
+    *nr == libc::SYS_futex
+        && matches!(
+            locks::futex_cmd(args[1]),
+            locks::FUTEX_WAIT | locks::FUTEX_WAIT_BITSET
+        )
+        && args[2] as u32 == 0
+        && on_own_stack(args[0], *sp)
+}
+
 /// The most of a refused PI locker's stack searched for the mutex it was locking.
 pub const REFUSED_STACK_SCAN: u64 = 4096;
 
