@@ -238,6 +238,13 @@ fn build_id_debug_file(build_id: &[u8]) -> Option<std::path::PathBuf> {
     p.exists().then_some(p)
 }
 
+/// The build id of an ELF file, read from its notes without parsing the rest.
+pub fn build_id_of(file: &File) -> Option<Vec<u8>> {
+    let data = map_file(file).ok()?;
+    let elf = ElfFile64::<Endianness>::parse(&*data).ok()?;
+    elf.build_id().ok().flatten().map(<[u8]>::to_vec)
+}
+
 impl ElfModule {
     pub fn open(path: &Path) -> Result<Self, String> {
         let file = File::open(path).map_err(|e| e.to_string())?;

@@ -135,8 +135,9 @@ pub struct Symbolizer {
 }
 
 impl Symbolizer {
+    /// With the process-wide module cache (`ModuleCache::shared`).
     pub fn new(pid: i32) -> Result<Self, SymbolError> {
-        Self::with_cache(pid, ModuleCache::new())
+        Self::with_cache(pid, ModuleCache::shared())
     }
 
     pub fn with_cache(pid: i32, cache: Arc<ModuleCache>) -> Result<Self, SymbolError> {
