@@ -2,6 +2,7 @@
 //! events and snapshots out. Nothing here is shared or locked.
 
 use super::error::TraceError;
+use super::regsets::RegisterSets;
 use super::signals::Policy;
 use super::status::{ExitKind, RawStatus};
 use super::thread::{StopCause, ThreadState, Tid};
@@ -135,6 +136,9 @@ pub enum Command {
         bytes: Vec<u8>,
     },
     Snapshot,
+    /// Every stopped thread's FP/SSE state, XSAVE area and held signal's siginfo (for a core
+    /// file); only while every thread is stopped.
+    ReadRegisterSets,
     SetSignalPolicy {
         sig: i32,
         policy: Policy,
@@ -159,4 +163,6 @@ pub enum Reply {
     Registers(Box<Registers>),
     Memory(MemoryRead),
     Snapshot(Box<Snapshot>),
+    /// Per stopped thread, in tid order.
+    RegisterSets(Vec<(Tid, RegisterSets)>),
 }

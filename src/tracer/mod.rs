@@ -9,6 +9,7 @@ mod launch;
 pub mod memory;
 mod preflight;
 mod ptrace;
+pub mod regsets;
 pub mod signals;
 pub mod status;
 pub mod thread;
@@ -22,6 +23,7 @@ pub use event::{
     BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
     ThreadInfo, Transition,
 };
+pub use regsets::RegisterSets;
 pub use signals::{signal_name, Policy};
 pub use status::{ExitKind, RawStatus, WaitStatus};
 pub use thread::{StopCause, ThreadState, Tid};

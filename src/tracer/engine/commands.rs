@@ -71,6 +71,7 @@ impl Engine {
                 self.refresh_names(true);
                 Ok(Reply::Snapshot(Box::new(self.snapshot())))
             }
+            Command::ReadRegisterSets => self.read_register_sets(),
             Command::SetSignalPolicy { sig, policy } => {
                 self.policy.set(sig, policy);
                 Ok(Reply::Done)
@@ -119,7 +120,7 @@ impl Engine {
         Ok(t)
     }
 
-    fn require_world_stopped(&self, what: &str) -> Result<()> {
+    pub(super) fn require_world_stopped(&self, what: &str) -> Result<()> {
         match self.phase {
             Phase::Stopped { .. } => Ok(()),
             Phase::Running | Phase::SteppingOver { .. } => Err(TraceError::WrongState(format!(

@@ -16,6 +16,7 @@ mod commands;
 mod detach;
 mod int3;
 mod phase;
+mod regsets;
 mod stops;
 mod stragglers;
 #[cfg(test)]
