@@ -3,8 +3,10 @@
 //! Keyed first by what identifies file contents without reading them: device, inode, size and
 //! modification time of the file actually mapped (opened through /proc/PID/map_files, so a
 //! library replaced on disk after the process mapped it is not confused with its successor);
-//! then by build id, read from the file's notes (a few pages): the same library seen through
-//! another path, a container's copy of it or a second process, is parsed once. `shared()` is
+//! then by build id and size, read from the file's notes (a few pages): the same library seen
+//! through another path, a container's copy of it or a second process, is parsed once. (The
+//! size too: `strip` keeps the build id, and a stripped copy must not be given the symbols of
+//! the file it was stripped from.) `shared()` is
 //! the process-wide cache every `Symbolizer::new` uses, so the inspector's next stop, or a
 //! second dump in the same process, parses nothing again.
 
@@ -29,7 +31,7 @@ pub type Loaded = Result<Arc<ElfModule>, String>;
 #[derive(Default)]
 pub struct ModuleCache {
     modules: Mutex<HashMap<Key, Loaded>>,
-    by_build_id: Mutex<HashMap<Vec<u8>, Arc<ElfModule>>>,
+    by_build_id: Mutex<HashMap<(Vec<u8>, u64), Arc<ElfModule>>>,
 }
 
 impl ModuleCache {
@@ -70,7 +72,7 @@ impl ModuleCache {
             if let Some(hit) = self.modules.lock().ok().and_then(|m| m.get(&key).cloned()) {
                 return hit;
             }
-            let id = super::elf::build_id_of(&file);
+            let id = super::elf::build_id_of(&file).map(|id| (id, key.size));
             let known = id.as_ref().and_then(|id| {
                 let by_id = self.by_build_id.lock().ok()?;
                 by_id.get(id).cloned()
