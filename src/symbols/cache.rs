@@ -28,10 +28,13 @@ struct Key {
 /// permission error on every stop would cost as much as the parse the cache avoids.
 pub type Loaded = Result<Arc<ElfModule>, String>;
 
+/// A file's build id and size.
+type BuildKey = (Vec<u8>, u64);
+
 #[derive(Default)]
 pub struct ModuleCache {
     modules: Mutex<HashMap<Key, Loaded>>,
-    by_build_id: Mutex<HashMap<(Vec<u8>, u64), Arc<ElfModule>>>,
+    by_build_id: Mutex<HashMap<BuildKey, Arc<ElfModule>>>,
 }
 
 impl ModuleCache {
