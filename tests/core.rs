@@ -611,11 +611,45 @@ fn a_zombie_leader_is_left_out_and_its_threads_are_read_through_a_live_one() {
 }
 
 #[test]
+fn gdb_shows_the_fp_and_sse_registers_the_workers_hold() {
+    let heap = Heap::start(1, 2);
+    let dir = scratch("fpregs");
+    let path = dir.join("core");
+    let summary = coredump::take(heap.pid, &path, &Options::default()).unwrap();
+    assert!(summary.left_out.is_empty());
+    let out = gdb(
+        &path,
+        &[
+            "thread apply all p/x $xmm5.v2_int64[0]",
+            "thread apply all p/x $mxcsr",
+            "thread apply all p/x $ymm5.v4_int64[0]",
+        ],
+    );
+    let threads = per_thread(&out);
+    let mark = format!("{:#x}", ptscope::demo::heap::XMM_MARK);
+    let csr = format!("{:#x}", ptscope::demo::heap::MXCSR_MARK);
+    for w in &heap.workers {
+        let lines = threads
+            .get(w)
+            .unwrap_or_else(|| panic!("worker {w} in gdb's output:\n{out}"));
+        let values: Vec<&str> = lines.iter().filter_map(|l| l.split(" = ").nth(1)).collect();
+        // xmm5 from NT_X86_XSTATE (or NT_PRFPREG), then MXCSR, then ymm5's low half, which
+        // only the XSAVE area holds.
+        assert_eq!(
+            values,
+            [mark.as_str(), csr.as_str(), mark.as_str()],
+            "{out}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn gdb_reads_fp_registers_and_siginfo_when_the_notes_hold_them() {
     use ptscope::coredump::model::*;
     use ptscope::procinfo::core_facts::CpuTimes;
-    // The engine does not read these register sets yet: a core written from fixed data
-    // shows they land where gdb reads them.
+    // A core written from fixed data shows the notes land where gdb reads them (a held
+    // signal's siginfo too, which a live demo cannot offer without dying of the signal).
     let mut fx = [0u8; FPREGS_SIZE];
     fx[24..28].copy_from_slice(&0x1f80u32.to_le_bytes()); // mxcsr
     fx[160..168].copy_from_slice(&0x1122_3344_5566_7788u64.to_le_bytes()); // xmm0 low

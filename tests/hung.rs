@@ -393,29 +393,53 @@ fn a_pool_of_hundreds_collapses_into_one_group_per_stack_shape() {
     assert_untraced_and_running(d.pid);
 }
 
+/// One thread's object in a dump.
+fn thread(dump: &Value, tid: i32) -> Value {
+    dump["threads"]
+        .as_array()
+        .expect("threads")
+        .iter()
+        .find(|t| t["tid"] == tid)
+        .unwrap_or_else(|| panic!("thread {tid} not in the dump"))
+        .clone()
+}
+
 #[test]
-fn a_thread_in_vfork_leaves_the_process_running_with_its_kernel_view() {
+fn a_thread_in_vfork_is_reported_and_every_other_thread_is_dumped_in_full() {
     let d = Demo::start("hung-vfork", &[]);
     let (tid, child, idle) = (d.tid("vfork_tid"), d.tid("child"), d.tid("idle_tid"));
-    let started = Instant::now();
+    let t0 = Instant::now();
     let v = d.dump_json();
+    // Only catches a hang (the old all-stop waited 12 s for the vfork thread), not a speed
+    // goal: speed is measured in the benchmark.
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        t0.elapsed() < Duration::from_secs(8),
         "took {:?}",
-        started.elapsed()
+        t0.elapsed()
     );
-    let w = waits(&v, tid);
+    let stuck = thread(&v, tid);
     assert_eq!(
-        (&w["kind"], &w["child"]),
+        (&stuck["waits"]["kind"], &stuck["waits"]["child"]),
         (&json!("vfork"), &json!(child)),
-        "{w}"
+        "{stuck}"
     );
-    assert!(v["not_stopped"]
-        .as_str()
-        .unwrap()
-        .contains(&format!("thread {tid} is inside vfork()")));
-    assert_eq!(waits(&v, idle)["kind"], "signal-wait");
-    assert_eq!(v["groups"], json!([]), "no stacks, no stack groups");
+    assert_eq!(stuck["state"], "cannot stop", "{stuck}");
+    assert_eq!(
+        stuck["cause"],
+        format!("cannot stop: in vfork, child {child}")
+    );
+    assert!(stuck["registers"].is_null());
+    for t in [d.pid, idle] {
+        let x = thread(&v, t);
+        assert_eq!(x["state"], "stopped", "{x}");
+        assert!(
+            x["frames"]
+                .to_string()
+                .contains("ptscope::demo::hung::park"),
+            "{x}"
+        );
+    }
+    assert!(v["not_stopped"].is_null());
     assert_untraced_and_running(d.pid);
     let state = ptscope::procinfo::ProcReader::new()
         .thread(d.pid, tid)

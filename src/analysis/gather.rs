@@ -294,7 +294,7 @@ fn data_symbol(sym: &Symbolizer, addr: u64) -> Option<DataSymbol> {
     let bias = sym.bias(module, &elf)?;
     let (s, offset) = elf.symbol_at(addr.wrapping_sub(bias))?;
     (s.size > 0 && offset < s.size).then(|| DataSymbol {
-        name: s.name.clone(),
+        name: s.name().to_string(),
         offset,
     })
 }

@@ -442,25 +442,9 @@ fn fd_calls(nr: i64) -> Option<&'static [usize]> {
     })
 }
 
-/// A vfork parent: asleep in D where the kernel waits for the child to exec or exit. That is
-/// `wait_for_vfork_done`, which Linux 6.18 here inlines into `kernel_clone` (wchan and the
-/// kernel stack then name `kernel_clone`; any other sleep inside a clone names a deeper
-/// function), in a clone, clone3 or vfork call.
-pub fn in_vfork(k: &crate::procinfo::ThreadKernelView, kstack: Option<&[String]>) -> bool {
-    let named = |f: &str| f == "wait_for_vfork_done" || f == "kernel_clone";
-    let cloning = match &k.syscall {
-        SyscallState::InSyscall { nr, args, .. } => match *nr {
-            libc::SYS_vfork | libc::SYS_clone3 => true,
-            libc::SYS_clone => args[0] & libc::CLONE_VFORK as u64 != 0,
-            _ => false,
-        },
-        _ => true,
-    };
-    k.state == 'D'
-        && cloning
-        && (k.wchan.as_deref().is_some_and(named)
-            || kstack.and_then(|s| s.first()).is_some_and(|f| named(f)))
-}
+/// A vfork parent (see `procinfo::blocked::in_vfork`, shared with the engine, which cannot
+/// stop such a thread).
+pub use crate::procinfo::blocked::in_vfork;
 
 /// A thread's wait, with the lock and poll memory read during the stop in `mem`. A refused PI
 /// locker comes out unidentified; `crate::analysis::resolve_refused` may name its mutex.
@@ -644,6 +628,23 @@ pub fn reads(t: &ThreadInput) -> Vec<(u64, usize)> {
         }
         _ => Vec::new(),
     }
+}
+
+/// A thread that may be a refused PI locker, from its kernel view alone: a futex wait for a
+/// zero on its own stack. Only such a thread needs its frames (and the candidates they lead
+/// to) read while the process is stopped; every other wait is told from the words `reads`
+/// names.
+pub fn may_be_refused(t: &ThreadInput) -> bool {
+    let Some(SyscallState::InSyscall { nr, args, sp, .. }) = t.kernel.map(|k| &k.syscall) else {
+        return false;
+    };
+    *nr == libc::SYS_futex
+        && matches!(
+            locks::futex_cmd(args[1]),
+            locks::FUTEX_WAIT | locks::FUTEX_WAIT_BITSET
+        )
+        && args[2] as u32 == 0
+        && on_own_stack(args[0], *sp)
 }
 
 /// The most of a refused PI locker's stack searched for the mutex it was locking.

@@ -15,24 +15,19 @@
 //! `ptscope core` sets no breakpoint.
 
 use super::error::CoreError;
-use crate::procinfo;
+use crate::tracer::memory::Memory;
 use memmap2::{Advice, MmapMut};
-use nix::errno::Errno;
-use std::fs::File;
-use std::io::IoSliceMut;
-use std::os::unix::fs::FileExt;
 
 const PAGE: u64 = 4096;
 /// The most one process_vm_readv is asked for: the kernel caps a call at MAX_RW_COUNT (just
 /// under 2 GiB) anyway, and a bounded piece keeps a cancel check and streaming responsive.
 pub const PIECE: usize = 64 << 20;
 
-/// Reads the memory of one process.
+/// Reads the memory of one process, through the engine's one bulk reader.
 pub struct Reader {
     pid: i32,
-    /// /proc/PID/mem, for what process_vm_readv refuses (it reads with the tracer's
-    /// FOLL_FORCE rights).
-    mem: Option<File>,
+    /// None when /proc/PID/mem cannot be opened: then every read fails as unreadable.
+    mem: Option<Memory>,
 }
 
 impl Reader {
@@ -40,50 +35,36 @@ impl Reader {
     pub fn new(view: i32) -> Reader {
         Reader {
             pid: view,
-            mem: procinfo::mem::open_read(view).ok(),
+            mem: Memory::open_read_only(view).ok(),
         }
     }
 
     /// Fills `buf` from `addr` on. A page neither process_vm_readv nor /proc/PID/mem can
     /// read is left as zeros, the rest is still read; returns how many pages were zeroed.
     pub fn fill(&self, addr: u64, buf: &mut [u8]) -> Result<u64, CoreError> {
+        let Some(mem) = &self.mem else {
+            return Err(CoreError::Exited(self.pid));
+        };
         let mut done = 0;
         let mut unreadable = 0;
         while done < buf.len() {
             let at = addr + done as u64;
-            match self.vm_read(at, &mut buf[done..]) {
-                Ok(n) if n > 0 => {
-                    done += n;
-                    continue;
-                }
-                // ESRCH: every thread is gone; the process exited (or was killed) under us.
-                Err(Errno::ESRCH) => return Err(CoreError::Exited(self.pid)),
-                _ => {}
+            // ProcessExited: every thread is gone; the process exited (or was killed) under us.
+            done += mem
+                .read_into(at, &mut buf[done..])
+                .map_err(|_| CoreError::Exited(self.pid))?;
+            if done == buf.len() {
+                break;
             }
-            // process_vm_readv stops at a page it cannot read (EFAULT when it is the first).
+            // `read_into` stops at a page it cannot read: zeros there, then go on.
+            let at = addr + done as u64;
             let page_end = (at / PAGE + 1) * PAGE;
             let len = ((page_end - at) as usize).min(buf.len() - done);
-            let piece = &mut buf[done..done + len];
-            let forced = self
-                .mem
-                .as_ref()
-                .is_some_and(|f| matches!(f.read_at(piece, at), Ok(n) if n == len));
-            if !forced {
-                piece.fill(0);
-                unreadable += 1;
-            }
+            buf[done..done + len].fill(0);
+            unreadable += 1;
             done += len;
         }
         Ok(unreadable)
-    }
-
-    fn vm_read(&self, addr: u64, buf: &mut [u8]) -> Result<usize, Errno> {
-        let remote = [nix::sys::uio::RemoteIoVec {
-            base: addr as usize,
-            len: buf.len(),
-        }];
-        let mut local = [IoSliceMut::new(buf)];
-        nix::sys::uio::process_vm_readv(nix::unistd::Pid::from_raw(self.pid), &mut local, &remote)
     }
 }
 
@@ -165,25 +146,18 @@ mod tests {
 
     #[test]
     fn reads_across_an_unreadable_page_and_keeps_going() {
-        // Three pages of our own memory, the middle one made unreadable.
+        // Three pages of our own memory, the middle one unmapped: neither process_vm_readv
+        // nor /proc/PID/mem (which reads PROT_NONE pages with FOLL_FORCE) can read a hole.
         let mut map = MmapMut::map_anon(3 * PAGE as usize).unwrap();
         map[..PAGE as usize].fill(0xa1);
         map[2 * PAGE as usize..].fill(0xa3);
         let base = map.as_ptr() as u64;
         // SAFETY: the range is the middle page of a mapping we own and keep alive; nothing
-        // reads it through `map` while it is PROT_NONE.
-        let rc = unsafe {
-            libc::mprotect(
-                (base + PAGE) as *mut libc::c_void,
-                PAGE as usize,
-                libc::PROT_NONE,
-            )
-        };
+        // reads it through `map` while it is unmapped, and it is mapped again below before
+        // `map` is dropped.
+        let rc = unsafe { libc::munmap((base + PAGE) as *mut libc::c_void, PAGE as usize) };
         assert_eq!(rc, 0);
-        let mut reader = Reader::new(std::process::id() as i32);
-        // /proc/self/mem reads PROT_NONE pages with FOLL_FORCE: take it away to see the
-        // zero-fill path.
-        reader.mem = None;
+        let reader = Reader::new(std::process::id() as i32);
         let mut buf = vec![0xffu8; 3 * PAGE as usize];
         assert_eq!(reader.fill(base, &mut buf).unwrap(), 1);
         assert!(buf[..PAGE as usize].iter().all(|&b| b == 0xa1));
@@ -192,22 +166,27 @@ mod tests {
             .all(|&b| b == 0));
         assert!(buf[2 * PAGE as usize..].iter().all(|&b| b == 0xa3));
 
-        // With /proc/PID/mem the middle page is read too (its bytes are the zeros of a
-        // fresh anonymous page).
-        let reader = Reader::new(std::process::id() as i32);
+        // A PROT_NONE page is read through /proc/PID/mem (its bytes are the zeros of a fresh
+        // anonymous page), not counted as unreadable.
+        // SAFETY: maps a fresh anonymous page back into the hole made above (MAP_FIXED on a
+        // range we own), with no access, so `map` unmaps a whole mapping when dropped.
+        let back = unsafe {
+            libc::mmap(
+                (base + PAGE) as *mut libc::c_void,
+                PAGE as usize,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        assert_eq!(back as u64, base + PAGE);
         let mut buf = vec![0xffu8; 3 * PAGE as usize];
         assert_eq!(reader.fill(base, &mut buf).unwrap(), 0);
         assert!(buf[PAGE as usize..2 * PAGE as usize]
             .iter()
             .all(|&b| b == 0));
-        // SAFETY: restores the protection of our own page before `map` is dropped.
-        unsafe {
-            libc::mprotect(
-                (base + PAGE) as *mut libc::c_void,
-                PAGE as usize,
-                libc::PROT_READ | libc::PROT_WRITE,
-            )
-        };
+        assert!(buf[2 * PAGE as usize..].iter().all(|&b| b == 0xa3));
     }
 
     #[test]

@@ -31,10 +31,11 @@ pub use error::CoreError;
 use crate::procinfo::core_facts::ThreadFacts;
 use crate::procinfo::{meminfo, tasks};
 use crate::regs::Registers;
-use crate::tracer::{Snapshot, ThreadInfo, ThreadState, Tid, TraceError};
+use crate::tracer::{Command, Reply, Snapshot, ThreadInfo, ThreadState, Tid, TraceError};
 use copy::{Reader, Store, PIECE};
 use model::{CoreImage, Extent, ProcessNote, RegisterSets, ThreadNote};
 use output::TempOutput;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -140,7 +141,13 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
 
     let pause_start = Instant::now();
     let (handle, snapshot) = capture::stop(pid)?;
-    let (threads, left_out) = thread_notes(&snapshot, &before.threads);
+    // Three ptrace requests per thread on the tracer thread; a failure leaves the sets out
+    // (gdb then shows the general registers only), it does not fail the core.
+    let sets = match handle.call(Command::ReadRegisterSets) {
+        Ok(Reply::RegisterSets(v)) => v.into_iter().collect(),
+        _ => BTreeMap::new(),
+    };
+    let (threads, left_out) = thread_notes(&snapshot, &before.threads, sets);
     let Some(view) = threads.first().map(|_| live_view(pid, &threads)) else {
         // Threads at their exit (a SIGKILL, exit_group) or gone: the process is dying.
         let dying = snapshot
@@ -319,7 +326,8 @@ fn stream_all(
 /// leader), and the threads left out (no registers: a zombie leader, or not stopped in time).
 fn thread_notes(
     snap: &Snapshot,
-    facts: &std::collections::BTreeMap<Tid, ThreadFacts>,
+    facts: &BTreeMap<Tid, ThreadFacts>,
+    mut sets: BTreeMap<Tid, RegisterSets>,
 ) -> (Vec<ThreadNote>, Vec<Tid>) {
     let usable = |t: &ThreadInfo| !t.zombie && t.state == ThreadState::Stopped && t.regs.is_some();
     let mut notes = Vec::new();
@@ -340,11 +348,9 @@ fn thread_notes(
             sigpend: f.pending,
             sighold: f.blocked,
             times: f.times,
-            // NT_PRFPREG, NT_X86_XSTATE and the held signal's siginfo need PTRACE_GETREGSET
-            // and PTRACE_GETSIGINFO, which only the tracer thread may call; the engine does
-            // not offer them yet, so these notes are left out (gdb then shows no FP/SSE/AVX
-            // registers and no $_siginfo).
-            sets: RegisterSets::default(),
+            // NT_PRFPREG, NT_X86_XSTATE and the held signal's NT_SIGINFO, read by the tracer
+            // thread (`Command::ReadRegisterSets`).
+            sets: sets.remove(&t.tid).unwrap_or_default(),
         });
     }
     let first = notes

@@ -53,25 +53,9 @@ pub struct ThreadNote {
     pub sets: RegisterSets,
 }
 
-/// What only PTRACE_GETREGSET / PTRACE_GETSIGINFO on the tracer thread can read. Each is
-/// written when present and left out when not; debuggers then show what they have (general
-/// registers always).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RegisterSets {
-    /// NT_PRFPREG: `struct user_fpregs_struct` (the 512-byte FXSAVE area: x87, MXCSR,
-    /// xmm0-15), as PTRACE_GETREGSET with NT_PRFPREG returns it.
-    pub fpregs: Option<Box<[u8; FPREGS_SIZE]>>,
-    /// NT_X86_XSTATE: the XSAVE area as PTRACE_GETREGSET with NT_X86_XSTATE returns it (its
-    /// length is the CPU's XSAVE size, e.g. 2432 or 2696 bytes; debuggers read the enabled
-    /// features, XCR0, from bytes 464..472 of it).
-    pub xstate: Option<Vec<u8>>,
-    /// NT_SIGINFO: the `siginfo_t` of the signal the thread holds, as PTRACE_GETSIGINFO
-    /// returns it in a signal-delivery-stop.
-    pub siginfo: Option<Box<[u8; SIGINFO_SIZE]>>,
-}
-
-pub const FPREGS_SIZE: usize = 512;
-pub const SIGINFO_SIZE: usize = 128;
+/// What only PTRACE_GETREGSET / PTRACE_GETSIGINFO on the tracer thread can read
+/// (`Command::ReadRegisterSets`); defined by the tracer, which reads them.
+pub use crate::tracer::regsets::{RegisterSets, FPREGS_SIZE, SIGINFO_SIZE};
 
 /// One NT_FILE entry.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -291,7 +291,7 @@ fn the_thread_holding_a_signal_comes_first_and_threads_without_registers_are_lef
             times: CpuTimes::default(),
         },
     );
-    let (notes, left_out) = super::thread_notes(&snap, &facts);
+    let (notes, left_out) = super::thread_notes(&snap, &facts, Default::default());
     let tids: Vec<i32> = notes.iter().map(|t| t.tid).collect();
     assert_eq!(tids, [12, 11]);
     assert_eq!(left_out, [10, 13]);
@@ -309,7 +309,7 @@ fn the_thread_holding_a_signal_comes_first_and_threads_without_registers_are_lef
         threads: vec![info(11, Stopped, true, None), info(10, Stopped, true, None)],
         ..snap
     };
-    let (notes, _) = super::thread_notes(&snap, &facts);
+    let (notes, _) = super::thread_notes(&snap, &facts, Default::default());
     assert_eq!(notes[0].tid, 10);
     assert_eq!(super::live_view(10, &notes), 10);
 }

@@ -5,7 +5,8 @@
 //! - `MARKER`, a word in the binary's writable data, set at start to a value made from the
 //!   pid (so it is not what the file holds);
 //! - K threads (default 2) named `worker-I`, parked in `ptscope_heap_park` under
-//!   `ptscope_heap_worker`;
+//!   `ptscope_heap_worker`, each with `XMM_MARK` in xmm5 and `MXCSR_MARK` in MXCSR (what a
+//!   core file's FP register notes must show);
 //! - with `--ticker`, a thread waking every millisecond that keeps the longest gap it saw:
 //!   the pause as the process itself felt it.
 //!
@@ -28,12 +29,34 @@ pub const MAGIC: u64 = 0x5054_5343_4f52_4521;
 pub static MARKER: AtomicU64 = AtomicU64::new(0x1111_1111_1111_1111);
 static MAX_GAP_US: AtomicU64 = AtomicU64::new(0);
 
+/// In xmm5 of every parked worker.
+pub const XMM_MARK: u64 = 0x5054_5343_584d_4d35;
+/// The MXCSR of every parked worker: rounding toward zero, all exceptions masked.
+pub const MXCSR_MARK: u32 = 0x7f80;
+
 #[no_mangle]
 #[inline(never)]
 pub extern "C" fn ptscope_heap_park() {
+    let csr = MXCSR_MARK;
+    // SAFETY: ldmxcsr reads the 4 bytes of a live local; the value is a valid MXCSR (no
+    // reserved bit set). This thread does no floating point afterwards.
+    unsafe { std::arch::asm!("ldmxcsr [{}]", in(reg) &csr, options(nostack, readonly)) };
     loop {
-        // SAFETY: pause has no preconditions; it returns only after a signal handler ran.
-        unsafe { libc::pause() };
+        // SAFETY: pause(2) as a raw system call, so that xmm5 holds the marker while the
+        // thread sleeps: `syscall` clobbers rcx and r11 and returns in rax, and xmm5 is
+        // declared clobbered; pause returns only after a signal handler ran.
+        unsafe {
+            std::arch::asm!(
+                "movq xmm5, {mark}",
+                "syscall",
+                mark = in(reg) XMM_MARK,
+                inlateout("rax") libc::SYS_pause => _,
+                lateout("rcx") _,
+                lateout("r11") _,
+                out("xmm5") _,
+                options(nostack),
+            )
+        };
     }
 }
 

@@ -1,7 +1,7 @@
 //! What /proc adds about a blocked thread beyond its kernel view: the kernel stack it sleeps
 //! on, and the children it may be waiting for.
 
-use super::read_small;
+use super::{read_small, SyscallState, ThreadKernelView};
 
 /// The functions of the thread's kernel stack, innermost first (`wait_for_vfork_done`,
 /// `kernel_clone`, ...), from /proc/PID/task/TID/stack. Needs CAP_SYS_ADMIN-level access;
@@ -34,6 +34,27 @@ pub fn children(pid: i32, tid: i32) -> Vec<i32> {
         .split_ascii_whitespace()
         .filter_map(|w| w.parse().ok())
         .collect()
+}
+
+/// A vfork parent: asleep in D where the kernel waits for the child to exec or exit. That is
+/// `wait_for_vfork_done`, which Linux 6.18 here inlines into `kernel_clone` (wchan and the
+/// kernel stack then name `kernel_clone`; any other sleep inside a clone names a deeper
+/// function), in a clone, clone3 or vfork call. Such a thread cannot be stopped by ptrace
+/// until the child execs or exits.
+pub fn in_vfork(k: &ThreadKernelView, kstack: Option<&[String]>) -> bool {
+    let named = |f: &str| f == "wait_for_vfork_done" || f == "kernel_clone";
+    let cloning = match &k.syscall {
+        SyscallState::InSyscall { nr, args, .. } => match *nr {
+            libc::SYS_vfork | libc::SYS_clone3 => true,
+            libc::SYS_clone => args[0] & libc::CLONE_VFORK as u64 != 0,
+            _ => false,
+        },
+        _ => true,
+    };
+    k.state == 'D'
+        && cloning
+        && (k.wchan.as_deref().is_some_and(named)
+            || kstack.and_then(|s| s.first()).is_some_and(|f| named(f)))
 }
 
 #[cfg(test)]

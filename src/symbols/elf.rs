@@ -2,6 +2,11 @@
 //!
 //! The file is memory-mapped rather than read: a process may map a hundred libraries whose
 //! debug info runs to hundreds of megabytes, and only the pages we touch should cost memory.
+//! Opening one reads only what every lookup needs (the symbol table, sorted, with raw names;
+//! the program headers; where the CFI is); names are demangled when first shown, the name
+//! index is built at the first lookup by name, an unwind row is found through the
+//! `.eh_frame_hdr` search table (no walk over every FDE), and source lines are read one
+//! compilation unit at a time (`lines.rs`).
 
 use super::demangle::demangle;
 use gimli::{EndianReader, LittleEndian, UnwindSection};
@@ -47,9 +52,17 @@ pub struct Sym {
     /// Address as the ELF file states it (before the load bias is added).
     pub addr: u64,
     pub size: u64,
-    pub name: String,
     pub raw: String,
     pub global: bool,
+    /// Demangled on first use: most symbols of a file are never shown.
+    name: OnceLock<String>,
+}
+
+impl Sym {
+    /// The demangled name (the raw one when it is not mangled).
+    pub fn name(&self) -> &str {
+        self.name.get_or_init(|| demangle(&self.raw))
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -75,15 +88,22 @@ struct FdeRef {
 
 struct Cfi {
     eh_frame: Option<gimli::EhFrame<Reader>>,
+    /// `.eh_frame_hdr` with its binary search table: an FDE is found without reading the
+    /// others.
+    eh_frame_hdr: Option<gimli::ParsedEhFrameHdr<Reader>>,
     debug_frame: Option<gimli::DebugFrame<Reader>>,
     bases: gimli::BaseAddresses,
+    /// Every FDE the search table does not cover (.debug_frame's; .eh_frame's too when there
+    /// is no table), built at the first address the table does not answer.
     index: OnceLock<Vec<FdeRef>>,
 }
 
 enum DwarfState {
-    NotLoaded,
     Missing,
-    Loaded(Box<addr2line::Context<Reader>>),
+    /// Found by `.debug_aranges`, one unit at a time.
+    ByUnit(Box<super::lines::LineTables>),
+    /// No `.debug_aranges`: addr2line, which reads every unit first. Not `Sync`.
+    Whole(Mutex<Box<addr2line::Context<Reader>>>),
 }
 
 /// How to recover the caller's CFA and registers at one address: gimli's row, made owned so the
@@ -118,12 +138,13 @@ pub struct ElfModule {
     data: Bytes,
     loads: Vec<Load>,
     symbols: Vec<Sym>,
-    by_name: HashMap<String, Vec<u32>>,
+    /// Raw and demangled names to symbols, built at the first lookup by name.
+    by_name: OnceLock<HashMap<String, Vec<u32>>>,
     pub build_id: Option<Vec<u8>>,
     /// True when .symtab was present: without it only exported names are known.
     pub has_symtab: bool,
     cfi: Cfi,
-    dwarf: Mutex<DwarfState>,
+    dwarf: OnceLock<DwarfState>,
     /// Where separate debug info (found by build id) lives, if any.
     debug_file: Option<std::path::PathBuf>,
 }
@@ -190,9 +211,9 @@ fn collect_symbols(file: &ElfFile64<'_, Endianness>, out: &mut Vec<Sym>) {
         out.push(Sym {
             addr: sym.address(),
             size: sym.size(),
-            name: demangle(raw),
             raw: raw.to_string(),
             global: sym.is_global(),
+            name: OnceLock::new(),
         });
     }
 }
@@ -215,6 +236,13 @@ fn build_id_debug_file(build_id: &[u8]) -> Option<std::path::PathBuf> {
         &hex[2..]
     ));
     p.exists().then_some(p)
+}
+
+/// The build id of an ELF file, read from its notes without parsing the rest.
+pub fn build_id_of(file: &File) -> Option<Vec<u8>> {
+    let data = map_file(file).ok()?;
+    let elf = ElfFile64::<Endianness>::parse(&*data).ok()?;
+    elf.build_id().ok().flatten().map(<[u8]>::to_vec)
 }
 
 impl ElfModule {
@@ -264,13 +292,6 @@ impl ElfModule {
         }
         symbols.sort_by_key(preference);
         symbols.dedup_by(|a, b| a.addr == b.addr && a.raw == b.raw);
-        let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
-        for (i, s) in symbols.iter().enumerate() {
-            by_name.entry(s.name.clone()).or_default().push(i as u32);
-            if s.raw != s.name {
-                by_name.entry(s.raw.clone()).or_default().push(i as u32);
-            }
-        }
 
         let section_addr = |name: &str| file.section_by_name(name).map(|s| s.address());
         let mut bases = gimli::BaseAddresses::default();
@@ -291,6 +312,9 @@ impl ElfModule {
             s.set_address_size(8);
             s
         });
+        let eh_frame_hdr = section_reader(&data, &file, ".eh_frame_hdr")
+            .and_then(|r| gimli::EhFrameHdr::from(r).parse(&bases, 8).ok())
+            .filter(|h| h.table().is_some());
         let debug_frame = section_reader(&data, &file, ".debug_frame").map(|r| {
             let mut s = gimli::DebugFrame::from(r);
             s.set_address_size(8);
@@ -300,16 +324,17 @@ impl ElfModule {
         Ok(ElfModule {
             loads,
             symbols,
-            by_name,
+            by_name: OnceLock::new(),
             build_id,
             has_symtab,
             cfi: Cfi {
                 eh_frame,
+                eh_frame_hdr,
                 debug_frame,
                 bases,
                 index: OnceLock::new(),
             },
-            dwarf: Mutex::new(DwarfState::NotLoaded),
+            dwarf: OnceLock::new(),
             debug_file,
             data,
         })
@@ -368,9 +393,25 @@ impl ElfModule {
         best.map(|s| (s, svma - s.addr))
     }
 
+    fn by_name(&self) -> &HashMap<String, Vec<u32>> {
+        self.by_name.get_or_init(|| {
+            let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
+            for (i, s) in self.symbols.iter().enumerate() {
+                by_name
+                    .entry(s.name().to_string())
+                    .or_default()
+                    .push(i as u32);
+                if s.raw != s.name() {
+                    by_name.entry(s.raw.clone()).or_default().push(i as u32);
+                }
+            }
+            by_name
+        })
+    }
+
     pub fn symbols_named(&self, name: &str) -> Vec<&Sym> {
         let mut out: Vec<&Sym> = self
-            .by_name
+            .by_name()
             .get(name)
             .map(|v| v.iter().map(|&i| &self.symbols[i as usize]).collect())
             .unwrap_or_default();
@@ -385,53 +426,83 @@ impl ElfModule {
         let mut out: Vec<&Sym> = self
             .symbols
             .iter()
-            .filter(|s| s.name.ends_with(&suffix))
+            .filter(|s| s.name().ends_with(&suffix))
             .collect();
         out.dedup_by_key(|s| s.addr);
         out
     }
 
-    fn load_dwarf(&self) -> Option<addr2line::Context<Reader>> {
-        let from = |data: &Bytes| -> Option<addr2line::Context<Reader>> {
+    /// The line tables of this file or of its separate debug file (found by build id): by
+    /// unit where `.debug_aranges` allows, else through addr2line.
+    fn load_dwarf(&self) -> DwarfState {
+        let from = |data: &Bytes| -> Option<DwarfState> {
             let file = ElfFile64::<Endianness>::parse(&**data).ok()?;
             file.section_by_name(".debug_info")?;
+            let by_unit = file.section_by_name(".debug_aranges").is_some();
             let dwarf = gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
-                Ok(section_reader(data, &file, id.name()).unwrap_or_else(|| {
+                let wanted = !by_unit || super::lines::needed(id);
+                let found = wanted
+                    .then(|| section_reader(data, &file, id.name()))
+                    .flatten();
+                Ok(found.unwrap_or_else(|| {
                     EndianReader::new(Bytes(Arc::new(Backing::Owned(Vec::new()))), LittleEndian)
                 }))
             })
             .ok()?;
-            addr2line::Context::from_dwarf(dwarf).ok()
+            if by_unit {
+                if let Some(t) = super::lines::LineTables::new(dwarf) {
+                    return Some(DwarfState::ByUnit(Box::new(t)));
+                }
+                // An empty .debug_aranges: every section after all.
+                let dwarf = gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
+                    Ok(section_reader(data, &file, id.name()).unwrap_or_else(|| {
+                        EndianReader::new(Bytes(Arc::new(Backing::Owned(Vec::new()))), LittleEndian)
+                    }))
+                })
+                .ok()?;
+                let ctx = addr2line::Context::from_dwarf(dwarf).ok()?;
+                return Some(DwarfState::Whole(Mutex::new(Box::new(ctx))));
+            }
+            let ctx = addr2line::Context::from_dwarf(dwarf).ok()?;
+            Some(DwarfState::Whole(Mutex::new(Box::new(ctx))))
         };
-        if let Some(ctx) = from(&self.data) {
-            return Some(ctx);
+        if let Some(state) = from(&self.data) {
+            return state;
         }
-        let df = self.debug_file.as_ref()?;
-        let bytes = map_file(&File::open(df).ok()?).ok()?;
-        from(&bytes)
+        let separate = self
+            .debug_file
+            .as_ref()
+            .and_then(|df| File::open(df).ok())
+            .and_then(|f| map_file(&f).ok());
+        separate
+            .and_then(|bytes| from(&bytes))
+            .unwrap_or(DwarfState::Missing)
+    }
+
+    /// Reads the line tables now (they are otherwise read at the first `location`): lets a
+    /// caller load them on another thread while it does something else.
+    pub fn preload_lines(&self) {
+        self.dwarf.get_or_init(|| self.load_dwarf());
     }
 
     /// Source file and line of `svma`, when DWARF line tables are present.
     pub fn location(&self, svma: u64) -> Option<(String, Option<u32>)> {
-        let mut state = self.dwarf.lock().ok()?;
-        if matches!(*state, DwarfState::NotLoaded) {
-            *state = match self.load_dwarf() {
-                Some(ctx) => DwarfState::Loaded(Box::new(ctx)),
-                None => DwarfState::Missing,
-            };
+        match self.dwarf.get_or_init(|| self.load_dwarf()) {
+            DwarfState::Missing => None,
+            DwarfState::ByUnit(t) => t.find(svma),
+            DwarfState::Whole(ctx) => {
+                let ctx = ctx.lock().ok()?;
+                let loc = ctx.find_location(svma).ok()??;
+                Some((loc.file?.to_string(), loc.line))
+            }
         }
-        let DwarfState::Loaded(ctx) = &*state else {
-            return None;
-        };
-        let loc = ctx.find_location(svma).ok()??;
-        Some((loc.file?.to_string(), loc.line))
     }
 
     fn cfi_index(&self) -> &[FdeRef] {
         self.cfi.index.get_or_init(|| {
             let mut out = Vec::new();
             let bases = &self.cfi.bases;
-            if let Some(s) = &self.cfi.eh_frame {
+            if let (Some(s), None) = (&self.cfi.eh_frame, &self.cfi.eh_frame_hdr) {
                 index_entries(s, bases, CfiKind::EhFrame, &mut out);
             }
             if let Some(s) = &self.cfi.debug_frame {
@@ -444,7 +515,7 @@ impl ElfModule {
     }
 
     pub fn has_cfi(&self) -> bool {
-        !self.cfi_index().is_empty()
+        self.cfi.eh_frame_hdr.is_some() || !self.cfi_index().is_empty()
     }
 
     /// The unwind rule in force at `svma`, or None when no FDE covers it.
@@ -453,6 +524,15 @@ impl ElfModule {
         svma: u64,
         ctx: &mut gimli::UnwindContext<usize>,
     ) -> Option<UnwindRow> {
+        if let (Some(hdr), Some(eh)) = (&self.cfi.eh_frame_hdr, &self.cfi.eh_frame) {
+            let fde = hdr.table().and_then(|t| {
+                t.fde_for_address(eh, &self.cfi.bases, svma, gimli::EhFrame::cie_from_offset)
+                    .ok()
+            });
+            if let Some(row) = fde.and_then(|f| row_of(eh, &self.cfi.bases, &f, svma, ctx)) {
+                return Some(row);
+            }
+        }
         let index = self.cfi_index();
         let i = index.partition_point(|f| f.start <= svma);
         let candidates = index[..i].iter().rev().take(4).filter(|f| svma < f.end);
@@ -516,6 +596,17 @@ where
             s.cie_from_offset(b, o)
         })
         .ok()?;
+    row_of(section, bases, &fde, svma, ctx)
+}
+
+/// The row of `fde` in force at `svma`, made owned.
+fn row_of<S: UnwindSection<Reader>>(
+    section: &S,
+    bases: &gimli::BaseAddresses,
+    fde: &gimli::FrameDescriptionEntry<Reader>,
+    svma: u64,
+    ctx: &mut gimli::UnwindContext<usize>,
+) -> Option<UnwindRow> {
     let ra_register = fde.cie().return_address_register().0;
     let signal_frame = fde.is_signal_trampoline();
     let row = fde
@@ -553,4 +644,101 @@ where
         rules,
         signal_frame,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// addr2line over every section: the answer `location` must give.
+    fn whole_context(data: &Bytes) -> Option<addr2line::Context<Reader>> {
+        let file = ElfFile64::<Endianness>::parse(&**data).ok()?;
+        let dwarf = gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
+            Ok(section_reader(data, &file, id.name()).unwrap_or_else(|| {
+                EndianReader::new(Bytes(Arc::new(Backing::Owned(Vec::new()))), LittleEndian)
+            }))
+        })
+        .ok()?;
+        addr2line::Context::from_dwarf(dwarf).ok()
+    }
+
+    fn same_lines_as_addr2line(path: &Path) -> usize {
+        let m = ElfModule::open(path).unwrap();
+        let data = match &m.debug_file {
+            Some(df)
+                if section_reader(&m.data, &ElfFile64::parse(&*m.data).unwrap(), ".debug_info")
+                    .is_none() =>
+            {
+                map_file(&File::open(df).unwrap()).unwrap()
+            }
+            _ => m.data.clone(),
+        };
+        let Some(ctx) = whole_context(&data) else {
+            return 0;
+        };
+        // Code only: a linker leaves the ranges of discarded functions at address 0, where
+        // both answers are noise.
+        let text: Vec<(u64, u64)> = ElfFile64::<Endianness>::parse(&*m.data)
+            .unwrap()
+            .sections()
+            .filter(|s| s.kind() == object::SectionKind::Text)
+            .map(|s| (s.address(), s.address() + s.size()))
+            .collect();
+        let funcs: Vec<&Sym> = m
+            .symbols()
+            .iter()
+            .filter(|s| s.size > 0 && text.iter().any(|(a, b)| *a <= s.addr && s.addr < *b))
+            .collect();
+        let step = (funcs.len() / 1500).max(1);
+        let mut compared = 0;
+        for s in funcs.iter().step_by(step) {
+            for probe in [s.addr, s.addr + s.size / 2] {
+                let want = ctx
+                    .find_location(probe)
+                    .ok()
+                    .flatten()
+                    .and_then(|l| Some((l.file?.to_string(), l.line)));
+                assert_eq!(
+                    m.location(probe),
+                    want,
+                    "{} at {probe:#x} in {}",
+                    s.raw,
+                    path.display()
+                );
+                compared += usize::from(want.is_some());
+            }
+        }
+        compared
+    }
+
+    #[test]
+    fn lines_by_unit_are_those_addr2line_finds() {
+        let me = std::env::current_exe().unwrap();
+        assert!(
+            same_lines_as_addr2line(&me) > 100,
+            "our own binary has line tables"
+        );
+        // libc: with libc6-dbg its lines live in a separate, compressed debug file.
+        let libc = Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6");
+        if libc.exists() {
+            same_lines_as_addr2line(libc);
+        }
+    }
+
+    #[test]
+    fn unwind_rows_come_from_the_search_table() {
+        let me = std::env::current_exe().unwrap();
+        let m = ElfModule::open(&me).unwrap();
+        assert!(
+            m.cfi.eh_frame_hdr.is_some(),
+            "a linked binary has .eh_frame_hdr"
+        );
+        let mut ctx = gimli::UnwindContext::new();
+        let f = m.symbols().iter().find(|s| s.raw == "main").expect("main");
+        assert!(m.unwind_row(f.addr, &mut ctx).is_some());
+        assert!(
+            m.cfi.index.get().is_none(),
+            "no FDE walk for an address the table covers"
+        );
+    }
 }

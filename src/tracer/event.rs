@@ -3,6 +3,7 @@
 
 use super::debugregs::WatchKind;
 use super::error::TraceError;
+use super::regsets::RegisterSets;
 use super::signals::Policy;
 use super::status::{ExitKind, RawStatus};
 use super::thread::{StopCause, ThreadState, Tid};
@@ -289,6 +290,9 @@ pub enum Command {
         addr: u64,
     },
     Snapshot,
+    /// Every stopped thread's FP/SSE state, XSAVE area and held signal's siginfo (for a core
+    /// file); only while every thread is stopped.
+    ReadRegisterSets,
     SetSignalPolicy {
         sig: i32,
         policy: Policy,
@@ -314,4 +318,6 @@ pub enum Reply {
     Memory(MemoryRead),
     Snapshot(Box<Snapshot>),
     Watchpoint(WatchpointInfo),
+    /// Per stopped thread, in tid order.
+    RegisterSets(Vec<(Tid, RegisterSets)>),
 }

@@ -121,6 +121,48 @@ pub fn write_debugreg(tid: Tid, n: usize, value: u64) -> Result<()> {
         .map_err(|e| TraceError::from_thread_errno("PTRACE_POKEUSER", tid, e))
 }
 
+/// PTRACE_GETREGSET of one note type into `buf`; the kernel says how much it filled (the
+/// iovec's length on return).
+pub fn getregset(tid: Tid, note: i32, buf: &mut [u8]) -> Result<usize> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: the iovec describes `buf`, live and writable for its whole length; the kernel
+    // writes at most iov_len bytes there and updates iov_len.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGSET,
+            tid,
+            note as usize,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    if r < 0 {
+        return Err(TraceError::from_thread_errno(
+            "PTRACE_GETREGSET",
+            tid,
+            nix::errno::Errno::last(),
+        ));
+    }
+    Ok(iov.iov_len.min(buf.len()))
+}
+
+/// PTRACE_GETSIGINFO as the kernel's 128 bytes (what a core's NT_SIGINFO holds).
+pub fn siginfo_bytes(tid: Tid) -> Result<[u8; 128]> {
+    let mut buf = [0u8; 128];
+    // SAFETY: siginfo_t is 128 bytes on x86-64; the kernel writes exactly that into `buf`.
+    let r = unsafe { libc::ptrace(libc::PTRACE_GETSIGINFO, tid, 0usize, buf.as_mut_ptr()) };
+    if r < 0 {
+        return Err(TraceError::from_thread_errno(
+            "PTRACE_GETSIGINFO",
+            tid,
+            nix::errno::Errno::last(),
+        ));
+    }
+    Ok(buf)
+}
+
 pub fn gettid() -> Tid {
     nix::unistd::gettid().as_raw()
 }

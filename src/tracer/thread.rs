@@ -6,6 +6,7 @@
 //! ends see; `TraceeState` is the engine's own finer view of the same thread (listening,
 //! newborn, released, zombie), moved by `TraceeState::after` from each decision.
 
+use super::cannot_stop::Unstoppable;
 use super::signals::{signal_name, Policy};
 use super::status::{ExitKind, PtraceEvent, WaitStatus};
 use serde::Serialize;
@@ -26,6 +27,10 @@ pub enum ThreadState {
     Exiting,
     Exited,
     Detached,
+    /// Interrupted, but in a wait no interrupt ends (a vfork parent, a D-state sleep): the
+    /// all-stop went on without it. It stops, before running any user instruction, once that
+    /// wait ends.
+    CannotStop,
 }
 
 impl ThreadState {
@@ -38,14 +43,16 @@ impl ThreadState {
             Self::Exiting => "exiting",
             Self::Exited => "exited",
             Self::Detached => "detached",
+            Self::CannotStop => "cannot stop",
         }
     }
 
-    /// A thread in one of these states will not run until the tracer resumes it.
+    /// A thread in one of these states will not run user code until the tracer resumes it
+    /// (one that cannot stop is inside the kernel, with our interrupt queued for its return).
     pub fn is_settled(self) -> bool {
         matches!(
             self,
-            Self::Stopped | Self::Exiting | Self::Exited | Self::Detached
+            Self::Stopped | Self::Exiting | Self::Exited | Self::Detached | Self::CannotStop
         )
     }
 }
@@ -84,6 +91,11 @@ pub(crate) enum TraceeState {
     Zombie,
     Exited,
     Detached,
+    /// Interrupted, but it did not stop in time and /proc says why (see `cannot_stop`). Our
+    /// interrupt is still queued: its report, whenever it comes, is that of a thread stopping.
+    CannotStop {
+        why: Unstoppable,
+    },
 }
 
 impl TraceeState {
@@ -98,6 +110,7 @@ impl TraceeState {
             T::Exiting | T::Released | T::Zombie => ThreadState::Exiting,
             T::Exited => ThreadState::Exited,
             T::Detached => ThreadState::Detached,
+            T::CannotStop { .. } => ThreadState::CannotStop,
         }
     }
 
@@ -125,6 +138,8 @@ impl TraceeState {
             },
             ThreadState::Exiting => T::Exiting,
             ThreadState::Detached => T::Detached,
+            // `decide` never answers this: only the engine's straggler look sets it.
+            ThreadState::CannotStop => self,
         }
     }
 }
@@ -157,6 +172,10 @@ pub enum StopCause {
     Watchpoint {
         addr: u64,
     },
+    /// Not stopped: the all-stop went on without it (see `ThreadState::CannotStop`).
+    CannotStop {
+        why: Unstoppable,
+    },
 }
 
 impl fmt::Display for StopCause {
@@ -171,6 +190,7 @@ impl fmt::Display for StopCause {
             Self::Exec => write!(f, "exec"),
             Self::GroupStop { sig } => write!(f, "group-stop {}", signal_name(*sig)),
             Self::Watchpoint { addr } => write!(f, "watchpoint {addr:#x}"),
+            Self::CannotStop { why } => write!(f, "cannot stop: {why}"),
         }
     }
 }
@@ -268,6 +288,12 @@ impl Decision {
 pub fn decide(prev: ThreadState, status: WaitStatus, facts: &StopFacts) -> Decision {
     use Action::*;
     use ThreadState as S;
+    // A thread that could not stop still has our interrupt queued: whatever it reports, it
+    // reports as a thread on its way to a stop.
+    let prev = match prev {
+        S::CannotStop => S::Stopping,
+        other => other,
+    };
     let was_running = prev == S::Running;
     // A report while stepping, or while we were stopping the thread, ends there; a report while
     // running is a stop of the thread's own.
@@ -752,6 +778,32 @@ mod tests {
         assert!(!TraceeState::Exited.is_live());
         assert!(TraceeState::Exiting.is_live());
         assert!(TraceeState::Detached.is_live());
+    }
+
+    #[test]
+    fn a_thread_that_could_not_stop_reports_as_one_stopping() {
+        let d = decide(S::CannotStop, WaitStatus::InterruptStop, &facts());
+        assert_eq!(
+            (d.state, d.action, d.stops_world),
+            (S::Stopped, Action::Rest, false)
+        );
+        // Its vfork ended: PTRACE_EVENT_VFORK_DONE comes first, and holds it too.
+        let done = WaitStatus::EventStop {
+            event: PtraceEvent::VforkDone,
+        };
+        assert_eq!(decide(S::CannotStop, done, &facts()).state, S::Stopped);
+        let why = Unstoppable::Vfork { child: Some(77) };
+        let t = TraceeState::CannotStop { why };
+        assert_eq!(t.view(), S::CannotStop);
+        assert!(t.is_live() && S::CannotStop.is_settled());
+        assert_eq!(
+            t.after(&decision(S::Stopped, Action::Rest)),
+            TraceeState::Stopped
+        );
+        assert_eq!(
+            StopCause::CannotStop { why }.to_string(),
+            "cannot stop: in vfork, child 77"
+        );
     }
 
     #[test]

@@ -73,6 +73,7 @@ impl Engine {
             Phase::Stopped { by: first } => Phase::Stopped { by: first.or(by) },
             over @ (Phase::Killing | Phase::Exited { .. } | Phase::Finished { .. }) => over,
         };
+        self.watch_stragglers();
     }
 
     /// Every thread has reported: take our bytes out and publish the picture. False when a
@@ -100,6 +101,7 @@ impl Engine {
             return false;
         }
         self.refresh_names(false);
+        self.stragglers = None;
         self.phase = Phase::Stopped {
             by: self.phase.stopped_by(),
         };

@@ -70,6 +70,7 @@ impl Engine {
                 self.refresh_names(true);
                 Ok(Reply::Snapshot(Box::new(self.snapshot())))
             }
+            Command::ReadRegisterSets => self.read_register_sets(),
             Command::SetSignalPolicy { sig, policy } => {
                 self.policy.set(sig, policy);
                 Ok(Reply::Done)
@@ -105,6 +106,11 @@ impl Engine {
             return Err(TraceError::ThreadExited(tid));
         }
         let state = t.state.view();
+        if let TraceeState::CannotStop { why } = t.state {
+            return Err(TraceError::WrongState(format!(
+                "thread {tid} could not be stopped ({why})"
+            )));
+        }
         if !matches!(state, ThreadState::Stopped | ThreadState::Exiting) {
             return Err(TraceError::WrongState(format!(
                 "thread {tid} is {state}: stop it first"

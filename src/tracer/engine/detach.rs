@@ -25,9 +25,13 @@ impl Engine {
             // From a signal-delivery-stop PTRACE_DETACH delivers the held signal; from an
             // event-stop the argument would be ignored, but then no signal is held.
             let sig = t.held_signal.take().unwrap_or(0);
-            let _ = pt::detach(tid, sig);
+            let detached = pt::detach(tid, sig).is_ok();
             t.state = TraceeState::Detached;
-            let note = if sig != 0 {
+            let note = if !detached && old == ThreadState::CannotStop {
+                // PTRACE_DETACH needs a stopped tracee. The kernel detaches every tracee of a
+                // tracer thread that exits (exit_ptrace), which this one does next.
+                "never stopped, so not detachable: let go when the tracer thread exits"
+            } else if sig != 0 {
                 "PTRACE_DETACH delivering the held signal"
             } else {
                 "PTRACE_DETACH"

@@ -17,7 +17,9 @@ mod commands;
 mod detach;
 mod int3;
 mod phase;
+mod regsets;
 mod stops;
+mod stragglers;
 #[cfg(test)]
 mod tests;
 mod watch;
@@ -69,6 +71,9 @@ pub(super) struct Engine {
     /// An action of ours just set threads moving: look for their reports briefly before
     /// sleeping (see `reap_soon`). An optimisation, not a phase.
     expect_reports: bool,
+    /// While an all-stop waits for threads: when to ask /proc about those that have not
+    /// stopped (`stragglers.rs`).
+    stragglers: Option<stragglers::StragglerWatch>,
 }
 
 pub(super) fn run(
@@ -133,6 +138,7 @@ impl Engine {
             settling: Vec::new(),
             shared: shared.clone(),
             expect_reports: false,
+            stragglers: None,
         }
     }
 
@@ -176,10 +182,12 @@ impl Engine {
                     revents: 0,
                 },
             ];
-            // Blocks with no timeout: an idle target costs nothing. EINTR (our own SIGCHLD
-            // handler running on this thread) just loops.
+            // Blocks with no timeout (an idle target costs nothing), except while an all-stop
+            // waits for threads that may never stop. EINTR (our own SIGCHLD handler running
+            // on this thread) just loops.
+            let timeout = self.poll_timeout_ms();
             // SAFETY: `fds` is a live array of two initialised pollfd, and nfds says two.
-            unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
             wake.drain();
             bell.drain();
         }

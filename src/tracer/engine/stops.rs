@@ -28,6 +28,14 @@ impl Engine {
         };
         let before = thread.state;
         let prev = before.view();
+        // One that could not stop still has our interrupt queued: it is driven as a thread on
+        // its way to a stop (`decide` reads it so too).
+        let unstoppable = matches!(before, TraceeState::CannotStop { .. });
+        let driven = if unstoppable {
+            ThreadState::Stopping
+        } else {
+            prev
+        };
         let mut facts = StopFacts {
             stop_on_thread_events: self.stop_on_thread_events,
             listening: before == TraceeState::Listening,
@@ -62,6 +70,9 @@ impl Engine {
             return;
         };
         t.state = before.after(&d);
+        if unstoppable {
+            t.cause = None;
+        }
         if d.cause.is_some() {
             t.cause = d.cause;
         }
@@ -76,7 +87,7 @@ impl Engine {
         if matches!(status.decoded, WaitStatus::SignalDeliveryStop { .. }) {
             t.step_trap_due = matches!(d.action, Action::StepAgain { .. });
         }
-        let note = self.carry_out(tid, prev, d.action, &status);
+        let note = self.carry_out(tid, driven, d.action, &status);
         self.transition(tid, prev, d.state, Some(status), note);
 
         if let WaitStatus::EventStop { event } = status.decoded {
@@ -95,6 +106,9 @@ impl Engine {
         }
         if before == (TraceeState::Newborn { join: true }) {
             self.resume_newborn(tid);
+        }
+        if unstoppable {
+            self.stopped_at_last(tid);
         }
     }
 

@@ -144,19 +144,20 @@ impl Engine {
         let due = self
             .tracees
             .tids_where(|t| t.is_live() && t.debug.plan_disarm().is_some());
-        let mut armed = Vec::new();
-        for tid in due {
-            let debug = self.tracee_debug(tid);
-            if debug.armed() {
-                armed.push(tid);
-            }
-            let plan = Vec::from_iter(debug.plan_disarm());
-            match self.write_debugregs(tid, &plan) {
-                Ok(()) | Err(TraceError::ThreadExited(_)) => {}
-                Err(e) => self.note(Some(tid), format!("cannot clear DR7: {e}")),
-            }
+        due.into_iter().filter(|tid| self.disarm(*tid)).collect()
+    }
+
+    /// DR7 0 on one thread at rest; says whether it was armed.
+    pub(super) fn disarm(&mut self, tid: Tid) -> bool {
+        let debug = self.tracee_debug(tid);
+        let Some(plan) = debug.plan_disarm() else {
+            return false;
+        };
+        match self.write_debugregs(tid, &[plan]) {
+            Ok(()) | Err(TraceError::ThreadExited(_)) => {}
+            Err(e) => self.note(Some(tid), format!("cannot clear DR7: {e}")),
         }
-        armed
+        debug.armed()
     }
 
     /// Letting go of `tid`: DR7 and every address of ours back to 0.

@@ -1,18 +1,24 @@
 //! `ptscope dump PID`: attach, stop every thread, print them, detach; and, unless asked not
 //! to, say why the process is hung (src/analysis): a summary, deadlocks, lock waits by holder,
 //! and the threads grouped by identical stack.
+//!
+//! The process is stopped only to copy: everything that can be read while it runs is read
+//! before the stop (the kernel view, the memory map, the symbol and unwind tables of every
+//! mapped file) or after the detach (the stack walks, from copies, and the rest of the
+//! analysis). Stopped, it costs only the registers, the lock words the waits point at and
+//! each thread's stack bytes (`stacks.rs`).
+
+mod stacks;
 
 use crate::analysis::{self, facts::ThreadInput, gather, Analysis};
-use crate::procinfo::{self, ProcReader, ThreadKernelView};
+use crate::procinfo::{self, ThreadKernelView};
 use crate::symbols::{self, Backtrace, Symbolizer};
 use crate::text::sanitize;
 use crate::tracer::memory::Memory;
-use crate::tracer::{
-    EventKind, Options, ProcessState, Snapshot, ThreadInfo, ThreadState, Tid, TraceError,
-    TracerHandle,
-};
+use crate::tracer::{EventKind, Options, ProcessState, Snapshot, Tid, TraceError, TracerHandle};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long to wait for every thread to stop. A thread in uninterruptible sleep (D) stops only
@@ -29,8 +35,6 @@ pub struct Dump {
     /// Read before the stop for the analysis (off-CPU times, kernel stacks).
     pub prestop: gather::PreStop,
     pub analysis: Option<Analysis>,
-    /// Why the process was left running instead of stopped, when it was.
-    pub not_stopped: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,82 +55,101 @@ pub fn take(pid: i32, backtraces: bool) -> Result<Dump, TraceError> {
     )
 }
 
-/// A thread inside vfork(): in D until its child execs or exits, and PTRACE_INTERRUPT does
-/// not stop it before that (so an all-stop would wait for it).
-fn in_vfork(k: &ThreadKernelView) -> bool {
-    analysis::waits::in_vfork(k, None)
-}
-
-/// The threads still in vfork after a second look (a posix_spawn's vfork is usually over in
-/// microseconds, so one that lasted the whole kernel-view pass is worth a second read).
-fn stuck_in_vfork(pid: i32, kernel: &BTreeMap<Tid, ThreadKernelView>) -> Vec<Tid> {
-    let mut r = ProcReader::new();
-    kernel
-        .values()
-        .filter(|k| in_vfork(k))
-        .filter(|k| r.thread(pid, k.tid).is_ok_and(|again| in_vfork(&again)))
-        .map(|k| k.tid)
-        .collect()
-}
-
-/// The snapshot of a process we did not stop: every thread as the kernel view saw it.
-fn unstopped_snapshot(pid: i32, kernel: &BTreeMap<Tid, ThreadKernelView>) -> Snapshot {
-    Snapshot {
-        pid,
-        state: ProcessState::Running,
-        threads: kernel
-            .values()
-            .map(|k| ThreadInfo {
-                tid: k.tid,
-                name: k.comm.clone(),
-                state: ThreadState::Running,
-                cause: None,
-                regs: None,
-                pending_signal: None,
-                zombie: k.state == 'Z',
-            })
-            .collect(),
-        breakpoints: Vec::new(),
-        watchpoints: Vec::new(),
-        stopped_by: None,
-    }
-}
-
 pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
-    // Both passes over /proc before the stop, side by side: the kernel view here, the
-    // analysis's off-CPU times on a second thread.
-    let (kernel, prestop) = std::thread::scope(|s| {
+    // Before the stop, side by side: the kernel view here, the analysis's off-CPU times and
+    // the symbols (the memory map, then every mapped file's symbol and unwind tables) on
+    // two more threads.
+    let (kernel, prestop, sym) = std::thread::scope(|s| {
         let pre = opts.analysis.then(|| s.spawn(|| gather::before_stop(pid)));
+        let sym = opts.backtraces.then(|| {
+            s.spawn(|| {
+                let sym = Symbolizer::new(pid).ok()?;
+                sym.preload();
+                Some(sym)
+            })
+        });
         let kernel: BTreeMap<Tid, ThreadKernelView> = procinfo::read_threads(pid)
             .map(|v| v.into_iter().map(|k| (k.tid, k)).collect())
             .unwrap_or_default();
         let prestop = pre.and_then(|h| h.join().ok()).unwrap_or_default();
-        (kernel, prestop)
+        let sym = sym.and_then(|h| h.join().ok()).flatten();
+        (kernel, prestop, sym)
     });
-    let vforking = stuck_in_vfork(pid, &kernel);
-    if !vforking.is_empty() {
-        // Until the engine can leave a thread it cannot stop out of an all-stop, attaching
-        // would wait for this thread's child: report the kernel's view instead, at once.
-        let tids: Vec<String> = vforking.iter().map(Tid::to_string).collect();
-        let why = format!(
-            "thread {} is inside vfork(), which ptrace cannot interrupt until its child execs or \
-             exits: not stopped, kernel view only (no registers or stacks)",
-            tids.join(", ")
-        );
+    let room = sym.as_ref().map(|s| stacks::prepare(&kernel, s.maps()));
+    let loader = AtomicI32::new(0);
+    std::thread::scope(|s| {
+        // Source lines are the one slow part of symbols when debug info is compressed (libc's
+        // with libc6-dbg): read those of the modules the threads sleep in, and of the
+        // program, on a thread of their own, at the lowest priority while the process is
+        // stopped (its threads must get the CPU to stop and to resume), normal after.
+        if let Some(sym) = &sym {
+            let mut pcs: Vec<u64> = kernel
+                .values()
+                .filter_map(|k| match k.syscall {
+                    procinfo::SyscallState::InSyscall { pc, .. }
+                    | procinfo::SyscallState::NotInSyscall { pc, .. } => Some(pc),
+                    _ => None,
+                })
+                .collect();
+            pcs.extend(sym.maps().first().map(|m| m.start));
+            let loader = &loader;
+            s.spawn(move || {
+                let me = nix::unistd::gettid().as_raw();
+                loader.store(me, Ordering::Release);
+                set_nice(me, 19);
+                sym.preload_lines(&pcs);
+            });
+        }
+        let stopped = stop_and_copy(pid, opts, &kernel, sym.as_ref(), room)?;
+        set_nice(loader.load(Ordering::Acquire), 0);
+        let StopCopy {
+            snapshot,
+            copies,
+            lock_words,
+        } = stopped;
+        let stacks = match (&sym, &copies) {
+            (Some(sym), Some(c)) => c.walk_all(sym),
+            _ => BTreeMap::new(),
+        };
         let mut d = Dump {
-            snapshot: unstopped_snapshot(pid, &kernel),
+            snapshot,
             kernel,
-            stacks: BTreeMap::new(),
+            stacks,
             prestop,
             analysis: None,
-            not_stopped: Some(why),
         };
         if opts.analysis {
-            let sym = opts.backtraces.then(|| Symbolizer::new(pid).ok()).flatten();
-            d.analysis = Some(analyse(&d, &gather::Stopped::default(), sym.as_ref()));
+            d.analysis = Some(analyse(&d, &lock_words, sym.as_ref()));
         }
-        return Ok(d);
+        Ok(d)
+    })
+}
+
+/// Sets the nice value of one of our threads (0 does nothing, a failure is harmless: only
+/// the order in which the CPU is shared changes).
+fn set_nice(tid: i32, nice: i32) {
+    if tid > 0 {
+        // SAFETY: setpriority on a thread id of our own; no memory is passed.
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) };
     }
+}
+
+/// What is taken while every thread holds still.
+struct StopCopy {
+    snapshot: Snapshot,
+    copies: Option<stacks::StackCopies>,
+    lock_words: gather::Stopped,
+}
+
+/// Attaches, waits for the all-stop (bounded: the engine lets be, with the reason, a thread
+/// that cannot stop), copies the registers, the stacks and the lock words, detaches.
+fn stop_and_copy(
+    pid: i32,
+    opts: DumpOptions,
+    kernel: &BTreeMap<Tid, ThreadKernelView>,
+    sym: Option<&Symbolizer>,
+    room: Option<Vec<u8>>,
+) -> Result<StopCopy, TraceError> {
     let handle = TracerHandle::attach(
         pid,
         Options {
@@ -151,43 +174,44 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
         Some(s) => s,
         None => handle.snapshot()?,
     };
-    // Without stack walks the analysis names no data symbols either: loading the modules'
-    // symbol tables would cost that fast mode more than everything else it does.
-    let sym = if opts.backtraces {
-        Symbolizer::new(pid).ok()
-    } else {
-        None
-    };
+    // Stack memory and lock words are read with the engine's bulk reader: no ptrace call, so
+    // it runs here while the tracer thread keeps every thread stopped, and no int3 of ours is
+    // in memory at rest.
     let mem = snapshot
         .threads
         .iter()
-        .filter(|t| !t.zombie)
-        .find_map(|t| Memory::open_thread(pid, t.tid).ok());
-    let stacks = match (&sym, &mem, opts.backtraces) {
-        (Some(sym), Some(mem), true) => unwind_all(sym, mem, &snapshot),
-        _ => BTreeMap::new(),
+        .filter(|t| !t.zombie && t.regs.is_some())
+        .find_map(|t| Memory::open_read_only(t.tid).ok());
+    let copies = match (&mem, sym, room) {
+        (Some(mem), Some(sym), Some(room)) => Some(stacks::copy(mem, &snapshot, sym.maps(), room)),
+        _ => None,
     };
-    let mut d = Dump {
-        snapshot,
-        kernel,
-        stacks,
-        prestop,
-        analysis: None,
-        not_stopped: None,
-    };
-    // The lock words and poll arrays the waits point at, while every thread holds still: a
-    // few process_vm_readv calls per waiting thread, no ptrace request.
-    let stopped = match (&mem, opts.analysis) {
+    // The lock words and poll arrays the waits point at: a few process_vm_readv calls per
+    // waiting thread. A thread that may be a refused PI locker needs its frames to find the
+    // mutex it was locking: only those few are walked now, from the copies.
+    let lock_words = match (&mem, opts.analysis) {
         (Some(mem), true) => {
-            gather::while_stopped(&inputs(&d), &mut |addr, len| mem.read(addr, len))
+            let (none, pre) = (BTreeMap::new(), gather::PreStop::default());
+            let refused: Vec<Tid> = inputs_of(&snapshot, kernel, &none, &pre)
+                .iter()
+                .filter(|t| analysis::waits::may_be_refused(t))
+                .map(|t| t.tid)
+                .collect();
+            let stacks = match (&copies, sym) {
+                (Some(c), Some(sym)) if !refused.is_empty() => c.walk(sym, &refused),
+                _ => BTreeMap::new(),
+            };
+            let threads = inputs_of(&snapshot, kernel, &stacks, &pre);
+            gather::while_stopped(&threads, &mut |addr, len| mem.read(addr, len))
         }
         _ => gather::Stopped::default(),
     };
     handle.shutdown()?;
-    if opts.analysis {
-        d.analysis = Some(analyse(&d, &stopped, sym.as_ref()));
-    }
-    Ok(d)
+    Ok(StopCopy {
+        snapshot,
+        copies,
+        lock_words,
+    })
 }
 
 /// Everything after the detach: the process runs again while we think.
@@ -206,42 +230,28 @@ fn analyse(d: &Dump, stopped: &gather::Stopped, sym: Option<&Symbolizer>) -> Ana
 
 /// Each thread of the snapshot with what was read about it.
 fn inputs(d: &Dump) -> Vec<ThreadInput<'_>> {
-    d.snapshot
+    inputs_of(&d.snapshot, &d.kernel, &d.stacks, &d.prestop)
+}
+
+fn inputs_of<'a>(
+    snapshot: &'a Snapshot,
+    kernel: &'a BTreeMap<Tid, ThreadKernelView>,
+    stacks: &'a BTreeMap<Tid, Backtrace>,
+    prestop: &'a gather::PreStop,
+) -> Vec<ThreadInput<'a>> {
+    snapshot
         .threads
         .iter()
         .map(|t| ThreadInput {
             tid: t.tid,
             name: &t.name,
-            kernel: d.kernel.get(&t.tid),
-            frames: d
-                .stacks
-                .get(&t.tid)
-                .map_or(&[][..], |b| b.frames.as_slice()),
+            kernel: kernel.get(&t.tid),
+            frames: stacks.get(&t.tid).map_or(&[][..], |b| b.frames.as_slice()),
             regs: t.regs.as_ref(),
-            off_cpu_ms: d.prestop.off_cpu_ms.get(&t.tid).copied(),
-            kstack: d.prestop.kstacks.get(&t.tid).map(Vec::as_slice),
+            off_cpu_ms: prestop.off_cpu_ms.get(&t.tid).copied(),
+            kstack: prestop.kstacks.get(&t.tid).map(Vec::as_slice),
         })
         .collect()
-}
-
-/// Stack memory is read with the engine's bulk reader (process_vm_readv, /proc/PID/mem for
-/// the rest): it needs no ptrace call, so it runs here while the tracer thread keeps every
-/// thread stopped, and no int3 of ours is in memory at rest.
-fn unwind_all(sym: &Symbolizer, mem: &Memory, snap: &Snapshot) -> BTreeMap<Tid, Backtrace> {
-    let mut out = BTreeMap::new();
-    for t in &snap.threads {
-        let Some(regs) = t.regs else { continue };
-        let mut read = |addr: u64, buf: &mut [u8]| {
-            let got = mem.read(addr, buf.len());
-            buf[..got.len()].copy_from_slice(&got);
-            got.len()
-        };
-        out.insert(
-            t.tid,
-            symbols::unwind(sym, &regs, &mut read, symbols::MAX_DEPTH),
-        );
-    }
-    out
 }
 
 #[derive(Serialize)]
@@ -261,8 +271,6 @@ struct JsonThread<'a> {
 struct JsonDump<'a> {
     pid: i32,
     threads: Vec<JsonThread<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    not_stopped: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     summary: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -297,7 +305,6 @@ pub fn to_json(d: &Dump) -> String {
                 }),
             })
             .collect(),
-        not_stopped: d.not_stopped.as_deref(),
         summary: a.map(analysis::json::summary),
         deadlocks: a.map(analysis::json::deadlocks),
         groups: a.map(|a| analysis::json::groups(a, frames_of)),
@@ -384,9 +391,6 @@ pub fn to_text(d: &Dump, all: bool) -> String {
         snap.threads.len(),
         state_text(&snap.state)
     );
-    if let Some(why) = &d.not_stopped {
-        out.push_str(&format!("note: {}\n", sanitize(why)));
-    }
     if let Some(a) = &d.analysis {
         out.push('\n');
         out.push_str(&analysis::render::sections(
