@@ -432,6 +432,15 @@ pub fn run(pid: i32, req: &Request) -> Result<(), TraceError> {
     } else {
         to_text(&dump, req.all)
     };
-    println!("{}", text.trim_end());
+    // The process is detached already; a reader that went away early (`ptscope dump | head`)
+    // is no error of ours, and println! would panic on the closed pipe.
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{}", text.trim_end()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("ptscope: cannot write the dump: {e}");
+        }
+        _ => {}
+    }
     Ok(())
 }
