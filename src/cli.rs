@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand};
         ptscope PID            attach to a running process and open the inspector\n\
         ptscope -- CMD ARGS    start CMD under the tracer and open the inspector\n\
         ptscope demo           the inspector on a bundled demo program\n\
-        ptscope dump PID       every thread: kernel view, registers, backtrace; then detach\n\n\
+        ptscope dump PID       why it is hung: deadlocks, lock holders, stack groups; then detach\n\
+        ptscope core PID       a core file gdb opens (core.PID), the process paused only to copy\n\n\
         Quitting the inspector (q) removes every breakpoint and detaches, leaving an attached \
         process running as before; a program ptscope started is killed.",
     args_conflicts_with_subcommands = true
@@ -32,15 +33,46 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
-    /// Attach to PID, print every thread (kernel view, state, stop cause, registers, backtrace), detach.
+    /// Attach to PID, say why it is hung, detach.
+    #[command(
+        long_about = "Attach to PID, stop it for a moment, say why it is hung, detach: \
+        the process runs on as before.\n\n\
+        By default, for a process of any size: a summary line (how many threads run, wait on \
+        each kind of thing, are in a deadlock), every deadlock with the lock each thread waits \
+        for, who holds it and where in the code, lock waits by holder (the thread at the root \
+        of each chain and what it waits on itself), then the threads grouped by identical \
+        stack, largest group first, each stack printed once.\n\n\
+        --all adds every thread in full (kernel view, what it waits on, registers, backtrace); \
+        --json prints all of it for scripts."
+    )]
     Dump {
         pid: i32,
-        /// Machine-readable output (all 27 registers as hex strings).
+        /// Machine-readable output: every thread (all 27 registers as hex strings, kernel view,
+        /// frames, waits) plus summary, deadlocks and stack groups.
         #[arg(long)]
         json: bool,
-        /// Skip the stack walk (registers and kernel view only).
+        /// Skip the stack walk (registers and kernel view only; locks are then told from the
+        /// futex operation alone, so most show as plain futexes).
         #[arg(long)]
         no_backtrace: bool,
+        /// After the analysis, print every thread in full.
+        #[arg(long)]
+        all: bool,
+        /// No analysis: only every thread in full, as `thread apply all bt` would.
+        #[arg(long)]
+        no_analysis: bool,
+    },
+    /// Write a core file of PID (like gcore) that gdb opens; the process is stopped only while
+    /// its memory is copied, then runs on untraced.
+    Core {
+        pid: i32,
+        /// Output file (default core.PID in the current directory; a directory means DIR/core.PID).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
+        /// Write the file while the process stays stopped, with no copy in memory (for when
+        /// memory is short; the pause then lasts as long as the disk takes).
+        #[arg(long)]
+        stream: bool,
     },
     /// Open the inspector on a bundled demo program (workers, a lock, threads born and dying,
     /// a handled signal); the demo is killed when you quit.
@@ -55,6 +87,9 @@ pub enum Cmd {
         pid: i32,
         #[arg(value_parser = parse_addr)]
         addr: u64,
+        /// A write watchpoint on ADDR instead of a breakpoint.
+        #[arg(long)]
+        watch: bool,
     },
     /// Internal: run a bundled program to trace (used by tests and the demo).
     #[command(name = "__demo", hide = true)]
@@ -99,6 +134,11 @@ mod tests {
                 ..
             })
         ));
+        let c = parse(&["core", "77", "-o", "/tmp/x"]).unwrap();
+        assert!(matches!(
+            c.command,
+            Some(Cmd::Core { pid: 77, output: Some(ref p), stream: false }) if p.as_os_str() == "/tmp/x"
+        ));
         let c = parse(&["__demo", "demo", "--seconds", "3"]).unwrap();
         match c.command {
             Some(Cmd::Program { name, args }) => {
@@ -121,7 +161,7 @@ mod tests {
         let help = <Cli as clap::CommandFactory>::command()
             .render_long_help()
             .to_string();
-        for word in ["ptscope PID", "-- CMD ARGS", "demo", "dump"] {
+        for word in ["ptscope PID", "-- CMD ARGS", "demo", "dump", "core"] {
             assert!(help.contains(word), "{word} missing from:\n{help}");
         }
         assert!(!help.contains("__demo"));

@@ -3,7 +3,9 @@
 #[cfg(not(all(target_os = "linux", target_arch = "x86_64")))]
 compile_error!("ptscope works on Linux x86-64 only: it speaks the amd64 ptrace register set.");
 
+pub mod analysis;
 pub mod cli;
+pub mod coredump;
 pub mod demo;
 pub mod disasm;
 pub mod dump;

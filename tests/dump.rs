@@ -12,7 +12,7 @@ fn dump(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn json_lists_every_thread_with_all_27_registers() {
-    let mut lab = Lab::start(4);
+    let mut lab = start_lab(4);
     let out = dump(&[&lab.pid.to_string(), "--json"]);
     assert!(
         out.status.success(),
@@ -45,15 +45,15 @@ fn json_lists_every_thread_with_all_27_registers() {
     }
     assert!(threads.iter().any(|t| t["name"] == "idle-3"));
     assert_untraced_and_running(lab.pid);
-    lab.assert_alive();
+    assert_alive(&mut lab);
 }
 
 #[test]
 fn text_names_each_thread_and_escapes_hostile_names() {
-    let mut lab = Lab::start(1);
-    lab.send("spawn \x1b[31mevil\x07");
-    lab.expect("spawned ");
-    let out = dump(&[&lab.pid.to_string()]);
+    let mut lab = start_lab(1);
+    lab.send("spawn \x1b[31mevil\x07").unwrap();
+    lab.wait_line("spawned ").unwrap();
+    let out = dump(&[&lab.pid.to_string(), "--all"]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
@@ -91,7 +91,7 @@ fn errors_are_one_line_with_exit_code_1() {
 
 #[test]
 fn a_thread_id_is_not_a_process() {
-    let lab = Lab::start(1);
+    let lab = start_lab(1);
     let tid = lab.tids[1];
     let out = dump(&[&tid.to_string()]);
     assert_eq!(out.status.code(), Some(1));
@@ -157,7 +157,7 @@ fn json_has_the_kernel_view_and_the_call_chain_of_each_thread() {
 #[test]
 fn text_reads_like_a_thread_backtrace() {
     let t = symbols_support::start_default();
-    let out = dump(&[&t.pid.to_string()]);
+    let out = dump(&[&t.pid.to_string(), "--all"]);
     let text = String::from_utf8(out.stdout).unwrap();
     let block = text
         .split("\nthread ")

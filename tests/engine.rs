@@ -23,7 +23,7 @@ fn attach_stopped(lab: &Lab) -> TracerHandle {
 fn leave(h: TracerHandle, lab: &mut Lab) {
     h.shutdown().expect("detach");
     assert_untraced_and_running(lab.pid);
-    lab.assert_alive();
+    assert_alive(lab);
 }
 
 fn regs(h: &TracerHandle, tid: i32) -> ptscope::tracer::Registers {
@@ -46,7 +46,7 @@ fn cont(h: &TracerHandle) {
 
 #[test]
 fn attach_stops_every_thread_of_a_50_thread_process_and_detach_restores_it() {
-    let mut lab = Lab::start(50);
+    let mut lab = start_lab(50);
     let h = attach(&lab);
     let snap = wait_all_stopped(&h);
     let tids = task_ids(lab.pid);
@@ -68,15 +68,15 @@ fn attach_stops_every_thread_of_a_50_thread_process_and_detach_restores_it() {
     assert!(snap.threads.iter().any(|t| t.name == "idle-49"));
     h.shutdown().expect("detach");
     assert_untraced_and_running(lab.pid);
-    lab.assert_alive();
+    assert_alive(&mut lab);
 }
 
 #[test]
 fn a_thread_created_after_attach_is_traced_and_stopped() {
-    let mut lab = Lab::start(2);
+    let mut lab = start_lab(2);
     let h = attach_stopped(&lab);
     cont(&h);
-    lab.send("spawn newbie");
+    lab.send("spawn newbie").unwrap();
     let snap = wait_all_stopped(&h);
     let creator = snap.stopped_by.expect("a thread caused the stop");
     let cause = snap
@@ -98,7 +98,11 @@ fn a_thread_created_after_attach_is_traced_and_stopped() {
     assert_ne!(status_field(lab.pid, new_tid, "TracerPid"), "0");
     cont(&h);
     assert_eq!(
-        lab.expect("spawned ").split_whitespace().nth(1).unwrap(),
+        lab.wait_line("spawned ")
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap(),
         new_tid.to_string()
     );
     h.shutdown().unwrap();
@@ -107,10 +111,10 @@ fn a_thread_created_after_attach_is_traced_and_stopped() {
 
 #[test]
 fn a_thread_exit_reports_its_code() {
-    let mut lab = Lab::start(1);
+    let mut lab = start_lab(1);
     let h = attach_stopped(&lab);
     cont(&h);
-    lab.send("exit-thread 7");
+    lab.send("exit-thread 7").unwrap();
     // Its birth and its exit each stop the world (thread events stop by default); the exit
     // may be reported within the birth's all-stop or in one of its own.
     let mut exiting = None;
@@ -150,8 +154,8 @@ fn a_thread_exit_reports_its_code() {
 
 #[test]
 fn breakpoint_hit_continue_and_hit_again() {
-    let mut lab = Lab::start(1);
-    let hot_tid = lab.command_tid("hot");
+    let mut lab = start_lab(1);
+    let hot_tid = lab.command_tid("hot").unwrap();
     let original = read_proc_mem(lab.pid, lab.hot, 16);
     let h = attach_stopped(&lab);
     h.call(Command::AddBreakpoint { addr: lab.hot }).unwrap();
@@ -177,15 +181,15 @@ fn breakpoint_hit_continue_and_hit_again() {
     h.shutdown().unwrap();
     assert_eq!(read_proc_mem(lab.pid, lab.hot, 16), original);
     assert_untraced_and_running(lab.pid);
-    lab.assert_alive();
+    assert_alive(&mut lab);
 }
 
 #[test]
 fn the_programs_own_int3_is_reported_as_sigtrap_and_delivered() {
-    let mut lab = Lab::start(1);
+    let mut lab = start_lab(1);
     let h = attach_stopped(&lab);
     cont(&h);
-    lab.send("int3");
+    lab.send("int3").unwrap();
     let snap = wait_all_stopped(&h);
     let t = stopper(&snap);
     assert_eq!(t.cause, Some(StopCause::Signal { sig: libc::SIGTRAP }));
@@ -194,7 +198,7 @@ fn the_programs_own_int3_is_reported_as_sigtrap_and_delivered() {
     assert_eq!(read(&h, rip - 1, 1), vec![0xcc]);
     cont(&h);
     assert_eq!(
-        lab.expect("after-int3"),
+        lab.wait_line("after-int3").unwrap(),
         "after-int3 1",
         "the program's SIGTRAP handler ran"
     );
@@ -204,7 +208,7 @@ fn the_programs_own_int3_is_reported_as_sigtrap_and_delivered() {
 
 #[test]
 fn a_sigusr1_pending_at_a_stop_is_delivered_on_continue() {
-    let lab = Lab::start(2);
+    let lab = start_lab(2);
     let h = attach_stopped(&lab);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(lab.pid),
@@ -222,7 +226,7 @@ fn a_sigusr1_pending_at_a_stop_is_delivered_on_continue() {
         "handler must not have run yet"
     );
     cont(&h);
-    lab.expect("usr1");
+    lab.wait_line("usr1").unwrap();
     h.call(Command::Stop).unwrap();
     assert_eq!(read(&h, lab.usr1, 8), 1u64.to_ne_bytes());
     h.shutdown().unwrap();
@@ -231,8 +235,8 @@ fn a_sigusr1_pending_at_a_stop_is_delivered_on_continue() {
 
 #[test]
 fn step_advances_rip_and_registers_can_be_set() {
-    let mut lab = Lab::start(1);
-    let hot_tid = lab.command_tid("hot");
+    let mut lab = start_lab(1);
+    let hot_tid = lab.command_tid("hot").unwrap();
     let h = attach_stopped(&lab);
     let before = regs(&h, hot_tid);
     h.call(Command::Step { tid: hot_tid }).unwrap();
@@ -274,7 +278,7 @@ fn step_advances_rip_and_registers_can_be_set() {
 
 #[test]
 fn memory_round_trip_and_partial_reads() {
-    let lab = Lab::start(1);
+    let lab = start_lab(1);
     let h = attach_stopped(&lab);
     let original = read(&h, lab.counter, 8);
     let pattern = 0x1122_3344_5566_7788u64.to_ne_bytes().to_vec();
@@ -338,7 +342,7 @@ fn memory_round_trip_and_partial_reads() {
 
 #[test]
 fn breakpoint_errors_are_typed() {
-    let lab = Lab::start(1);
+    let lab = start_lab(1);
     let h = attach_stopped(&lab);
     assert_eq!(
         h.call(Command::AddBreakpoint { addr: 0x10 }),
@@ -363,8 +367,8 @@ fn breakpoint_errors_are_typed() {
 
 #[test]
 fn detach_while_running_with_breakpoints_leaves_text_as_it_was() {
-    let mut lab = Lab::start(2);
-    lab.command_tid("hot");
+    let mut lab = start_lab(2);
+    lab.command_tid("hot").unwrap();
     let text_before = read_proc_mem(lab.pid, lab.hot, 64);
     let h = attach_stopped(&lab);
     h.call(Command::AddBreakpoint { addr: lab.hot }).unwrap();
@@ -375,31 +379,17 @@ fn detach_while_running_with_breakpoints_leaves_text_as_it_was() {
     h.shutdown().unwrap();
     assert_eq!(read_proc_mem(lab.pid, lab.hot, 64), text_before);
     assert_untraced_and_running(lab.pid);
-    lab.send("calls");
-    let first: u64 = lab
-        .expect("calls ")
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let first = lab.calls().unwrap();
     eventually("the hot loop to run on", || {
-        lab.send("calls");
-        let n: u64 = lab
-            .expect("calls ")
-            .split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse()
-            .unwrap();
+        let n = lab.calls().unwrap();
         n > first
     });
 }
 
 #[test]
 fn attach_while_threads_are_born_and_die_in_a_tight_loop() {
-    let mut lab = Lab::start(2);
-    lab.command_tid("churn");
+    let mut lab = start_lab(2);
+    lab.command_tid("churn").unwrap();
     for _ in 0..3 {
         let h = attach(&lab);
         let snap = wait_all_stopped(&h);
@@ -417,14 +407,14 @@ fn attach_while_threads_are_born_and_die_in_a_tight_loop() {
         h.shutdown().unwrap();
         assert_untraced_and_running(lab.pid);
     }
-    lab.assert_alive();
+    assert_alive(&mut lab);
 }
 
 #[test]
 fn a_zombie_leader_is_shown_and_never_waited_for() {
-    let mut lab = Lab::start(2);
-    lab.send("zombie");
-    lab.expect("zombie");
+    let mut lab = start_lab(2);
+    lab.send("zombie").unwrap();
+    lab.wait_line("zombie").unwrap();
     eventually("the leader to be a zombie", || {
         status_field(lab.pid, lab.pid, "State").starts_with('Z')
     });
@@ -446,7 +436,7 @@ fn a_zombie_leader_is_shown_and_never_waited_for() {
 
 #[test]
 fn sigstop_from_outside_is_shown_and_honoured() {
-    let mut lab = Lab::start(2);
+    let mut lab = start_lab(2);
     let h = attach_stopped(&lab);
     cont(&h);
     let pid = nix::unistd::Pid::from_raw(lab.pid);
@@ -476,17 +466,17 @@ fn sigstop_from_outside_is_shown_and_honoured() {
         ProcessState::GroupStopped { sig: libc::SIGSTOP }
     );
     nix::sys::signal::kill(pid, nix::sys::signal::SIGCONT).unwrap();
-    lab.assert_alive();
+    assert_alive(&mut lab);
     h.shutdown().unwrap();
     assert_untraced_and_running(lab.pid);
 }
 
 #[test]
 fn two_tracers_in_one_process_keep_their_own_events() {
-    let mut a = Lab::start(1);
-    let mut b = Lab::start(1);
-    let ta = a.command_tid("hot");
-    let tb = b.command_tid("hot");
+    let mut a = start_lab(1);
+    let mut b = start_lab(1);
+    let ta = a.command_tid("hot").unwrap();
+    let tb = b.command_tid("hot").unwrap();
     let ha = attach(&a);
     let hb = attach(&b);
     wait_all_stopped(&ha);
@@ -511,14 +501,14 @@ fn two_tracers_in_one_process_keep_their_own_events() {
 
 #[test]
 fn a_child_forked_with_our_breakpoints_in_memory_does_not_die() {
-    let mut lab = Lab::start(1);
+    let mut lab = start_lab(1);
     let h = attach_stopped(&lab);
     h.call(Command::AddBreakpoint { addr: lab.hot }).unwrap();
     cont(&h);
-    lab.send("fork");
-    lab.expect("forked ");
+    lab.send("fork").unwrap();
+    lab.wait_line("forked ").unwrap();
     assert_eq!(
-        lab.expect("child-status"),
+        lab.wait_line("child-status").unwrap(),
         "child-status 0",
         "the child ran through the int3 address"
     );
@@ -584,7 +574,7 @@ fn bad_targets_get_one_line_errors() {
         TracerHandle::attach(me, Options::default()).err(),
         Some(TraceError::IsSelf(me))
     );
-    let lab = Lab::start(1);
+    let lab = start_lab(1);
     let h = attach(&lab);
     match TracerHandle::attach(lab.pid, Options::default()).err() {
         Some(TraceError::AlreadyTraced {
@@ -605,8 +595,8 @@ fn bad_targets_get_one_line_errors() {
 
 #[test]
 fn a_breakpoint_set_by_name_is_hit() {
-    let mut lab = Lab::start(1);
-    let hot_tid = lab.command_tid("hot");
+    let mut lab = start_lab(1);
+    let hot_tid = lab.command_tid("hot").unwrap();
     let h = attach_stopped(&lab);
     let sym = ptscope::symbols::Symbolizer::new(lab.pid).unwrap();
     let addr = sym.resolve("ptscope_lab_hot").unwrap();
@@ -625,13 +615,13 @@ fn a_breakpoint_set_by_name_is_hit() {
 
 #[test]
 fn stepping_a_thread_blocked_in_a_system_call_ends_cleanly() {
-    let mut lab = Lab::start(1);
+    let mut lab = start_lab(1);
     let control = *lab.tids.last().unwrap();
     let h = attach_stopped(&lab);
     // The control thread sits in read(0, ...): the step restarts the call and only ends when
     // the call returns, at syscall exit (reported as TRAP_BRKPT, not TRAP_TRACE).
     h.send(Command::Step { tid: control });
-    lab.send("calls");
+    lab.send("calls").unwrap();
     let snap = wait_all_stopped(&h);
     let t = snap.threads.iter().find(|t| t.tid == control).unwrap();
     assert_eq!(t.cause, Some(StopCause::Stepped));
@@ -640,8 +630,8 @@ fn stepping_a_thread_blocked_in_a_system_call_ends_cleanly() {
         "our step trap is not a signal to deliver"
     );
     cont(&h);
-    lab.expect("calls ");
-    lab.assert_alive();
+    lab.wait_line("calls ").unwrap();
+    assert_alive(&mut lab);
 
     // A step that does not end (nothing more on stdin) can still be stopped, and the process
     // survives continuing afterwards.
@@ -656,14 +646,14 @@ fn stepping_a_thread_blocked_in_a_system_call_ends_cleanly() {
     let t = snap.threads.iter().find(|t| t.tid == control).unwrap();
     assert_eq!(t.state, ThreadState::Stopped);
     cont(&h);
-    lab.assert_alive();
+    assert_alive(&mut lab);
     leave(h, &mut lab);
 }
 
 #[test]
 fn direct_reads_never_show_our_int3_running_or_stopped() {
-    let mut lab = Lab::start(1);
-    lab.command_tid("hot");
+    let mut lab = start_lab(1);
+    lab.command_tid("hot").unwrap();
     let original = read_proc_mem(lab.pid, lab.hot, 16);
     let h = attach_stopped(&lab);
     h.call(Command::AddBreakpoint { addr: lab.hot }).unwrap();

@@ -2,7 +2,7 @@
 
 mod symbols_support;
 
-use ptscope::procinfo::{ProcReader, SyscallState};
+use ptscope::procinfo::{tasks, ProcError, ProcReader, SyscallState};
 use symbols_support::*;
 
 #[test]
@@ -72,8 +72,32 @@ fn process_info_and_tracer_pid() {
 
 #[test]
 fn gone_threads_are_errors_not_panics() {
-    assert!(ProcReader::new()
-        .thread(std::process::id() as i32, i32::MAX)
-        .is_err());
-    assert!(ProcReader::new().threads(i32::MAX).is_err());
+    let me = std::process::id() as i32;
+    let thread = ProcReader::new().thread(me, i32::MAX).unwrap_err();
+    assert!(
+        matches!(thread, ProcError::ThreadGone { pid, tid } if pid == me && tid == i32::MAX),
+        "{thread:?}"
+    );
+    let process = ProcReader::new().threads(i32::MAX).unwrap_err();
+    assert_eq!(
+        process.to_string(),
+        format!("process {} has exited", i32::MAX)
+    );
+    assert!(ProcReader::new().process(i32::MAX).unwrap_err().is_gone());
+}
+
+/// A command line is bytes: one word that is not UTF-8 must not cost the others.
+#[test]
+fn a_command_line_that_is_not_utf8_keeps_every_word() {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::CommandExt;
+    // The arguments go through clap, which wants UTF-8; argv[0] is free.
+    let t = start_chain_with(
+        std::process::Command::new(env!("CARGO_BIN_EXE_ptscope"))
+            .arg0(std::ffi::OsStr::from_bytes(b"caf\xe9")),
+    );
+    let words = tasks::cmdline(t.pid);
+    assert_eq!(words, ["caf\u{fffd}", "__demo", "chain"]);
+    let raw = ProcReader::new().process(t.pid).unwrap().cmdline;
+    assert_eq!(raw, b"caf\xe9\0__demo\0chain\0");
 }

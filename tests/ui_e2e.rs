@@ -2,6 +2,7 @@
 //! bundled demo: launched (`ptscope demo`) and attached (`ptscope PID`).
 
 mod common;
+mod symbols_support;
 
 use common::{assert_untraced_and_running, bin, task_ids};
 use portable_pty::{native_pty_system, Child, CommandBuilder, PtySize};
@@ -229,35 +230,11 @@ fn demo_stop_break_continue_step_quit() {
     common::eventually("the launched demo to be gone", || task_ids(pid).is_empty());
 }
 
-/// `ptscope __demo chain`: its READY line, then both threads blocked where the kernel shows it.
-fn start_chain() -> (std::process::Child, i32, i32, i32) {
-    use std::io::BufRead;
-    let mut target = std::process::Command::new(bin())
-        .args(["__demo", "chain"])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("start the chain target");
-    let mut line = String::new();
-    std::io::BufReader::new(target.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("READY line");
-    let json: serde_json::Value =
-        serde_json::from_str(line.trim().strip_prefix("READY ").expect("READY")).unwrap();
-    let id = |k: &str| json[k].as_i64().expect("tid") as i32;
-    let (pid, chain, mutex) = (id("pid"), id("chain_tid"), id("mutex_tid"));
-    let in_call = |tid: i32, nr: &str| {
-        std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/syscall"))
-            .is_ok_and(|s| s.split_whitespace().next() == Some(nr))
-    };
-    common::eventually("chain in read(2) and mutex in futex(2)", || {
-        in_call(chain, "0") && in_call(mutex, "202")
-    });
-    (target, pid, chain, mutex)
-}
-
 #[test]
 fn chain_target_shows_its_stack_and_what_the_kernel_says() {
-    let (mut target, pid, chain, mutex) = start_chain();
+    // Killed when dropped, at the end.
+    let target = symbols_support::start_default();
+    let (pid, chain, mutex) = (target.pid, target.chain_tid, target.mutex_tid);
     let mut ui = Ui::start(&[&pid.to_string()]);
     ui.wait("the attached process stopped", |t| {
         (t.contains("STOPPED") && t.contains("before the stop") && thread_rows(t).len() >= 3)
@@ -327,8 +304,6 @@ fn chain_target_shows_its_stack_and_what_the_kernel_says() {
     ui.keys("q");
     assert_eq!(ui.wait_exit(), 0);
     assert_untraced_and_running(pid);
-    target.kill().unwrap();
-    target.wait().unwrap();
 }
 
 /// The demo as a process of its own, for the UI to attach to (not launch); once its threads run.
@@ -360,12 +335,17 @@ fn attached_target_is_left_untraced_and_running() {
     assert_eq!(ui.wait_exit(), 0);
 
     assert_untraced_and_running(pid);
-    // Still alive a moment later: nothing left for it to die of.
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        target.try_wait().unwrap().is_none(),
-        "the demo died after ptscope left"
-    );
+    // It lives on with nothing left to die of: a worker running into an int3 of ours, a
+    // signal held back. Proof that it ran: a thread born after ptscope left (the demo starts
+    // two a second).
+    let at_detach = task_ids(pid);
+    common::eventually("a thread born in the demo after ptscope left", || {
+        assert!(
+            target.try_wait().unwrap().is_none(),
+            "the demo died after ptscope left"
+        );
+        task_ids(pid).iter().any(|t| !at_detach.contains(t))
+    });
     assert_untraced_and_running(pid);
     target.kill().unwrap();
     target.wait().unwrap();

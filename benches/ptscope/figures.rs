@@ -50,8 +50,8 @@ pub fn gdb_missing(plan: &Plan, row: &mut Row) {
 
 pub fn attach_dump(plan: &Plan, rows: &mut Vec<Row>) {
     for n in [10usize, 100, 1000] {
-        let lab = Lab::start(n);
-        let total = lab.tids().len();
+        let lab = lab::start(n);
+        let total = lab::task_ids(lab.pid).len();
         let goal = if n == 1000 {
             Goal::OfRaw(0.5)
         } else {
@@ -102,7 +102,7 @@ pub fn attach_dump(plan: &Plan, rows: &mut Vec<Row>) {
                 cmd.gdb_push(g);
                 full.gdb_push(g);
             }
-            lab.assert_untraced();
+            lab::assert_untraced_and_running(lab.pid);
         }
         rows.extend([inproc, cmd, full]);
     }
@@ -110,11 +110,11 @@ pub fn attach_dump(plan: &Plan, rows: &mut Vec<Row>) {
 
 pub fn breakpoints(plan: &Plan, rows: &mut Vec<Row>) {
     for hot_threads in [1usize, 8] {
-        let mut lab = Lab::start(0);
+        let mut lab = lab::start(0);
         for _ in 0..hot_threads {
-            lab.command("hot");
+            lab.command("hot").expect("a hot thread");
         }
-        let threads = lab.tids().len();
+        let threads = lab::task_ids(lab.pid).len();
         let mut row = Row::new(
             format!("2. breakpoint hits, {hot_threads} hot thread(s) of {threads}, all-stop"),
             Kind::Rate,
@@ -133,7 +133,7 @@ pub fn breakpoints(plan: &Plan, rows: &mut Vec<Row>) {
                 let (secs, hits) = gdb::breakpoints(lab.pid, lab.hot, lab.counter, n as u64);
                 row.gdb_push(hits as f64 / secs);
             }
-            lab.assert_untraced();
+            lab::assert_untraced_and_running(lab.pid);
         }
         rows.push(row);
         if hot_threads == 1 {
@@ -149,15 +149,15 @@ pub fn breakpoints(plan: &Plan, rows: &mut Vec<Row>) {
                 let (secs, hits) = raw::breakpoints(lab.pid, lab.hot, lab.counter, window, false);
                 floor.raw.push(hits as f64 / secs);
             }
-            lab.assert_untraced();
+            lab::assert_untraced_and_running(lab.pid);
             rows.push(floor);
         }
     }
 }
 
 pub fn steps(plan: &Plan, rows: &mut Vec<Row>) {
-    let mut lab = Lab::start(1);
-    let tid = lab.command("hot") as i32;
+    let mut lab = lab::start(1);
+    let tid = lab.command_tid("hot").expect("a hot thread");
     let mut row = Row::new(
         "3. single steps, 1 thread (others stopped)",
         Kind::Rate,
@@ -174,15 +174,15 @@ pub fn steps(plan: &Plan, rows: &mut Vec<Row>) {
             let g = plan.scale(3000);
             row.gdb_push(g as f64 / gdb::steps(lab.pid, tid, g));
         }
-        lab.assert_untraced();
+        lab::assert_untraced_and_running(lab.pid);
     }
     rows.push(row);
 }
 
 pub fn memory(plan: &Plan, rows: &mut Vec<Row>) {
-    let lab = Lab::start(1);
+    let lab = lab::start(1);
     const MIB: usize = 1 << 20;
-    let addr = lab.readable_region(MIB as u64);
+    let addr = lab::readable_region(lab.pid, MIB as u64);
     let mut small = Row::new("4. read 4 KiB, latency", Kind::Time, "", HOT_GOAL);
     let mut peek = Row::new(
         "4. read 4 KiB: ptscope vs raw PTRACE_PEEKDATA",
@@ -222,7 +222,7 @@ pub fn memory(plan: &Plan, rows: &mut Vec<Row>) {
         peek.raw.push(t0.elapsed().as_secs_f64() / count as f64);
         tracee.detach_all();
         peek.pts.push(*small.pts.last().expect("measured above"));
-        lab.assert_untraced();
+        lab::assert_untraced_and_running(lab.pid);
     }
     let mb = |s: &f64| MIB as f64 / 1e6 / s;
     thru.pts = big.pts.iter().map(mb).collect();
@@ -263,6 +263,8 @@ impl RawRunning {
     pub fn finish(self) -> u64 {
         self.stop.store(true, Ordering::SeqCst);
         while !self.join.is_finished() {
+            // SAFETY: tgkill(2) takes plain integers; SIGUSR2 has the no-op handler of
+            // `install_wake_signal` in this process.
             unsafe {
                 libc::syscall(
                     libc::SYS_tgkill,
@@ -280,6 +282,8 @@ impl RawRunning {
 extern "C" fn wake_only(_: libc::c_int) {}
 
 pub fn install_wake_signal() {
+    // SAFETY: the handler does nothing; sigaction gets a zeroed struct filled in as its C
+    // signature wants, and NULL for the old action.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = wake_only as *const () as usize;
@@ -322,7 +326,7 @@ pub fn cpu(plan: &Plan, rows: &mut Vec<Row>) {
         Duration::from_secs(10)
     };
     let per_10s = 10.0 / window.as_secs_f64();
-    let labs = [Lab::start(10), Lab::start(10), Lab::start(10)];
+    let labs = [lab::start(10), lab::start(10), lab::start(10)];
     for i in 0..plan.reps.min(3) {
         let p = pts::Running::start(labs[0].pid, Options::default());
         let r = RawRunning::start(labs[1].pid, false);
@@ -343,7 +347,7 @@ pub fn cpu(plan: &Plan, rows: &mut Vec<Row>) {
             g.finish();
         }
         for l in &labs {
-            l.assert_untraced();
+            lab::assert_untraced_and_running(l.pid);
         }
     }
     drop(labs);
@@ -357,10 +361,10 @@ pub fn cpu(plan: &Plan, rows: &mut Vec<Row>) {
         HOT_GOAL,
     );
     gdb_missing(plan, &mut sig);
-    let mut lab = Lab::start(10);
-    lab.command("signals 1000");
+    let mut lab = lab::start(10);
+    lab.command("signals 1000").expect("the alarm rate set");
     let window = plan.window(2000);
-    let count = |lab: &Lab| lab.read_u64(lab.alrm);
+    let count = |lab: &Lab| lab::read_u64(lab.pid, lab.alrm);
     for i in 0..plan.reps.min(3) {
         let p = pts::Running::start(lab.pid, Options::default());
         let (c0, t0) = (count(&lab), p.cpu_ns());
@@ -386,8 +390,8 @@ pub fn cpu(plan: &Plan, rows: &mut Vec<Row>) {
             sig.gdb_push((t1 - t0) as f64 / 1e9 / (c1 - c0).max(1) as f64);
             g.finish();
         }
-        lab.assert_untraced();
+        lab::assert_untraced_and_running(lab.pid);
     }
-    lab.command("signals 0");
+    lab.command("signals 0").expect("the alarm rate set");
     rows.push(sig);
 }

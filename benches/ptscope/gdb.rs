@@ -172,6 +172,7 @@ impl Running {
 
     /// Interrupts the target through gdb (SIGINT, as Ctrl-C), which then detaches and quits.
     pub fn finish(mut self) {
+        // SAFETY: kill(2) takes plain integers; the pid is gdb's, our unreaped child.
         unsafe { libc::kill(self.pid(), libc::SIGINT) };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {

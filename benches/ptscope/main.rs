@@ -6,8 +6,12 @@
 mod figures;
 mod gdb;
 mod lab;
+// What the kernel says about a process, read as the tests read it (one file for both).
+#[path = "../../tests/common/observe.rs"]
+mod observe;
 mod pts;
 mod raw;
+mod snapshot;
 mod storm;
 mod table;
 mod ui;
@@ -82,6 +86,9 @@ fn main() {
         storm::latency(&plan, &mut rows);
         storm::storm(&plan, &mut rows, &mut notes);
     }
+    if wanted(7) {
+        snapshot::snapshots(&plan, &mut rows);
+    }
     println!();
     table::print(&rows);
     println!();
@@ -117,4 +124,12 @@ nothing else: no events, channels or state machine.
    status bar shows STOPPED; raw: to the last stop of its all-stop reaped. The storm: `storm N`
    in the target creates and joins N threads one by one while the UI (stop_on_thread_events
    off), the raw loop (PTRACE_O_TRACECLONE) or gdb (thread events not printed) follow.
+7: issue 10. The target is `__demo heap --ticker` (a thread waking every 1 ms keeps the
+   longest gap it saw): pause = that gap during the job less the 1 ms it sleeps. Whole
+   command = wall time, process start included. raw = SEIZE+INTERRUPT+GETREGS+DETACH in this
+   process; other = eu-stack -p PID (stops one thread at a time: its pause is per thread,
+   its snapshot not consistent) or gcore; gdb = `thread apply all bt`. `dump` vs
+   `--no-analysis` on `__demo hung-pool` (999 threads in three shapes; the raw column holds
+   --no-analysis). The inspector: the real UI loop on a TestBackend, `s` pressed while
+   running -> the first frame showing STOPPED (raw: the raw loop's attach-stop-detach).
 ";

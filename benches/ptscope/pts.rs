@@ -74,7 +74,7 @@ pub fn breakpoints(lab: &Lab, window: Duration) -> (f64, u64) {
     let h = attach(lab.pid, Options::default());
     h.call(Command::AddBreakpoint { addr: lab.hot })
         .expect("add breakpoint");
-    let c0 = lab.read_u64(lab.counter);
+    let c0 = lab::read_u64(lab.pid, lab.counter);
     let t0 = Instant::now();
     let deadline = t0 + window;
     loop {
@@ -85,7 +85,7 @@ pub fn breakpoints(lab: &Lab, window: Duration) -> (f64, u64) {
         }
     }
     let took = t0.elapsed().as_secs_f64();
-    let c1 = lab.read_u64(lab.counter);
+    let c1 = lab::read_u64(lab.pid, lab.counter);
     h.shutdown().expect("detach");
     (took, c1 - c0)
 }

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 const SIGTRAP: i32 = libc::SIGTRAP;
 
 fn pt(req: libc::c_uint, tid: i32, addr: u64, data: u64) -> i64 {
+    // SAFETY: GETREGS and SETREGS get the address of a live user_regs_struct in `data` from
+    // their callers; every other request used here takes plain integers (PEEKDATA and
+    // POKEDATA address the tracee's memory, not ours).
     unsafe {
         libc::ptrace(
             req,
@@ -27,6 +30,7 @@ fn must(what: &str, tid: i32, r: i64) {
 pub fn wait_tid(tid: i32) -> i32 {
     let mut st = 0;
     loop {
+        // SAFETY: waitpid writes the status into a live local.
         let r = unsafe { libc::waitpid(tid, &mut st, libc::__WALL) };
         if r == tid {
             return st;
@@ -41,6 +45,7 @@ pub fn wait_tid(tid: i32) -> i32 {
 /// Waits for any of this thread's tracees; None when interrupted by a signal (EINTR).
 fn wait_any() -> Option<(i32, i32)> {
     let mut st = 0;
+    // SAFETY: waitpid writes the status into a live local.
     let r = unsafe { libc::waitpid(-1, &mut st, libc::__WALL | libc::__WNOTHREAD) };
     if r > 0 {
         return Some((r, st));
@@ -64,6 +69,7 @@ fn is_plain_trap(st: i32) -> bool {
 }
 
 pub fn getregs(tid: i32) -> libc::user_regs_struct {
+    // SAFETY: user_regs_struct is plain integers, for which all zeroes is a valid value.
     let mut regs: libc::user_regs_struct = unsafe { std::mem::zeroed() };
     let r = pt(
         libc::PTRACE_GETREGS,
@@ -87,8 +93,10 @@ fn setregs(tid: i32, regs: &libc::user_regs_struct) {
 
 pub fn peek(tid: i32, addr: u64) -> u64 {
     // PEEKDATA returns the word itself; errno tells a -1 word from an error.
+    // SAFETY: __errno_location points to this thread's errno, valid while the thread lives.
     unsafe { *libc::__errno_location() = 0 };
     let v = pt(libc::PTRACE_PEEKDATA, tid, addr, 0);
+    // SAFETY: as above.
     if v == -1 && unsafe { *libc::__errno_location() } != 0 {
         panic!(
             "PTRACE_PEEKDATA {addr:#x}: {}",
@@ -359,6 +367,8 @@ pub fn vm_read(pid: i32, addr: u64, buf: &mut [u8]) -> usize {
         iov_base: addr as *mut libc::c_void,
         iov_len: buf.len(),
     }];
+    // SAFETY: the local iovec covers `buf`, alive and writable for its length; the remote one
+    // is only read by the kernel, which checks it against the other process's map.
     let n = unsafe { libc::process_vm_readv(pid, local.as_ptr(), 1, remote.as_ptr(), 1, 0) };
     n.max(0) as usize
 }
@@ -416,6 +426,7 @@ pub fn stop_latency(pid: i32, victim: i32, rounds: u32) -> Vec<Duration> {
     let mut out = Vec::new();
     for _ in 0..rounds {
         let t0 = Instant::now();
+        // SAFETY: tgkill(2) takes plain integers; the lab handles SIGUSR1.
         unsafe { libc::syscall(libc::SYS_tgkill, pid, victim, libc::SIGUSR1) };
         loop {
             let Some((tid, st)) = wait_any() else {

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 pub const BIRTHS: u32 = 10_000;
 
 pub fn latency(plan: &Plan, rows: &mut Vec<Row>) {
-    let lab = Lab::start(2);
-    let victim = lab.tids()[1];
+    let lab = lab::start(2);
+    let victim = lab::task_ids(lab.pid)[1];
     let rounds = plan.scale_rounds(200);
     let mut row = Row::new(
         "6. SIGUSR1 sent -> all-stop seen by the consumer",
@@ -39,6 +39,7 @@ pub fn latency(plan: &Plan, rows: &mut Vec<Row>) {
         for _ in 0..rounds {
             pts::drain(&p.handle);
             let t0 = Instant::now();
+            // SAFETY: tgkill(2) takes plain integers; the lab handles SIGUSR1.
             unsafe { libc::syscall(libc::SYS_tgkill, lab.pid, victim, libc::SIGUSR1) };
             let snap = pts::all_stopped(&p.handle);
             got.push(t0.elapsed());
@@ -47,7 +48,7 @@ pub fn latency(plan: &Plan, rows: &mut Vec<Row>) {
         }
         row.pts.push(median_secs(&got));
         p.finish();
-        lab.assert_untraced();
+        lab::assert_untraced_and_running(lab.pid);
 
         let u = ui::Ui::start(lab.pid, Options::default());
         u.key('c');
@@ -56,6 +57,7 @@ pub fn latency(plan: &Plan, rows: &mut Vec<Row>) {
         for _ in 0..rounds {
             u.skip_frames();
             let t0 = Instant::now();
+            // SAFETY: tgkill(2) takes plain integers; the lab handles SIGUSR1.
             unsafe { libc::syscall(libc::SYS_tgkill, lab.pid, victim, libc::SIGUSR1) };
             got.push(u.await_state("STOPPED") - t0);
             u.key('c');
@@ -64,7 +66,7 @@ pub fn latency(plan: &Plan, rows: &mut Vec<Row>) {
         frame.pts.push(median_secs(&got));
         frame.raw.push(*row.raw.last().expect("raw measured"));
         u.finish();
-        lab.assert_untraced();
+        lab::assert_untraced_and_running(lab.pid);
     }
     rows.extend([row, frame]);
 }
@@ -125,17 +127,17 @@ pub fn storm(plan: &Plan, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
     let mut untraced = Vec::new();
     gdb_missing(plan, &mut wall);
     gdb_missing(plan, &mut cpu);
-    let mut lab = Lab::start(2);
+    let mut lab = lab::start(2);
     let cmd = format!("storm {births}");
     for i in 0..plan.reps.min(3) {
         let t0 = Instant::now();
-        lab.send(&cmd);
+        lab.send(&cmd).expect("storm command sent");
         await_storm(&lab, None);
         untraced.push(t0.elapsed().as_secs_f64());
 
         let r = RawRunning::start(lab.pid, true);
         let (t0, c0) = (Instant::now(), r.cpu_ns());
-        lab.send(&cmd);
+        lab.send(&cmd).expect("storm command sent");
         await_storm(&lab, None);
         wall.raw.push(t0.elapsed().as_secs_f64());
         cpu.raw.push((r.cpu_ns() - c0) as f64 / 1e9);
@@ -153,7 +155,7 @@ pub fn storm(plan: &Plan, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
             lab::thread_cpu_ns(u.tracer_tid),
             lab::thread_cpu_ns(u.ui_tid),
         );
-        lab.send(&cmd);
+        lab.send(&cmd).expect("storm command sent");
         await_storm(&lab, None);
         wall.pts.push(t0.elapsed().as_secs_f64());
         cpu.pts
@@ -168,13 +170,13 @@ pub fn storm(plan: &Plan, rows: &mut Vec<Row>, notes: &mut Vec<String>) {
         if plan.gdb_turn(i) && i == 0 {
             let g = gdb::Running::start(lab.pid, &["set print thread-events off"]);
             let (t0, c0) = (Instant::now(), lab::process_cpu_ns(g.pid()));
-            lab.send(&cmd);
+            lab.send(&cmd).expect("storm command sent");
             await_storm(&lab, None);
             wall.gdb_push(t0.elapsed().as_secs_f64());
             cpu.gdb_push((lab::process_cpu_ns(g.pid()) - c0) as f64 / 1e9);
             g.finish();
         }
-        lab.assert_untraced();
+        lab::assert_untraced_and_running(lab.pid);
     }
     notes.push(format!(
         "6. the same storm with no tracer takes {} (median)",

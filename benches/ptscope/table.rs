@@ -17,6 +17,12 @@ pub enum Goal {
     OfRaw(f64),
     /// At most this many seconds (of CPU or wall time).
     AtMost(f64),
+    /// A pause at most twice the raw loop's plus 1 ms.
+    PauseOfRaw,
+    /// At least this many times faster than the other tool (eu-stack, gcore).
+    OverOther(f64),
+    /// At least this many times faster than the other tool, and than gdb.
+    OverOtherAndGdb(f64, f64),
 }
 
 pub struct Row {
@@ -28,6 +34,8 @@ pub struct Row {
     pub raw: Vec<f64>,
     /// None: gdb missing or unable to do this job; the string says why.
     pub gdb: Result<Vec<f64>, String>,
+    /// A third tool for this job (eu-stack, gcore: the figure names it), or why not.
+    pub other: Result<Vec<f64>, String>,
     pub goal: Goal,
     /// Off where a ratio means nothing (both sides are next to zero).
     pub ratios: bool,
@@ -42,6 +50,7 @@ impl Row {
             pts: Vec::new(),
             raw: Vec::new(),
             gdb: Err("-".into()),
+            other: Err("".into()),
             goal,
             ratios: true,
         }
@@ -51,6 +60,13 @@ impl Row {
         match &mut self.gdb {
             Ok(list) => list.push(v),
             Err(_) => self.gdb = Ok(vec![v]),
+        }
+    }
+
+    pub fn other_push(&mut self, v: f64) {
+        match &mut self.other {
+            Ok(list) => list.push(v),
+            Err(_) => self.other = Ok(vec![v]),
         }
     }
 
@@ -86,6 +102,27 @@ impl Row {
                 Some(_) => "MISSED",
                 None => "?",
             },
+            Goal::PauseOfRaw => match (median(&self.pts), median(&self.raw)) {
+                (Some(p), Some(r)) if p <= 2.0 * r + 1e-3 => "met",
+                (Some(_), Some(_)) => "MISSED",
+                _ => "?",
+            },
+            Goal::OverOther(f) => self.over(&self.other, f),
+            Goal::OverOtherAndGdb(f, g) => {
+                match (self.over(&self.other, f), self.over(&self.gdb, g)) {
+                    ("met", "met") => "met",
+                    ("?", _) | (_, "?") => "?",
+                    _ => "MISSED",
+                }
+            }
+        }
+    }
+
+    fn over(&self, other: &Result<Vec<f64>, String>, f: f64) -> &'static str {
+        match other.as_ref().ok().and_then(|o| self.speed_over(o)) {
+            Some(r) if r >= f => "met",
+            Some(_) => "MISSED",
+            None => "?",
         }
     }
 }
@@ -141,14 +178,17 @@ fn goal_text(g: Goal) -> String {
         Goal::None => String::new(),
         Goal::OfRaw(f) => format!(">= {f:.2}x raw"),
         Goal::AtMost(v) => format!("<= {}", seconds(v)),
+        Goal::PauseOfRaw => "<= 2x raw + 1 ms".into(),
+        Goal::OverOther(f) => format!(">= {f:.1}x other"),
+        Goal::OverOtherAndGdb(f, g) => format!(">= {f:.0}x other, {g:.0}x gdb"),
     }
 }
 
 pub fn print(rows: &[Row]) {
     let header = [
-        "figure", "ptscope", "raw", "gdb", "vs raw", "vs gdb", "goal", "",
+        "figure", "ptscope", "raw", "gdb", "other", "vs raw", "vs gdb", "vs other", "goal", "",
     ];
-    let lines: Vec<[String; 8]> = rows
+    let lines: Vec<[String; 10]> = rows
         .iter()
         .map(|r| {
             let figure = if r.unit.is_empty() || r.kind == Kind::Rate {
@@ -164,10 +204,18 @@ pub fn print(rows: &[Row]) {
                     Ok(v) => cell(r.kind, v, r.unit),
                     Err(why) => why.clone(),
                 },
+                match &r.other {
+                    Ok(v) => cell(r.kind, v, r.unit),
+                    Err(why) => why.clone(),
+                },
                 ratio(r.speed_over(&r.raw)),
                 match &r.gdb {
                     Ok(v) => ratio(r.speed_over(v)),
                     Err(_) => "-".into(),
+                },
+                match &r.other {
+                    Ok(v) => ratio(r.speed_over(v)),
+                    Err(_) => "".into(),
                 },
                 goal_text(r.goal),
                 r.verdict().to_string(),

@@ -14,14 +14,9 @@ pub fn load_base(maps: &[Mapping], exe: &Path) -> Option<u64> {
         .min()
 }
 
-fn base_of(pid: &str) -> io::Result<u64> {
+fn base_of(pid: i32) -> io::Result<u64> {
     let exe = tasks::exe_of(pid)?;
-    let numeric = if pid == "self" {
-        std::process::id() as i32
-    } else {
-        pid.parse().map_err(io::Error::other)?
-    };
-    let maps = maps::read_maps(numeric)?;
+    let maps = maps::read_maps(pid)?;
     load_base(&maps, &exe).ok_or_else(|| {
         io::Error::other(format!("{} is not mapped in process {pid}", exe.display()))
     })
@@ -30,7 +25,8 @@ fn base_of(pid: &str) -> io::Result<u64> {
 /// `ours` (an address in this process) translated into process `pid`, which must run the same
 /// executable file.
 pub fn in_target(ours: u64, pid: i32) -> io::Result<u64> {
-    let (my_exe, their_exe) = (tasks::exe_of("self")?, tasks::exe_of(&pid.to_string())?);
+    let me = std::process::id() as i32;
+    let (my_exe, their_exe) = (tasks::exe_of(me)?, tasks::exe_of(pid)?);
     if my_exe != their_exe {
         return Err(io::Error::other(format!(
             "process {pid} runs {}, not {}",
@@ -38,8 +34,8 @@ pub fn in_target(ours: u64, pid: i32) -> io::Result<u64> {
             my_exe.display()
         )));
     }
-    let offset = ours.wrapping_sub(base_of("self")?);
-    Ok(base_of(&pid.to_string())?.wrapping_add(offset))
+    let offset = ours.wrapping_sub(base_of(me)?);
+    Ok(base_of(pid)?.wrapping_add(offset))
 }
 
 #[cfg(test)]

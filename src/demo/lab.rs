@@ -2,16 +2,105 @@
 //! tracer must cope with, and says on stdout what it did. Tests read those lines with bounded
 //! timeouts instead of sleeping.
 //!
-//! Start line: `READY {"pid":..,"hot":"0x..","counter":"0x..","usr1":"0x..","alrm":"0x..","tids":[..]}`.
+//! Start line: `READY {"pid":..,"hot":"0x..","counter":"0x..","usr1":"0x..","alrm":"0x..",
+//! "peek":"0x..","answer":"0x..","tids":[..]}` (`Ready`). `Driver` runs the program from another
+//! process; this file and that one are the whole protocol.
+//!
+//! `counter` is written by the hot threads only; `peek` is read by the `peek` command only (a
+//! read watch's target); `answer` is a function of ours whose bytes tests rewrite (see
+//! `ptscope_lab_answer`).
 
+pub mod driver;
+
+pub use driver::{Driver, LabError};
+
+use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+/// What the READY line says: the process, the addresses a tracer needs in it, and the
+/// threads that exist at that moment (main, the idle ones, control).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ready {
+    pub pid: i32,
+    /// `ptscope_lab_hot`, the function worth a breakpoint.
+    #[serde(with = "hex")]
+    pub hot: u64,
+    /// Its call counter (`HOT_CALLS`), a u64.
+    #[serde(with = "hex")]
+    pub counter: u64,
+    /// SIGUSR1 handler runs (`USR1_SEEN`), a u64.
+    #[serde(with = "hex")]
+    pub usr1: u64,
+    /// SIGALRM handler runs (`ALRM_SEEN`), a u64.
+    #[serde(with = "hex")]
+    pub alrm: u64,
+    /// `PEEK_ME`, read by the `peek` command only: a read watch's target.
+    #[serde(with = "hex")]
+    pub peek: u64,
+    /// `ptscope_lab_answer`: 31 c0 90 b8 2a 00 00 00 c3; returns 42, or 0 with a ret at +2.
+    #[serde(with = "hex")]
+    pub answer: u64,
+    pub tids: Vec<i32>,
+}
+
+/// Addresses as "0x..." strings, as a person reads them in the line.
+mod hex {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:#x}"))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(d)?;
+        let digits = text
+            .strip_prefix("0x")
+            .ok_or_else(|| D::Error::custom(format!("{text:?} is not 0x-prefixed")))?;
+        u64::from_str_radix(digits, 16).map_err(D::Error::custom)
+    }
+}
+
+/// The first word of the line that answers a command (the command's own word for most).
+pub fn answer_word(command: &str) -> &str {
+    match command.split_whitespace().next().unwrap_or("") {
+        "spawn" => "spawned",
+        "exit-thread" => "exiting",
+        "int3" => "after-int3",
+        "fork" => "forked",
+        other => other,
+    }
+}
 
 pub static HOT_CALLS: AtomicU64 = AtomicU64::new(0);
 pub static USR1_SEEN: AtomicU64 = AtomicU64::new(0);
 pub static TRAPS_SEEN: AtomicU64 = AtomicU64::new(0);
 pub static ALRM_SEEN: AtomicU64 = AtomicU64::new(0);
+/// Read by `peek`, written by nobody.
+pub static PEEK_ME: AtomicU64 = AtomicU64::new(0x5eed);
+
+// `ptscope_lab_answer`: returns 42, unless its byte at +2 (a nop, where a test puts a
+// breakpoint) is rewritten to `ret` (0xc3): then it returns 0. Written in assembly so the bytes
+// are known: 31 c0 (xor eax, eax), 90 (nop), b8 2a 00 00 00 (mov eax, 42), c3 (ret).
+std::arch::global_asm!(
+    ".pushsection .text.ptscope_lab_answer,\"ax\",@progbits",
+    ".globl ptscope_lab_answer",
+    ".type ptscope_lab_answer,@function",
+    // 16-aligned, so tests know that ptscope_lab_answer+1 is an odd address.
+    ".p2align 4",
+    "ptscope_lab_answer:",
+    "xor eax, eax",
+    "nop",
+    "mov eax, 42",
+    "ret",
+    ".size ptscope_lab_answer, .-ptscope_lab_answer",
+    ".popsection",
+);
+
+extern "C" {
+    fn ptscope_lab_answer() -> u32;
+}
 
 /// A function worth a breakpoint: called in a loop by `hot` threads.
 #[no_mangle]
@@ -31,6 +120,7 @@ fn say(line: &str) {
 extern "C" fn on_usr1(_: libc::c_int) {
     USR1_SEEN.fetch_add(1, Ordering::SeqCst);
     let msg = b"usr1\n";
+    // SAFETY: write(2) is async-signal-safe; the buffer is a static of the length given.
     unsafe { libc::write(1, msg.as_ptr().cast(), msg.len()) };
 }
 
@@ -56,10 +146,13 @@ fn alarm_rate(per_second: u64) {
         it_interval: tv,
         it_value: tv,
     };
+    // SAFETY: setitimer reads the live struct given and may be passed NULL for the old one.
     unsafe { libc::setitimer(libc::ITIMER_REAL, &it, std::ptr::null_mut()) };
 }
 
 fn install(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
+    // SAFETY: the handlers only touch atomics (and write(2)); sigaction gets a zeroed struct
+    // filled in as its C signature wants, and NULL for the old action.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = handler as *const () as usize;
@@ -70,6 +163,7 @@ fn install(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) {
 }
 
 fn gettid() -> i32 {
+    // SAFETY: gettid has no preconditions.
     unsafe { libc::gettid() }
 }
 
@@ -118,19 +212,29 @@ pub fn run(args: &[String]) -> i32 {
     let (zombie_tx, zombie_rx) = std::sync::mpsc::channel::<()>();
     let control = spawn_named("control", move || control_loop(zombie_tx));
     tids.push(control);
-    say(&format!(
-        "READY {{\"pid\":{},\"hot\":\"{:#x}\",\"counter\":\"{:#x}\",\"usr1\":\"{:#x}\",\"alrm\":\"{:#x}\",\"tids\":{:?}}}",
-        std::process::id(),
-        ptscope_lab_hot as *const () as usize,
-        &HOT_CALLS as *const AtomicU64 as usize,
-        &USR1_SEEN as *const AtomicU64 as usize,
-        &ALRM_SEEN as *const AtomicU64 as usize,
-        tids
-    ));
+    let ready = Ready {
+        pid: std::process::id() as i32,
+        hot: ptscope_lab_hot as *const () as usize as u64,
+        counter: &HOT_CALLS as *const AtomicU64 as usize as u64,
+        usr1: &USR1_SEEN as *const AtomicU64 as usize as u64,
+        alrm: &ALRM_SEEN as *const AtomicU64 as usize as u64,
+        peek: &PEEK_ME as *const AtomicU64 as usize as u64,
+        answer: ptscope_lab_answer as *const () as usize as u64,
+        tids,
+    };
+    match serde_json::to_string(&ready) {
+        Ok(json) => say(&format!("READY {json}")),
+        Err(e) => {
+            eprintln!("lab: cannot write the READY line: {e}");
+            return 1;
+        }
+    }
     if zombie_rx.recv().is_ok() {
         // The main thread leaves with exit(2), not exit_group(2): the process lives on with a
         // zombie leader, as after pthread_exit in main.
         say("zombie");
+        // SAFETY: exit(2) of this thread only. No other thread borrows from its stack (what
+        // they share is static or was moved to them), and it holds no lock.
         unsafe { libc::syscall(libc::SYS_exit, 0) };
     }
     idle_forever()
@@ -151,6 +255,7 @@ fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
                 let tid = spawn_named("short", move || {
                     // exit(2) of this thread alone with a chosen code, which pthread_exit
                     // cannot give.
+                    // SAFETY: the thread holds no lock and nothing borrows from its stack.
                     unsafe { libc::syscall(libc::SYS_exit, code) };
                 });
                 say(&format!("exiting {tid}"));
@@ -160,6 +265,8 @@ fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
                 say(&format!("hot {tid}"));
             }
             (Some("int3"), _) => {
+                // SAFETY: int3 raises SIGTRAP, which `on_trap` handles; no register or
+                // memory is touched.
                 unsafe { std::arch::asm!("int3") };
                 say(&format!("after-int3 {}", TRAPS_SEEN.load(Ordering::SeqCst)));
             }
@@ -195,6 +302,14 @@ fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
                 let _ = zombie.send(());
             }
             (Some("calls"), _) => say(&format!("calls {}", HOT_CALLS.load(Ordering::SeqCst))),
+            (Some("traps"), _) => say(&format!("traps {}", TRAPS_SEEN.load(Ordering::SeqCst))),
+            (Some("peek"), _) => say(&format!("peeked {:#x}", PEEK_ME.load(Ordering::SeqCst))),
+            (Some("answer"), _) => {
+                // SAFETY: ptscope_lab_answer (above) takes nothing, touches no memory and
+                // returns in eax, as an extern "C" fn() -> u32 does.
+                let v = unsafe { ptscope_lab_answer() };
+                say(&format!("answer {v}"));
+            }
             (Some("quit"), code) => {
                 std::process::exit(code.and_then(|c| c.parse().ok()).unwrap_or(0))
             }
@@ -206,16 +321,20 @@ fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
 /// A child that runs through the hot function (where a test put a breakpoint) and exits;
 /// the parent reports how it ended.
 fn fork_child() {
+    // SAFETY: the child only calls a function that does arithmetic on an atomic, then
+    // _exit(2): nothing that could need a lock another thread held at the fork.
     let pid = unsafe { libc::fork() };
     if pid == 0 {
         let mut x = 0;
         for _ in 0..1000 {
             x = ptscope_lab_hot(x);
         }
+        // SAFETY: _exit(2) ends the child without running the parent's exit handlers.
         unsafe { libc::_exit(if std::hint::black_box(x) == 0 { 1 } else { 0 }) };
     }
     say(&format!("forked {pid}"));
     let mut status = 0;
+    // SAFETY: waitpid writes the status into a live local.
     unsafe { libc::waitpid(pid, &mut status, 0) };
     say(&format!("child-status {status}"));
 }

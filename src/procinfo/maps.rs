@@ -51,6 +51,13 @@ impl Mapping {
 
 /// Lines that do not parse are skipped: the format is fixed, so such a line means a kernel this
 /// code does not know, and dropping one mapping is better than dropping all of them.
+///
+/// Hand-written rather than procfs 0.18's `MemoryMaps` parser, which the target can break: a
+/// mapped file named `/SYSVab` (any name under `/SYSV` shorter than 13 bytes, which a process
+/// in a container can give a file in its own root) makes it panic slicing the name, one odd
+/// line fails the whole file, and it trims the spaces a file name may end with. It is slower
+/// too: the 4,065 lines of a lab process of 1,000 threads take 0.61-0.93 ms here and
+/// 0.71-1.19 ms through procfs (medians of 101 interleaved runs, six sessions, release build).
 pub fn parse_maps(text: &str) -> Vec<Mapping> {
     text.lines().filter_map(parse_line).collect()
 }
@@ -146,6 +153,28 @@ garbage line
         assert_eq!(m[4].file_path(), "/tmp/my lib.so");
         assert_eq!(m[5].path, "[stack]");
         assert_eq!(m[6].start, 0xffffffffff600000);
+    }
+
+    #[test]
+    fn names_a_target_chooses_parse_as_written() {
+        let text = "\
+00400000-00401000 r--p 00000000 08:01 12 /SYSVab
+00401000-00402000 r--p 00000000 08:01 13 /SYSVzzzzzzzz (deleted)
+00402000-00403000 r--p 00000000 08:01 14 /tmp/ends in a space 
+00403000-00404000 rw-s 00000000 00:01 15                         /SYSV00000000 (deleted)
+";
+        let m = parse_maps(text);
+        let paths: Vec<&str> = m.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/SYSVab",
+                "/SYSVzzzzzzzz (deleted)",
+                "/tmp/ends in a space ",
+                "/SYSV00000000 (deleted)"
+            ]
+        );
+        assert!(m[3].is_deleted() && m[3].is_file());
     }
 
     #[test]

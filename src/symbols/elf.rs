@@ -2,6 +2,12 @@
 //!
 //! The file is memory-mapped rather than read: a process may map a hundred libraries whose
 //! debug info runs to hundreds of megabytes, and only the pages we touch should cost memory.
+//! Opening one reads only what every lookup needs (the symbol table, sorted, with raw names;
+//! the program headers; where the CFI is); names are demangled when first shown, the name
+//! index is built at the first lookup by name, an unwind row is found through the
+//! `.eh_frame_hdr` search table (no walk over every FDE), and source lines are read one
+//! compilation unit at a time (`line_index.rs`). The line-table walks of the code pane and the
+//! stepping commands (`lines.rs`) load every DWARF section, on their first use only.
 
 use super::demangle::demangle;
 use gimli::{EndianReader, LittleEndian, UnwindSection};
@@ -37,6 +43,7 @@ impl Deref for Bytes {
 // SAFETY: the bytes live in an Arc'd mmap or Vec that is never resized, so their address is
 // stable for as long as any clone of the Arc exists.
 unsafe impl gimli::StableDeref for Bytes {}
+// SAFETY: a clone shares that same Arc, so it derefs to the same bytes at the same address.
 unsafe impl gimli::CloneStableDeref for Bytes {}
 
 pub type Reader = EndianReader<LittleEndian, Bytes>;
@@ -46,9 +53,17 @@ pub struct Sym {
     /// Address as the ELF file states it (before the load bias is added).
     pub addr: u64,
     pub size: u64,
-    pub name: String,
     pub raw: String,
     pub global: bool,
+    /// Demangled on first use: most symbols of a file are never shown.
+    name: OnceLock<String>,
+}
+
+impl Sym {
+    /// The demangled name (the raw one when it is not mangled).
+    pub fn name(&self) -> &str {
+        self.name.get_or_init(|| demangle(&self.raw))
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -74,17 +89,31 @@ struct FdeRef {
 
 struct Cfi {
     eh_frame: Option<gimli::EhFrame<Reader>>,
+    /// `.eh_frame_hdr` with its binary search table: an FDE is found without reading the
+    /// others.
+    eh_frame_hdr: Option<gimli::ParsedEhFrameHdr<Reader>>,
     debug_frame: Option<gimli::DebugFrame<Reader>>,
     bases: gimli::BaseAddresses,
+    /// Every FDE the search table does not cover (.debug_frame's; .eh_frame's too when there
+    /// is no table), built at the first address the table does not answer.
     index: OnceLock<Vec<FdeRef>>,
 }
 
 enum DwarfState {
-    NotLoaded,
     Missing,
-    /// addr2line answers address -> line; the sections themselves serve the line-table walks
-    /// of `lines.rs` (file:line -> addresses), which addr2line has no query for.
-    Loaded(Box<addr2line::Context<Reader>>, Arc<gimli::Dwarf<Reader>>),
+    /// Found by `.debug_aranges`, one unit at a time.
+    ByUnit(Box<super::line_index::LineTables>),
+    /// No `.debug_aranges`: addr2line over every section (`ElfModule::whole`).
+    Whole,
+}
+
+/// Every DWARF section of the file: addr2line (address -> line, with the inlined-call chain)
+/// and the sections themselves for the line-program walks of `lines.rs` (file:line ->
+/// addresses), which addr2line has no query for.
+struct WholeDwarf {
+    /// Not `Sync`.
+    ctx: Mutex<Box<addr2line::Context<Reader>>>,
+    dwarf: Arc<gimli::Dwarf<Reader>>,
 }
 
 /// How to recover the caller's CFA and registers at one address: gimli's row, made owned so the
@@ -119,12 +148,16 @@ pub struct ElfModule {
     data: Bytes,
     loads: Vec<Load>,
     symbols: Vec<Sym>,
-    by_name: HashMap<String, Vec<u32>>,
+    /// Raw and demangled names to symbols, built at the first lookup by name.
+    by_name: OnceLock<HashMap<String, Vec<u32>>>,
     pub build_id: Option<Vec<u8>>,
     /// True when .symtab was present: without it only exported names are known.
     pub has_symtab: bool,
     cfi: Cfi,
-    dwarf: Mutex<DwarfState>,
+    dwarf: OnceLock<DwarfState>,
+    /// Loaded at the first query that needs all of the DWARF (or when there is no
+    /// `.debug_aranges`); None when the file has none.
+    whole: OnceLock<Option<WholeDwarf>>,
     /// Where separate debug info (found by build id) lives, if any.
     debug_file: Option<std::path::PathBuf>,
 }
@@ -191,9 +224,9 @@ fn collect_symbols(file: &ElfFile64<'_, Endianness>, out: &mut Vec<Sym>) {
         out.push(Sym {
             addr: sym.address(),
             size: sym.size(),
-            name: demangle(raw),
             raw: raw.to_string(),
             global: sym.is_global(),
+            name: OnceLock::new(),
         });
     }
 }
@@ -216,6 +249,13 @@ fn build_id_debug_file(build_id: &[u8]) -> Option<std::path::PathBuf> {
         &hex[2..]
     ));
     p.exists().then_some(p)
+}
+
+/// The build id of an ELF file, read from its notes without parsing the rest.
+pub fn build_id_of(file: &File) -> Option<Vec<u8>> {
+    let data = map_file(file).ok()?;
+    let elf = ElfFile64::<Endianness>::parse(&*data).ok()?;
+    elf.build_id().ok().flatten().map(<[u8]>::to_vec)
 }
 
 impl ElfModule {
@@ -265,13 +305,6 @@ impl ElfModule {
         }
         symbols.sort_by_key(preference);
         symbols.dedup_by(|a, b| a.addr == b.addr && a.raw == b.raw);
-        let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
-        for (i, s) in symbols.iter().enumerate() {
-            by_name.entry(s.name.clone()).or_default().push(i as u32);
-            if s.raw != s.name {
-                by_name.entry(s.raw.clone()).or_default().push(i as u32);
-            }
-        }
 
         let section_addr = |name: &str| file.section_by_name(name).map(|s| s.address());
         let mut bases = gimli::BaseAddresses::default();
@@ -292,6 +325,9 @@ impl ElfModule {
             s.set_address_size(8);
             s
         });
+        let eh_frame_hdr = section_reader(&data, &file, ".eh_frame_hdr")
+            .and_then(|r| gimli::EhFrameHdr::from(r).parse(&bases, 8).ok())
+            .filter(|h| h.table().is_some());
         let debug_frame = section_reader(&data, &file, ".debug_frame").map(|r| {
             let mut s = gimli::DebugFrame::from(r);
             s.set_address_size(8);
@@ -301,16 +337,18 @@ impl ElfModule {
         Ok(ElfModule {
             loads,
             symbols,
-            by_name,
+            by_name: OnceLock::new(),
             build_id,
             has_symtab,
             cfi: Cfi {
                 eh_frame,
+                eh_frame_hdr,
                 debug_frame,
                 bases,
                 index: OnceLock::new(),
             },
-            dwarf: Mutex::new(DwarfState::NotLoaded),
+            dwarf: OnceLock::new(),
+            whole: OnceLock::new(),
             debug_file,
             data,
         })
@@ -369,9 +407,25 @@ impl ElfModule {
         best.map(|s| (s, svma - s.addr))
     }
 
+    fn by_name(&self) -> &HashMap<String, Vec<u32>> {
+        self.by_name.get_or_init(|| {
+            let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
+            for (i, s) in self.symbols.iter().enumerate() {
+                by_name
+                    .entry(s.name().to_string())
+                    .or_default()
+                    .push(i as u32);
+                if s.raw != s.name() {
+                    by_name.entry(s.raw.clone()).or_default().push(i as u32);
+                }
+            }
+            by_name
+        })
+    }
+
     pub fn symbols_named(&self, name: &str) -> Vec<&Sym> {
         let mut out: Vec<&Sym> = self
-            .by_name
+            .by_name()
             .get(name)
             .map(|v| v.iter().map(|&i| &self.symbols[i as usize]).collect())
             .unwrap_or_default();
@@ -386,66 +440,115 @@ impl ElfModule {
         let mut out: Vec<&Sym> = self
             .symbols
             .iter()
-            .filter(|s| s.name.ends_with(&suffix))
+            .filter(|s| s.name().ends_with(&suffix))
             .collect();
         out.dedup_by_key(|s| s.addr);
         out
     }
 
-    fn load_dwarf(&self) -> Option<(addr2line::Context<Reader>, Arc<gimli::Dwarf<Reader>>)> {
-        let from =
-            |data: &Bytes| -> Option<(addr2line::Context<Reader>, Arc<gimli::Dwarf<Reader>>)> {
-                let file = ElfFile64::<Endianness>::parse(&**data).ok()?;
-                file.section_by_name(".debug_info")?;
-                let dwarf = gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
-                    Ok(section_reader(data, &file, id.name()).unwrap_or_else(|| {
-                        EndianReader::new(Bytes(Arc::new(Backing::Owned(Vec::new()))), LittleEndian)
-                    }))
-                })
-                .ok()?;
-                let dwarf = Arc::new(dwarf);
-                let ctx = addr2line::Context::from_arc_dwarf(dwarf.clone()).ok()?;
-                Some((ctx, dwarf))
-            };
-        if let Some(ctx) = from(&self.data) {
-            return Some(ctx);
+    /// The bytes that hold this file's DWARF: the file itself, else its separate debug file
+    /// (found by build id).
+    fn dwarf_bytes(&self) -> Option<Bytes> {
+        let has_info = |data: &Bytes| {
+            ElfFile64::<Endianness>::parse(&**data)
+                .is_ok_and(|f| f.section_by_name(".debug_info").is_some())
+        };
+        if has_info(&self.data) {
+            return Some(self.data.clone());
         }
-        let df = self.debug_file.as_ref()?;
-        let bytes = map_file(&File::open(df).ok()?).ok()?;
-        from(&bytes)
+        let separate = self
+            .debug_file
+            .as_ref()
+            .and_then(|df| File::open(df).ok())
+            .and_then(|f| map_file(&f).ok())?;
+        has_info(&separate).then_some(separate)
+    }
+
+    /// The DWARF of `data`, with only the sections `wanted` says (the others empty).
+    fn load_sections(
+        data: &Bytes,
+        wanted: impl Fn(gimli::SectionId) -> bool,
+    ) -> Option<gimli::Dwarf<Reader>> {
+        let file = ElfFile64::<Endianness>::parse(&**data).ok()?;
+        gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
+            let found = wanted(id)
+                .then(|| section_reader(data, &file, id.name()))
+                .flatten();
+            Ok(found.unwrap_or_else(|| {
+                EndianReader::new(Bytes(Arc::new(Backing::Owned(Vec::new()))), LittleEndian)
+            }))
+        })
+        .ok()
+    }
+
+    /// The line tables for `location`: by unit where `.debug_aranges` allows, else through
+    /// addr2line over every section.
+    fn load_dwarf(&self) -> DwarfState {
+        let Some(data) = self.dwarf_bytes() else {
+            return DwarfState::Missing;
+        };
+        let by_unit = ElfFile64::<Endianness>::parse(&*data)
+            .is_ok_and(|f| f.section_by_name(".debug_aranges").is_some());
+        if by_unit {
+            let tables = Self::load_sections(&data, super::line_index::needed)
+                .and_then(super::line_index::LineTables::new);
+            if let Some(t) = tables {
+                return DwarfState::ByUnit(Box::new(t));
+            }
+            // An empty .debug_aranges: every section after all.
+        }
+        match self.whole() {
+            Some(_) => DwarfState::Whole,
+            None => DwarfState::Missing,
+        }
+    }
+
+    fn whole(&self) -> Option<&WholeDwarf> {
+        self.whole
+            .get_or_init(|| {
+                let dwarf = Arc::new(Self::load_sections(&self.dwarf_bytes()?, |_| true)?);
+                let ctx = addr2line::Context::from_arc_dwarf(dwarf.clone()).ok()?;
+                Some(WholeDwarf {
+                    ctx: Mutex::new(Box::new(ctx)),
+                    dwarf,
+                })
+            })
+            .as_ref()
+    }
+
+    /// Reads the line tables now (they are otherwise read at the first `location`): lets a
+    /// caller load them on another thread while it does something else.
+    pub fn preload_lines(&self) {
+        self.dwarf.get_or_init(|| self.load_dwarf());
     }
 
     /// Source file and line of `svma`, when DWARF line tables are present.
     pub fn location(&self, svma: u64) -> Option<(String, Option<u32>)> {
-        self.with_dwarf(|ctx, _| {
-            let loc = ctx.find_location(svma).ok()??;
-            Some((loc.file?.to_string(), loc.line))
-        })?
+        match self.dwarf.get_or_init(|| self.load_dwarf()) {
+            DwarfState::Missing => None,
+            DwarfState::ByUnit(t) => t.find(svma),
+            DwarfState::Whole => self.with_dwarf(|ctx, _| {
+                let loc = ctx.find_location(svma).ok()??;
+                Some((loc.file?.to_string(), loc.line))
+            })?,
+        }
     }
 
-    /// Runs `f` on this module's DWARF (loaded on first use); None when it has none.
+    /// Runs `f` on all of this module's DWARF (loaded on first use); None when it has none.
     pub(super) fn with_dwarf<T>(
         &self,
         f: impl FnOnce(&addr2line::Context<Reader>, &gimli::Dwarf<Reader>) -> T,
     ) -> Option<T> {
-        let mut state = self.dwarf.lock().ok()?;
-        if matches!(*state, DwarfState::NotLoaded) {
-            *state = match self.load_dwarf() {
-                Some((ctx, dwarf)) => DwarfState::Loaded(Box::new(ctx), dwarf),
-                None => DwarfState::Missing,
-            };
-        }
-        match &*state {
-            DwarfState::Loaded(ctx, dwarf) => Some(f(ctx, dwarf)),
-            _ => None,
-        }
+        let whole = self.whole()?;
+        let ctx = whole.ctx.lock().ok()?;
+        Some(f(&ctx, &whole.dwarf))
     }
 
     fn cfi_index(&self) -> &[FdeRef] {
         self.cfi.index.get_or_init(|| {
             let mut out = Vec::new();
             let bases = &self.cfi.bases;
-            if let Some(s) = &self.cfi.eh_frame {
+            if let (Some(s), None) = (&self.cfi.eh_frame, &self.cfi.eh_frame_hdr) {
                 index_entries(s, bases, CfiKind::EhFrame, &mut out);
             }
             if let Some(s) = &self.cfi.debug_frame {
@@ -458,7 +561,7 @@ impl ElfModule {
     }
 
     pub fn has_cfi(&self) -> bool {
-        !self.cfi_index().is_empty()
+        self.cfi.eh_frame_hdr.is_some() || !self.cfi_index().is_empty()
     }
 
     /// The unwind rule in force at `svma`, or None when no FDE covers it.
@@ -467,6 +570,15 @@ impl ElfModule {
         svma: u64,
         ctx: &mut gimli::UnwindContext<usize>,
     ) -> Option<UnwindRow> {
+        if let (Some(hdr), Some(eh)) = (&self.cfi.eh_frame_hdr, &self.cfi.eh_frame) {
+            let fde = hdr.table().and_then(|t| {
+                t.fde_for_address(eh, &self.cfi.bases, svma, gimli::EhFrame::cie_from_offset)
+                    .ok()
+            });
+            if let Some(row) = fde.and_then(|f| row_of(eh, &self.cfi.bases, &f, svma, ctx)) {
+                return Some(row);
+            }
+        }
         let index = self.cfi_index();
         let i = index.partition_point(|f| f.start <= svma);
         let candidates = index[..i].iter().rev().take(4).filter(|f| svma < f.end);
@@ -530,6 +642,17 @@ where
             s.cie_from_offset(b, o)
         })
         .ok()?;
+    row_of(section, bases, &fde, svma, ctx)
+}
+
+/// The row of `fde` in force at `svma`, made owned.
+fn row_of<S: UnwindSection<Reader>>(
+    section: &S,
+    bases: &gimli::BaseAddresses,
+    fde: &gimli::FrameDescriptionEntry<Reader>,
+    svma: u64,
+    ctx: &mut gimli::UnwindContext<usize>,
+) -> Option<UnwindRow> {
     let ra_register = fde.cie().return_address_register().0;
     let signal_frame = fde.is_signal_trampoline();
     let row = fde
@@ -567,4 +690,101 @@ where
         rules,
         signal_frame,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// addr2line over every section: the answer `location` must give.
+    fn whole_context(data: &Bytes) -> Option<addr2line::Context<Reader>> {
+        let file = ElfFile64::<Endianness>::parse(&**data).ok()?;
+        let dwarf = gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
+            Ok(section_reader(data, &file, id.name()).unwrap_or_else(|| {
+                EndianReader::new(Bytes(Arc::new(Backing::Owned(Vec::new()))), LittleEndian)
+            }))
+        })
+        .ok()?;
+        addr2line::Context::from_dwarf(dwarf).ok()
+    }
+
+    fn same_lines_as_addr2line(path: &Path) -> usize {
+        let m = ElfModule::open(path).unwrap();
+        let data = match &m.debug_file {
+            Some(df)
+                if section_reader(&m.data, &ElfFile64::parse(&*m.data).unwrap(), ".debug_info")
+                    .is_none() =>
+            {
+                map_file(&File::open(df).unwrap()).unwrap()
+            }
+            _ => m.data.clone(),
+        };
+        let Some(ctx) = whole_context(&data) else {
+            return 0;
+        };
+        // Code only: a linker leaves the ranges of discarded functions at address 0, where
+        // both answers are noise.
+        let text: Vec<(u64, u64)> = ElfFile64::<Endianness>::parse(&*m.data)
+            .unwrap()
+            .sections()
+            .filter(|s| s.kind() == object::SectionKind::Text)
+            .map(|s| (s.address(), s.address() + s.size()))
+            .collect();
+        let funcs: Vec<&Sym> = m
+            .symbols()
+            .iter()
+            .filter(|s| s.size > 0 && text.iter().any(|(a, b)| *a <= s.addr && s.addr < *b))
+            .collect();
+        let step = (funcs.len() / 1500).max(1);
+        let mut compared = 0;
+        for s in funcs.iter().step_by(step) {
+            for probe in [s.addr, s.addr + s.size / 2] {
+                let want = ctx
+                    .find_location(probe)
+                    .ok()
+                    .flatten()
+                    .and_then(|l| Some((l.file?.to_string(), l.line)));
+                assert_eq!(
+                    m.location(probe),
+                    want,
+                    "{} at {probe:#x} in {}",
+                    s.raw,
+                    path.display()
+                );
+                compared += usize::from(want.is_some());
+            }
+        }
+        compared
+    }
+
+    #[test]
+    fn lines_by_unit_are_those_addr2line_finds() {
+        let me = std::env::current_exe().unwrap();
+        assert!(
+            same_lines_as_addr2line(&me) > 100,
+            "our own binary has line tables"
+        );
+        // libc: with libc6-dbg its lines live in a separate, compressed debug file.
+        let libc = Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6");
+        if libc.exists() {
+            same_lines_as_addr2line(libc);
+        }
+    }
+
+    #[test]
+    fn unwind_rows_come_from_the_search_table() {
+        let me = std::env::current_exe().unwrap();
+        let m = ElfModule::open(&me).unwrap();
+        assert!(
+            m.cfi.eh_frame_hdr.is_some(),
+            "a linked binary has .eh_frame_hdr"
+        );
+        let mut ctx = gimli::UnwindContext::new();
+        let f = m.symbols().iter().find(|s| s.raw == "main").expect("main");
+        assert!(m.unwind_row(f.addr, &mut ctx).is_some());
+        assert!(
+            m.cfi.index.get().is_none(),
+            "no FDE walk for an address the table covers"
+        );
+    }
 }

@@ -278,7 +278,7 @@ impl Symbolizer {
         let (sym, _) = elf.symbol_at(pc.wrapping_sub(bias))?;
         let start = sym.addr.wrapping_add(bias);
         Some(FunctionSpan {
-            name: sym.name.clone(),
+            name: sym.name().to_string(),
             start,
             end: start.wrapping_add(sym.size),
         })

@@ -11,6 +11,7 @@ pub mod demangle;
 pub mod elf;
 pub mod error;
 pub mod expr;
+mod line_index;
 pub mod lines;
 pub mod source;
 pub mod unwind;
@@ -22,7 +23,7 @@ pub use error::SymbolError;
 pub use expr::resolve_in;
 pub use lines::{parse_file_line, FunctionSpan, LineMatch, LineSpan};
 pub use source::SourceFile;
-pub use unwind::{unwind, Backtrace, Frame, FrameKind, UnwindStop, MAX_DEPTH};
+pub use unwind::{unwind, unwind_located, Backtrace, Frame, FrameKind, UnwindStop, MAX_DEPTH};
 
 use crate::procinfo::{self, maps};
 use std::collections::HashMap;
@@ -138,8 +139,9 @@ pub struct Symbolizer {
 }
 
 impl Symbolizer {
+    /// With the process-wide module cache (`ModuleCache::shared`).
     pub fn new(pid: i32) -> Result<Self, SymbolError> {
-        Self::with_cache(pid, ModuleCache::new())
+        Self::with_cache(pid, ModuleCache::shared())
     }
 
     pub fn with_cache(pid: i32, cache: Arc<ModuleCache>) -> Result<Self, SymbolError> {
@@ -264,6 +266,30 @@ impl Symbolizer {
             .clone()
     }
 
+    /// Parses every mapped file now (symbols, program headers, where its CFI is), so that
+    /// later lookups only search: what a dump does before it stops the process.
+    pub fn preload(&self) {
+        for m in &self.modules {
+            let _ = self.elf(m);
+        }
+    }
+
+    /// Reads the line tables of the modules these addresses are in (the slow part of a first
+    /// `symbolize`, when debug info is compressed).
+    pub fn preload_lines(&self, addrs: &[u64]) {
+        let mut done = Vec::new();
+        for &a in addrs {
+            let Some(m) = self.module_at(a) else { continue };
+            if done.contains(&m.path) {
+                continue;
+            }
+            done.push(m.path.clone());
+            if let Ok(elf) = self.elf(m) {
+                elf.preload_lines();
+            }
+        }
+    }
+
     /// Load bias of a parsed module in this process.
     pub fn bias(&self, module: &Module, elf: &ElfModule) -> Option<u64> {
         if module.is_vdso() {
@@ -305,7 +331,7 @@ impl Symbolizer {
         let svma = probe.wrapping_sub(bias);
         loc.module_offset = addr.wrapping_sub(bias);
         if let Some((sym, _)) = elf.symbol_at(svma) {
-            loc.function = Some(sym.name.clone());
+            loc.function = Some(sym.name().to_string());
             loc.offset = addr.wrapping_sub(bias).wrapping_sub(sym.addr);
         }
         if let Some((file, line)) = elf.location(svma) {
@@ -356,7 +382,7 @@ impl Symbolizer {
                     }
                     out.push(SymbolMatch {
                         module: m.path.clone(),
-                        name: s.name.clone(),
+                        name: s.name().to_string(),
                         addr,
                         size: s.size,
                     });

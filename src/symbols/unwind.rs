@@ -201,12 +201,27 @@ fn step_frame_pointer(regs: &Regs, read: &mut ReadMem<'_>) -> Option<Regs> {
 }
 
 /// Walks the stack of a stopped thread. `read` is the engine's bulk memory read (bytes read
-/// returned); it must not fail loudly, since garbage frames make it read garbage addresses.
+/// returned), or a copy of the stack taken while the thread was stopped; it must not fail
+/// loudly, since garbage frames make it read garbage addresses.
 pub fn unwind(
     sym: &Symbolizer,
     regs: &Registers,
     read: &mut ReadMem<'_>,
     max_depth: usize,
+) -> Backtrace {
+    unwind_located(sym, regs, read, max_depth, &mut |pc, ret| {
+        sym.symbolize(pc, ret)
+    })
+}
+
+/// `unwind` with the frames described by `locate` (pc, is a return address): a caller walking
+/// many stacks can answer the same pc once.
+pub fn unwind_located(
+    sym: &Symbolizer,
+    regs: &Registers,
+    read: &mut ReadMem<'_>,
+    max_depth: usize,
+    locate: &mut dyn FnMut(u64, bool) -> Location,
 ) -> Backtrace {
     let mut ctx = gimli::UnwindContext::new();
     let mut state = initial_regs(regs);
@@ -220,7 +235,7 @@ pub fn unwind(
         let (Some(pc), Some(sp)) = (state[RA], state[RSP]) else {
             break UnwindStop::Unreadable;
         };
-        let location = sym.symbolize(pc, !exact_pc);
+        let location = locate(pc, !exact_pc);
         frames.push(Frame {
             pc,
             sp,

@@ -40,6 +40,25 @@ pub enum TraceError {
     Unwritable { addr: u64, reason: String },
     #[error("unknown register {0:?}")]
     UnknownRegister(String),
+    #[error("{0} is read-only here: a 64-bit thread's code and stack selectors are the kernel's")]
+    ReadOnlyRegister(String),
+    #[error("the kernel refused {name} = {value:#x} ({op}: {errno})")]
+    RegisterRefused {
+        name: String,
+        value: u64,
+        op: &'static str,
+        errno: nix::errno::Errno,
+    },
+    #[error("a watchpoint covers 1, 2, 4 or 8 bytes, not {0}")]
+    WatchLength(u8),
+    #[error("cannot watch {len} bytes at {addr:#x}: the address must be a multiple of {len} (x86 debug registers)")]
+    WatchMisaligned { addr: u64, len: u8 },
+    #[error("all 4 debug registers (DR0-DR3) are in use: delete a watchpoint first")]
+    WatchpointsFull,
+    #[error("a watchpoint already exists at {0:#x}")]
+    WatchpointExists(u64),
+    #[error("no watchpoint at {0:#x}")]
+    NoWatchpoint(u64),
     #[error("the process has exited")]
     ProcessExited,
     #[error("the tracer has detached")]
@@ -65,6 +84,24 @@ impl TraceError {
         } else {
             TraceError::Os { op, errno: e }
         }
+    }
+}
+
+impl TraceError {
+    /// Something the user can act on (a wrong pid, a process that may not be traced or is
+    /// traced already, a program that will not start, one that exited): said in one line.
+    /// Everything else is ptscope's own machinery failing.
+    pub fn is_expected(&self) -> bool {
+        matches!(
+            self,
+            TraceError::NoSuchProcess(_)
+                | TraceError::PermissionDenied { .. }
+                | TraceError::AlreadyTraced { .. }
+                | TraceError::NotUserProcess(_)
+                | TraceError::IsSelf(_)
+                | TraceError::Launch { .. }
+                | TraceError::ProcessExited
+        )
     }
 }
 

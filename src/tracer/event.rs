@@ -1,7 +1,9 @@
 //! What crosses the channel between the tracer thread and its front ends: commands in, owned
 //! events and snapshots out. Nothing here is shared or locked.
 
+use super::debugregs::WatchKind;
 use super::error::TraceError;
+use super::regsets::RegisterSets;
 use super::signals::Policy;
 use super::status::{ExitKind, RawStatus};
 use super::thread::{StopCause, ThreadState, Tid};
@@ -30,6 +32,143 @@ pub struct BreakpointInfo {
     pub hits: u64,
 }
 
+/// A watchpoint as the tracer holds it: the debug register it takes, what it watches, and
+/// what it saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct WatchpointInfo {
+    /// 0-3: DR0-DR3.
+    pub slot: u8,
+    pub addr: u64,
+    /// 1, 2, 4 or 8 bytes.
+    pub len: u8,
+    pub kind: WatchKind,
+    pub hits: u64,
+    /// The watched bytes (little-endian) when last seen: at arming, or at the last hit.
+    pub value: u64,
+}
+
+/// One thread tripped a watchpoint: the access has happened (data watchpoints trap after the
+/// instruction), the thread stands just past it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WatchHit {
+    pub tid: Tid,
+    pub slot: u8,
+    pub addr: u64,
+    pub len: u8,
+    pub kind: WatchKind,
+    /// The value before (when armed, or at the previous hit) and now.
+    pub old: u64,
+    pub new: u64,
+    /// Where the thread stopped: the instruction after the one that made the access.
+    pub pc: u64,
+    /// Hits of this watchpoint so far, this one included.
+    pub hits: u64,
+}
+
+impl WatchHit {
+    /// `written` or `read`: a read-or-write watch that found the value unchanged was read (or
+    /// rewritten with the same value, which the hardware cannot tell apart).
+    pub fn verb(&self) -> &'static str {
+        if self.old == self.new && self.kind == WatchKind::ReadWrite {
+            "read"
+        } else {
+            "written"
+        }
+    }
+
+    /// "watchpoint 0x.. written by 4242 at <func+0x12>: 0x41 -> 0x42"; `at` is the name of
+    /// the PC when known.
+    pub fn describe(&self, at: Option<&str>) -> String {
+        let at = match at {
+            Some(name) => format!("<{name}>"),
+            None => format!("{:#x}", self.pc),
+        };
+        let values = if self.old == self.new {
+            format!("{:#x} (unchanged)", self.new)
+        } else {
+            format!("{:#x} -> {:#x}", self.old, self.new)
+        };
+        format!(
+            "watchpoint {:#x} {} by {} at {at}: {values}",
+            self.addr,
+            self.verb(),
+            self.tid
+        )
+    }
+}
+
+/// A write a front end asked for, with what was there before: every one is logged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WriteRecord {
+    Register {
+        tid: Tid,
+        name: String,
+        old: u64,
+        /// What was asked, and what the register reads back as: the kernel masks some bits
+        /// (eflags) of what a tracer writes.
+        asked: u64,
+        now: u64,
+    },
+    Memory {
+        addr: u64,
+        old: Vec<u8>,
+        new: Vec<u8>,
+    },
+}
+
+impl WriteRecord {
+    pub fn tid(&self) -> Option<Tid> {
+        match self {
+            WriteRecord::Register { tid, .. } => Some(*tid),
+            WriteRecord::Memory { .. } => None,
+        }
+    }
+}
+
+/// Bytes as `de ad be ef`, at most 16 of them.
+fn hex_bytes(bytes: &[u8]) -> String {
+    const SHOWN: usize = 16;
+    let mut s: Vec<String> = bytes
+        .iter()
+        .take(SHOWN)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if bytes.len() > SHOWN {
+        s.push("...".into());
+    }
+    s.join(" ")
+}
+
+impl std::fmt::Display for WriteRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteRecord::Register {
+                name,
+                old,
+                asked,
+                now,
+                ..
+            } => {
+                write!(f, "wrote {name} = {asked:#x} (was {old:#x})")?;
+                if now != asked {
+                    write!(f, "; the kernel made it {now:#x}")?;
+                }
+                Ok(())
+            }
+            WriteRecord::Memory { addr, old, new } => {
+                let n = new.len();
+                let unit = if n == 1 { "byte" } else { "bytes" };
+                write!(
+                    f,
+                    "wrote {n} {unit} at {addr:#x}: {} (was {})",
+                    hex_bytes(new),
+                    hex_bytes(old)
+                )
+            }
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ProcessState {
@@ -54,6 +193,7 @@ pub struct Snapshot {
     pub state: ProcessState,
     pub threads: Vec<ThreadInfo>,
     pub breakpoints: Vec<BreakpointInfo>,
+    pub watchpoints: Vec<WatchpointInfo>,
     /// The thread whose own stop made every other thread stop.
     pub stopped_by: Option<Tid>,
 }
@@ -82,6 +222,10 @@ pub enum EventKind {
     /// Something worth a log line that is no transition: a signal passed on, a forked child
     /// cleaned and released, breakpoints dropped at exec.
     Note { tid: Option<Tid>, text: String },
+    /// A thread tripped a watchpoint (its stop follows as a transition).
+    WatchpointHit(WatchHit),
+    /// A register or memory write a front end asked for was done.
+    Wrote(WriteRecord),
     /// The answer to a command sent with `TracerHandle::send`.
     Reply {
         id: u64,
@@ -134,7 +278,21 @@ pub enum Command {
         addr: u64,
         bytes: Vec<u8>,
     },
+    /// A hardware watchpoint on every thread; `len` None: chosen by the address's alignment.
+    /// Only while every thread is stopped. Replied with `Reply::Watchpoint`.
+    AddWatchpoint {
+        addr: u64,
+        kind: WatchKind,
+        len: Option<u8>,
+    },
+    /// Only while every thread is stopped.
+    RemoveWatchpoint {
+        addr: u64,
+    },
     Snapshot,
+    /// Every stopped thread's FP/SSE state, XSAVE area and held signal's siginfo (for a core
+    /// file); only while every thread is stopped.
+    ReadRegisterSets,
     SetSignalPolicy {
         sig: i32,
         policy: Policy,
@@ -199,4 +357,7 @@ pub enum Reply {
     Snapshot(Box<Snapshot>),
     /// The end of a stepping command.
     Stepped(StepOutcome),
+    Watchpoint(WatchpointInfo),
+    /// Per stopped thread, in tid order.
+    RegisterSets(Vec<(Tid, RegisterSets)>),
 }

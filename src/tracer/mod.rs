@@ -1,6 +1,8 @@
 //! The tracer engine: one thread owns every ptrace call for one process.
 
 pub mod breakpoints;
+pub mod cannot_stop;
+pub mod debugregs;
 mod engine;
 pub mod error;
 pub mod event;
@@ -8,18 +10,23 @@ mod launch;
 pub mod memory;
 mod preflight;
 mod ptrace;
+pub mod regsets;
 pub mod signals;
 pub mod status;
 pub mod thread;
 mod tracee;
 pub mod wakeup;
+pub mod watchpoints;
 
 pub use crate::regs::Registers;
+pub use cannot_stop::Unstoppable;
+pub use debugregs::WatchKind;
 pub use error::{Result, TraceError};
 pub use event::{
     BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
-    StepOutcome, ThreadInfo, Transition,
+    StepOutcome, ThreadInfo, Transition, WatchHit, WatchpointInfo, WriteRecord,
 };
+pub use regsets::RegisterSets;
 pub use signals::{signal_name, Policy};
 pub use status::{ExitKind, RawStatus, WaitStatus};
 pub use thread::{StopCause, ThreadState, Tid};

@@ -104,6 +104,65 @@ pub fn si_code(tid: Tid) -> Result<i32> {
         .map_err(|e| TraceError::from_thread_errno("PTRACE_GETSIGINFO", tid, e))
 }
 
+/// PTRACE_PEEKUSER of debug register `n` (`struct user`'s u_debugreg[n]).
+pub fn read_debugreg(tid: Tid, n: usize) -> Result<u64> {
+    let offset = super::debugregs::user_offset(n) as ptrace::AddressType;
+    ptrace::read_user(pid(tid), offset)
+        .map(|v| v as u64)
+        .map_err(|e| TraceError::from_thread_errno("PTRACE_PEEKUSER", tid, e))
+}
+
+/// PTRACE_POKEUSER of debug register `n`. The kernel checks each value: an address outside
+/// user space or misaligned for its slot's length, or a DR7 the hardware cannot do, is EINVAL
+/// (or EIO) and leaves the register as it was.
+pub fn write_debugreg(tid: Tid, n: usize, value: u64) -> Result<()> {
+    let offset = super::debugregs::user_offset(n) as ptrace::AddressType;
+    ptrace::write_user(pid(tid), offset, value as libc::c_long)
+        .map_err(|e| TraceError::from_thread_errno("PTRACE_POKEUSER", tid, e))
+}
+
+/// PTRACE_GETREGSET of one note type into `buf`; the kernel says how much it filled (the
+/// iovec's length on return).
+pub fn getregset(tid: Tid, note: i32, buf: &mut [u8]) -> Result<usize> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: the iovec describes `buf`, live and writable for its whole length; the kernel
+    // writes at most iov_len bytes there and updates iov_len.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGSET,
+            tid,
+            note as usize,
+            &mut iov as *mut libc::iovec,
+        )
+    };
+    if r < 0 {
+        return Err(TraceError::from_thread_errno(
+            "PTRACE_GETREGSET",
+            tid,
+            nix::errno::Errno::last(),
+        ));
+    }
+    Ok(iov.iov_len.min(buf.len()))
+}
+
+/// PTRACE_GETSIGINFO as the kernel's 128 bytes (what a core's NT_SIGINFO holds).
+pub fn siginfo_bytes(tid: Tid) -> Result<[u8; 128]> {
+    let mut buf = [0u8; 128];
+    // SAFETY: siginfo_t is 128 bytes on x86-64; the kernel writes exactly that into `buf`.
+    let r = unsafe { libc::ptrace(libc::PTRACE_GETSIGINFO, tid, 0usize, buf.as_mut_ptr()) };
+    if r < 0 {
+        return Err(TraceError::from_thread_errno(
+            "PTRACE_GETSIGINFO",
+            tid,
+            nix::errno::Errno::last(),
+        ));
+    }
+    Ok(buf)
+}
+
 pub fn gettid() -> Tid {
     nix::unistd::gettid().as_raw()
 }

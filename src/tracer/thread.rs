@@ -6,6 +6,7 @@
 //! ends see; `TraceeState` is the engine's own finer view of the same thread (listening,
 //! newborn, released, zombie), moved by `TraceeState::after` from each decision.
 
+use super::cannot_stop::Unstoppable;
 use super::signals::{signal_name, Policy};
 use super::status::{ExitKind, PtraceEvent, WaitStatus};
 use serde::Serialize;
@@ -26,6 +27,10 @@ pub enum ThreadState {
     Exiting,
     Exited,
     Detached,
+    /// Interrupted, but in a wait no interrupt ends (a vfork parent, a D-state sleep): the
+    /// all-stop went on without it. It stops, before running any user instruction, once that
+    /// wait ends.
+    CannotStop,
 }
 
 impl ThreadState {
@@ -38,14 +43,16 @@ impl ThreadState {
             Self::Exiting => "exiting",
             Self::Exited => "exited",
             Self::Detached => "detached",
+            Self::CannotStop => "cannot stop",
         }
     }
 
-    /// A thread in one of these states will not run until the tracer resumes it.
+    /// A thread in one of these states will not run user code until the tracer resumes it
+    /// (one that cannot stop is inside the kernel, with our interrupt queued for its return).
     pub fn is_settled(self) -> bool {
         matches!(
             self,
-            Self::Stopped | Self::Exiting | Self::Exited | Self::Detached
+            Self::Stopped | Self::Exiting | Self::Exited | Self::Detached | Self::CannotStop
         )
     }
 }
@@ -84,6 +91,11 @@ pub(crate) enum TraceeState {
     Zombie,
     Exited,
     Detached,
+    /// Interrupted, but it did not stop in time and /proc says why (see `cannot_stop`). Our
+    /// interrupt is still queued: its report, whenever it comes, is that of a thread stopping.
+    CannotStop {
+        why: Unstoppable,
+    },
 }
 
 impl TraceeState {
@@ -98,6 +110,7 @@ impl TraceeState {
             T::Exiting | T::Released | T::Zombie => ThreadState::Exiting,
             T::Exited => ThreadState::Exited,
             T::Detached => ThreadState::Detached,
+            T::CannotStop { .. } => ThreadState::CannotStop,
         }
     }
 
@@ -125,6 +138,8 @@ impl TraceeState {
             },
             ThreadState::Exiting => T::Exiting,
             ThreadState::Detached => T::Detached,
+            // `decide` never answers this: only the engine's straggler look sets it.
+            ThreadState::CannotStop => self,
         }
     }
 }
@@ -159,6 +174,14 @@ pub enum StopCause {
     Finished,
     /// Done with a line step (`l`): the pc left the source line.
     SteppedLine,
+    /// A hardware watchpoint of ours at this address fired.
+    Watchpoint {
+        addr: u64,
+    },
+    /// Not stopped: the all-stop went on without it (see `ThreadState::CannotStop`).
+    CannotStop {
+        why: Unstoppable,
+    },
 }
 
 impl fmt::Display for StopCause {
@@ -175,6 +198,8 @@ impl fmt::Display for StopCause {
             Self::SteppedOver => write!(f, "stepped over"),
             Self::Finished => write!(f, "finished"),
             Self::SteppedLine => write!(f, "line stepped"),
+            Self::Watchpoint { addr } => write!(f, "watchpoint {addr:#x}"),
+            Self::CannotStop { why } => write!(f, "cannot stop: {why}"),
         }
     }
 }
@@ -190,6 +215,7 @@ impl StopCause {
 pub const SI_KERNEL: i32 = 0x80;
 pub const TRAP_BRKPT: i32 = 1;
 pub const TRAP_TRACE: i32 = 2;
+pub const TRAP_HWBKPT: i32 = 4;
 pub const TRAP_UNK: i32 = 5;
 
 /// What the engine knows about a stop besides the wait status.
@@ -203,6 +229,9 @@ pub struct StopFacts {
     /// that was removed after this thread executed it (another thread's stop removed them).
     pub stale_breakpoint: Option<u64>,
     pub policy: Option<Policy>,
+    /// A SIGTRAP from the debug exception whose DR6 names one of our watchpoints: the one at
+    /// this address (the lowest slot, when several fired at once).
+    pub watchpoint: Option<u64>,
     /// PTRACE_GETEVENTMSG of an event stop.
     pub event_msg: u64,
     pub stop_on_thread_events: bool,
@@ -268,6 +297,12 @@ impl Decision {
 pub fn decide(prev: ThreadState, status: WaitStatus, facts: &StopFacts) -> Decision {
     use Action::*;
     use ThreadState as S;
+    // A thread that could not stop still has our interrupt queued: whatever it reports, it
+    // reports as a thread on its way to a stop.
+    let prev = match prev {
+        S::CannotStop => S::Stopping,
+        other => other,
+    };
     let was_running = prev == S::Running;
     // A report while stepping, or while we were stopping the thread, ends there; a report while
     // running is a stop of the thread's own.
@@ -345,6 +380,20 @@ pub fn decide(prev: ThreadState, status: WaitStatus, facts: &StopFacts) -> Decis
                         S::Running => Decision::new(S::Running, None, RewindAndResume { addr }),
                         _ => Decision::new(S::Stopping, None, RewindAndSettle { addr }),
                     };
+                }
+            }
+            // A data watchpoint traps after the access, so nothing is rewound. It may come with
+            // the trap of a single step (DR6 then has BS too, and si_code is TRAP_TRACE): the
+            // watchpoint is the news, and the step is over as well. Either way the SIGTRAP is
+            // ours and is dropped.
+            if sig == libc::SIGTRAP {
+                if let Some(addr) = facts.watchpoint {
+                    return Decision::new(
+                        S::Stopping,
+                        Some(StopCause::Watchpoint { addr }),
+                        Settle,
+                    )
+                    .stopping_world(was_running);
                 }
             }
             // A step normally ends with TRAP_TRACE; a step over a `syscall` instruction (or the
@@ -512,6 +561,46 @@ mod tests {
             &f,
         );
         assert_eq!(d.holds_signal, Some(libc::SIGTRAP));
+    }
+
+    #[test]
+    fn a_watchpoint_trap_settles_and_stops_the_world_from_any_state() {
+        let trap = WaitStatus::SignalDeliveryStop { sig: libc::SIGTRAP };
+        let hw = StopFacts {
+            si_code: Some(TRAP_HWBKPT),
+            watchpoint: Some(0x60_1040),
+            policy: Some(Policy::Stop),
+            ..facts()
+        };
+        let d = decide(S::Running, trap, &hw);
+        assert_eq!(d.state, S::Stopping);
+        assert_eq!(d.cause, Some(StopCause::Watchpoint { addr: 0x60_1040 }));
+        assert_eq!(d.action, Action::Settle);
+        assert!(d.stops_world);
+        assert_eq!(d.holds_signal, None, "our SIGTRAP must never be delivered");
+        // With a single step's trap (TRAP_TRACE, DR6 BS and Bn): the watchpoint is the cause.
+        let with_step = StopFacts {
+            si_code: Some(TRAP_TRACE),
+            stepping: true,
+            ..hw
+        };
+        let d = decide(S::Stepping, trap, &with_step);
+        assert_eq!(
+            (d.cause, d.action, d.stops_world),
+            (
+                Some(StopCause::Watchpoint { addr: 0x60_1040 }),
+                Action::Settle,
+                false
+            )
+        );
+        // Reported while we were stopping it (its trap was queued): counted, not delivered.
+        let d = decide(S::Stopping, trap, &hw);
+        assert_eq!((d.action, d.holds_signal), (Action::Settle, None));
+        assert!(!d.stops_world);
+        assert_eq!(
+            StopCause::Watchpoint { addr: 0x60_1040 }.to_string(),
+            "watchpoint 0x601040"
+        );
     }
 
     #[test]
@@ -698,6 +787,32 @@ mod tests {
         assert!(!TraceeState::Exited.is_live());
         assert!(TraceeState::Exiting.is_live());
         assert!(TraceeState::Detached.is_live());
+    }
+
+    #[test]
+    fn a_thread_that_could_not_stop_reports_as_one_stopping() {
+        let d = decide(S::CannotStop, WaitStatus::InterruptStop, &facts());
+        assert_eq!(
+            (d.state, d.action, d.stops_world),
+            (S::Stopped, Action::Rest, false)
+        );
+        // Its vfork ended: PTRACE_EVENT_VFORK_DONE comes first, and holds it too.
+        let done = WaitStatus::EventStop {
+            event: PtraceEvent::VforkDone,
+        };
+        assert_eq!(decide(S::CannotStop, done, &facts()).state, S::Stopped);
+        let why = Unstoppable::Vfork { child: Some(77) };
+        let t = TraceeState::CannotStop { why };
+        assert_eq!(t.view(), S::CannotStop);
+        assert!(t.is_live() && S::CannotStop.is_settled());
+        assert_eq!(
+            t.after(&decision(S::Stopped, Action::Rest)),
+            TraceeState::Stopped
+        );
+        assert_eq!(
+            StopCause::CannotStop { why }.to_string(),
+            "cannot stop: in vfork, child 77"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! questions the engine asks of all of them ("which threads are ...", "has every live thread
 //! stopped") in one place.
 
+use super::debugregs::DebugState;
 use super::event::ThreadInfo;
 use super::thread::{StopCause, Tid, TraceeState};
 use crate::regs::Registers;
@@ -29,6 +30,8 @@ pub(crate) struct Tracee {
     pub seen_at: Instant,
     /// The name was read when the thread was old enough not to rename itself any more.
     pub name_final: bool,
+    /// What ptscope last wrote into its debug registers.
+    pub debug: DebugState,
 }
 
 impl Tracee {
@@ -42,6 +45,7 @@ impl Tracee {
             regs: None,
             seen_at: Instant::now(),
             name_final: false,
+            debug: DebugState::Untouched,
         }
     }
 

@@ -3,9 +3,11 @@
 //! No I/O happens here, so every rule is a table test. The state itself lives in the parts
 //! under `model/`; this file says which parts each message touches and what it asks for.
 
+use super::assign::{self, Edit, EditAsk};
 use super::code_update;
 use super::focus::Focus;
 use super::inspect::UnwindAsk;
+use super::model::breakpoints::Selected;
 use super::model::code::AfterFailedRead;
 use super::model::{
     BacktraceModel, BreakpointsModel, CodeModel, LogBody, LogModel, MemoryModel, ProcessModel,
@@ -13,8 +15,10 @@ use super::model::{
 };
 use super::msg::{Effect, Msg};
 use super::resolve::{Purpose, ResolveAsk};
+use super::watch_spec;
 use crate::expr::ExprError;
 use crate::text::sanitize;
+use crate::tracer::debugregs::WatchKind;
 use crate::tracer::error::TraceError;
 use crate::tracer::event::{Command, Event, EventKind, ProcessState, Reply, Snapshot};
 use crate::tracer::status::ExitKind;
@@ -87,6 +91,7 @@ impl Model {
             .threads
             .pcs()
             .chain(self.breakpoints.addrs())
+            .chain(self.breakpoints.watch_addrs())
             .chain(self.memory.addr)
             .chain(self.log.addrs.iter().copied())
             .collect();
@@ -102,7 +107,7 @@ impl Model {
         self.process.state = s.state;
         let rows = self.screen.layout().threads_rows();
         let moved = self.threads.apply_snapshot(s, rows);
-        self.breakpoints.replace(&s.breakpoints);
+        self.breakpoints.replace(&s.breakpoints, &s.watchpoints);
         if moved {
             // A step moved a thread: its old stack is not its stack any more.
             self.backtrace.next_generation();
@@ -148,10 +153,12 @@ fn may_show_new_addresses(msg: &Msg, focus: Focus) -> bool {
                 Some(StopCause::Exec | StopCause::Breakpoint { .. })
             ),
             EventKind::AllStopped(_) | EventKind::Reply { .. } => true,
+            EventKind::WatchpointHit(_) => true,
             EventKind::Resumed
             | EventKind::Note { .. }
             | EventKind::ProcessExited(_)
             | EventKind::Detached => false,
+            EventKind::Wrote(_) => false,
         },
         Msg::Resolved { .. } => true,
         Msg::Up | Msg::Down | Msg::PageUp | Msg::PageDown => focus == Focus::Memory,
@@ -189,6 +196,21 @@ fn apply(m: &mut Model, msg: Msg) -> Vec<Effect> {
                 .open(PromptKind::MemoryAddress, m.memory.expr.clone());
             Vec::new()
         }
+        Msg::EditPrompt => {
+            match at_rest_or_why(m, "write") {
+                Some(why) => m.status.error(why),
+                None => m.prompt.open(PromptKind::Edit, String::new()),
+            }
+            Vec::new()
+        }
+        Msg::WatchPrompt => {
+            match at_rest_or_why(m, "add a watchpoint") {
+                Some(why) => m.status.error(why),
+                None => m.prompt.open(PromptKind::Watch, String::new()),
+            }
+            Vec::new()
+        }
+        Msg::EditResolved { text: _, result } => edit_resolved(m, result),
         Msg::DeleteBreakpoint => delete_breakpoint(m),
         Msg::FocusNext => {
             m.screen.focus = m.screen.focus.step(1);
@@ -344,12 +366,13 @@ fn delete_breakpoint(m: &mut Model) -> Vec<Effect> {
         m.status.error(format!("cannot delete: {why}"));
         return Vec::new();
     }
-    match m.breakpoints.current() {
+    match m.breakpoints.selection() {
         None => {
-            m.status.error("no breakpoint to delete: add one with b");
+            m.status
+                .error("nothing to delete: b adds a breakpoint, w a watchpoint");
             Vec::new()
         }
-        Some(b) => {
+        Some(Selected::Breakpoint(b)) => {
             let what = match &b.label {
                 Some(l) => l.clone(),
                 None => format!("{:#x}", b.addrs[0]),
@@ -360,7 +383,53 @@ fn delete_breakpoint(m: &mut Model) -> Vec<Effect> {
                 .map(|addr| Effect::Tracer(Command::RemoveBreakpoint { addr }))
                 .collect()
         }
+        Some(Selected::Watchpoint(addr)) => {
+            if let Some(why) = at_rest_or_why(m, "delete a watchpoint") {
+                m.status.error(why);
+                return Vec::new();
+            }
+            m.status
+                .info(format!("deleting watchpoint at {addr:#x}..."));
+            vec![Effect::Tracer(Command::RemoveWatchpoint { addr })]
+        }
     }
+}
+
+/// Why `what` cannot be done now, when the process is gone or not at rest: writes and debug
+/// registers need every thread stopped.
+fn at_rest_or_why(m: &Model, what: &str) -> Option<String> {
+    if let Some(why) = m.process.gone() {
+        return Some(format!("cannot {what}: {why}"));
+    }
+    (!m.process.is_stopped())
+        .then(|| format!("cannot {what} while the process runs: press s to stop it first"))
+}
+
+/// The `=` prompt worked out: the write goes to the tracer, which logs it with the old value.
+fn edit_resolved(m: &mut Model, result: Result<Edit, assign::AssignError>) -> Vec<Effect> {
+    let edit = match result {
+        Ok(e) => e,
+        Err(e) => {
+            m.status.error(e.to_string());
+            return Vec::new();
+        }
+    };
+    if let Some(why) = at_rest_or_why(m, "write") {
+        m.status.error(why);
+        return Vec::new();
+    }
+    let cmd = match edit {
+        Edit::Register { tid, name, value } => {
+            m.status.info(format!("writing {name} of thread {tid}..."));
+            Command::SetRegister { tid, name, value }
+        }
+        Edit::Memory { addr, bytes } => {
+            m.status
+                .info(format!("writing {} bytes at {addr:#x}...", bytes.len()));
+            Command::WriteMemory { addr, bytes }
+        }
+    };
+    vec![Effect::Tracer(cmd)]
 }
 
 /// Up/Down and paging: the focused pane's selection or scroll position.
@@ -396,12 +465,43 @@ fn submit_prompt(m: &mut Model) -> Vec<Effect> {
         return Vec::new();
     };
     let row = m.threads.selected_row();
-    let ask = ResolveAsk {
-        purpose: match p.kind {
-            PromptKind::Breakpoint => Purpose::Breakpoint,
-            PromptKind::MemoryAddress => Purpose::MemoryAddress,
+    let (purpose, text) = match p.kind {
+        PromptKind::Breakpoint => (Purpose::Breakpoint, p.input),
+        PromptKind::MemoryAddress => (Purpose::MemoryAddress, p.input),
+        PromptKind::Watch => match watch_spec::parse(&p.input) {
+            Ok(w) => (
+                Purpose::Watchpoint {
+                    kind: w.kind,
+                    len: w.len,
+                },
+                w.expr,
+            ),
+            Err(e) => {
+                m.status.error(e.to_string());
+                return Vec::new();
+            }
         },
-        text: p.input,
+        PromptKind::Edit => {
+            let assignment = match assign::parse(&p.input) {
+                Ok(a) => a,
+                Err(e) => {
+                    m.status.error(e.to_string());
+                    return Vec::new();
+                }
+            };
+            return vec![Effect::ResolveEdit(EditAsk {
+                text: p.input,
+                assignment,
+                tid: row.map(|r| r.tid),
+                regs: row.and_then(|r| r.regs),
+                names: m.process.names.clone(),
+                at_rest: m.process.is_stopped(),
+            })];
+        }
+    };
+    let ask = ResolveAsk {
+        purpose,
+        text,
         tid: row.map(|r| r.tid),
         regs: row.and_then(|r| r.regs),
         names: m.process.names.clone(),
@@ -436,6 +536,14 @@ fn resolved(
             m.memory.show(text, addr);
             m.screen.focus = Focus::Memory;
             m.memory_read().into_iter().collect()
+        }
+        Purpose::Watchpoint { kind, len } => {
+            if let Some(why) = at_rest_or_why(m, "add a watchpoint") {
+                m.status.error(why);
+                return Vec::new();
+            }
+            m.status.info(format!("adding watchpoint at {addr:#x}"));
+            vec![Effect::Tracer(Command::AddWatchpoint { addr, kind, len })]
         }
     }
 }
@@ -482,6 +590,18 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
             m.apply_snapshot(&s);
             let why = match s.stopped_by.and_then(|t| m.threads.rows.get(&t)) {
                 Some(row) => match row.cause {
+                    Some(StopCause::Watchpoint { addr }) => {
+                        match m.breakpoints.hit_of(row.tid, addr) {
+                            Some(hit) => format!(
+                                "all threads stopped: {}",
+                                hit.describe(m.threads.names.get(hit.pc))
+                            ),
+                            None => format!(
+                                "all threads stopped: thread {} watchpoint {addr:#x}",
+                                row.tid
+                            ),
+                        }
+                    }
                     Some(c) => format!("all threads stopped: thread {} {}", row.tid, c),
                     None => format!("all threads stopped by thread {}", row.tid),
                 },
@@ -506,6 +626,17 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
             Vec::new()
         }
         EventKind::Reply { id, result } => on_reply(m, id, result),
+        EventKind::WatchpointHit(hit) => {
+            m.breakpoints.watch_hit(&hit);
+            m.log.push(at, Some(hit.tid), LogBody::Watch(hit));
+            Vec::new()
+        }
+        EventKind::Wrote(rec) => {
+            let text = sanitize(&rec.to_string());
+            m.log.push(at, rec.tid(), LogBody::Text(text.clone()));
+            m.status.info(text);
+            Vec::new()
+        }
         EventKind::ProcessExited(kind) => {
             m.process.state = ProcessState::Exited { status: kind };
             let text = match kind {
@@ -596,6 +727,36 @@ fn on_reply(m: &mut Model, id: u64, result: Result<Reply, TraceError>) -> Vec<Ef
                 .chain(m.memory_read())
                 .collect();
         }
+        (Some(Command::SetRegister { tid, .. }), Reply::Registers(regs)) => {
+            // The old registers become the ones to compare with: the change is highlighted
+            // as after a step.
+            if let Some(row) = m.threads.rows.get_mut(&tid) {
+                row.set_regs(*regs);
+            }
+            m.backtrace.next_generation();
+            m.backtrace.forget();
+        }
+        (Some(Command::WriteMemory { .. }), Reply::Done) => {
+            // The stack may be what changed.
+            m.backtrace.next_generation();
+            m.backtrace.forget();
+            return m.memory_read().into_iter().collect();
+        }
+        (Some(Command::AddWatchpoint { .. }), Reply::Watchpoint(w)) => {
+            m.breakpoints.watch_added(w);
+            let what = match w.kind {
+                WatchKind::Write => "writes",
+                WatchKind::ReadWrite => "reads and writes",
+            };
+            m.status.info(format!(
+                "watching {} of {} bytes at {:#x} with DR{}; now {:#x}",
+                what, w.len, w.addr, w.slot, w.value
+            ));
+        }
+        (Some(Command::RemoveWatchpoint { addr }), Reply::Done) => {
+            m.breakpoints.watch_removed(addr);
+            m.status.info(format!("watchpoint at {addr:#x} deleted"));
+        }
         (Some(Command::Stop), Reply::Done) => m.status.info("every thread stopped"),
         (Some(Command::Continue), Reply::Done) => m.status.info("continued"),
         _ => {}
@@ -606,3 +767,7 @@ fn on_reply(m: &mut Model, id: u64, result: Result<Reply, TraceError>) -> Vec<Ef
 #[cfg(test)]
 #[path = "app_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "app_edit_tests.rs"]
+mod edit_tests;

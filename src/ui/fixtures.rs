@@ -104,6 +104,7 @@ pub fn demo_snapshot() -> Snapshot {
                 hits: 0,
             },
         ],
+        watchpoints: Vec::new(),
         stopped_by: Some(PID + 1),
     }
 }
@@ -375,14 +376,21 @@ pub fn type_prompt(m: &mut Model, open: Msg, text: &str, symbols: &dyn Env) -> V
     answer_prompts(m, fx, symbols)
 }
 
-/// Plays the symbol worker for every `Effect::Resolve` (without memory), feeding the answers
-/// back; the other effects are passed through.
+/// Plays the symbol worker for every `Effect::Resolve` and `Effect::ResolveEdit` (without
+/// memory), feeding the answers back; the other effects are passed through.
 pub fn answer_prompts(m: &mut Model, fx: Vec<Effect>, symbols: &dyn Env) -> Vec<Effect> {
     let mut out = Vec::new();
     for f in fx {
         match f {
             Effect::Resolve(ask) => {
                 let answer = Msg::resolved(&ask, resolve::answer(&ask, Some(symbols), None));
+                out.extend(update(m, answer));
+            }
+            Effect::ResolveEdit(ask) => {
+                let answer = Msg::EditResolved {
+                    text: ask.text.clone(),
+                    result: crate::ui::assign::evaluate(&ask, Some(symbols), None),
+                };
                 out.extend(update(m, answer));
             }
             other => out.push(other),

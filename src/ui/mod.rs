@@ -3,8 +3,8 @@
 //! 1. `keymap.rs` turns the key into a `Msg` (`msg.rs` lists them all, and every `Effect`);
 //! 2. `app.rs`'s `update` changes the parts of the model (`model/`) and returns `Effect`s;
 //! 3. `run.rs` carries each effect out: a command to the tracer thread, or a question to the
-//!    workers (`workers.rs`: symbols, stack walks, prompts via `resolve.rs`, disassembly via
-//!    `code_view.rs`, source files, /proc reads);
+//!    workers (`workers.rs`: symbols, stack walks, prompts via `resolve.rs`, `assign.rs` and
+//!    `watch_spec.rs`, disassembly via `code_view.rs`, source files, /proc reads);
 //! 4. the answers come back to `run.rs` as `Msg`s (tracer events and replies, worker answers)
 //!    and go through `update` again;
 //! 5. `panes/` draws each pane from the part of the model it shows.
@@ -13,6 +13,7 @@
 //! `session.rs` sets up a live session (tracer, terminal, every way out).
 
 pub mod app;
+pub mod assign;
 #[cfg(test)]
 pub mod code_fixtures;
 pub mod code_update;
@@ -33,4 +34,5 @@ pub mod resolve;
 pub mod run;
 pub mod session;
 pub mod theme;
+pub mod watch_spec;
 pub mod workers;

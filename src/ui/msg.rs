@@ -2,6 +2,7 @@
 //! event, a worker's answer); `Effect` is everything `update` can ask the run loop to do. Each
 //! effect that wants an answer names the `Msg` that brings it back.
 
+use super::assign::{AssignError, Edit, EditAsk};
 use super::code_view::{CodeAsk, CodeView, SourceAsk};
 use super::inspect::{BacktraceView, UnwindAsk};
 use super::resolve::{Purpose, ResolveAsk};
@@ -22,6 +23,10 @@ pub enum Msg {
     BreakpointPrompt,
     DeleteBreakpoint,
     MemoryPrompt,
+    /// `=`: change a register or memory.
+    EditPrompt,
+    /// `w`: add a hardware watchpoint.
+    WatchPrompt,
     FocusNext,
     FocusPrev,
     Up,
@@ -81,6 +86,12 @@ pub enum Msg {
         text: String,
         result: Result<LineMatch, String>,
     },
+    /// An `=` prompt worked out, answering `Effect::ResolveEdit`.
+    EditResolved {
+        /// What the user typed.
+        text: String,
+        result: Result<Edit, AssignError>,
+    },
 }
 
 impl Msg {
@@ -113,6 +124,8 @@ pub enum Effect {
     Disassemble(Box<CodeAsk>),
     /// Find and read a source file; answered by `Msg::Source`.
     ReadSource(SourceAsk),
+    /// Work out the write an `=` prompt asks for; answered by `Msg::EditResolved`.
+    ResolveEdit(EditAsk),
     /// End the session: the loop returns and the tracer detaches (or kills what it launched).
     Quit,
 }

@@ -1,12 +1,14 @@
-//! What a prompt's text means: the `b` and `g` prompts' expressions (`crate::expr`), evaluated
-//! on the symbol worker against the selected thread's registers, the session's names, the
-//! process's symbols and, while the process is stopped, its memory.
+//! What a prompt's text means: the `b`, `g` and `w` prompts' expressions (`crate::expr`),
+//! evaluated on the symbol worker against the selected thread's registers, the session's
+//! names, the process's symbols and, while the process is stopped, its memory. The `=` prompt
+//! evaluates its expressions here too (`evaluate_lent`, used by `assign.rs`).
 //!
 //! One convenience on top of the language: a text of bare hex digits that means nothing else
 //! (`7ffd5a3c1000`, as /proc/PID/maps prints addresses) is read as hex.
 
 use crate::expr::{self, Env, ExprError, Width};
 use crate::regs::Registers;
+use crate::tracer::debugregs::WatchKind;
 use crate::tracer::thread::Tid;
 use std::collections::BTreeMap;
 
@@ -15,6 +17,11 @@ use std::collections::BTreeMap;
 pub enum Purpose {
     Breakpoint,
     MemoryAddress,
+    /// The `w` prompt's address, with the options typed after it.
+    Watchpoint {
+        kind: WatchKind,
+        len: Option<u8>,
+    },
 }
 
 /// Everything the worker needs to evaluate a prompt, copied out of the model when Enter is
@@ -36,8 +43,30 @@ pub struct ResolveAsk {
 /// Reads `buf.len()` bytes at an address; returns how many it got.
 pub type ReadFn<'a> = dyn Fn(u64, &mut [u8]) -> usize + 'a;
 
+/// What an expression may see besides the symbols and memory: copied out of the model when
+/// Enter is pressed.
+#[derive(Clone, Copy, Debug)]
+pub struct Lent<'a> {
+    /// The selected thread's registers as of its last stop.
+    pub regs: Option<&'a Registers>,
+    /// Names the session knows besides the symbols.
+    pub names: &'a BTreeMap<String, u64>,
+    /// Every thread is stopped: `*EXPR` may read memory.
+    pub at_rest: bool,
+}
+
+impl<'a> Lent<'a> {
+    pub fn of(ask: &'a ResolveAsk) -> Self {
+        Lent {
+            regs: ask.regs.as_ref(),
+            names: &ask.names,
+            at_rest: ask.at_rest,
+        }
+    }
+}
+
 struct Scope<'a> {
-    ask: &'a ResolveAsk,
+    lent: Lent<'a>,
     symbols: Option<&'a dyn Env>,
     memory: Option<&'a ReadFn<'a>>,
 }
@@ -46,7 +75,7 @@ impl Env for Scope<'_> {
     fn register(&self, name: &str) -> Option<Result<u64, ExprError>> {
         let i = Registers::index_of(name)?;
         Some(
-            self.ask
+            self.lent
                 .regs
                 .map(|r| r.0[i])
                 .ok_or_else(|| ExprError::NoRegisters(name.to_string())),
@@ -55,7 +84,7 @@ impl Env for Scope<'_> {
 
     fn symbol(&self, module: Option<&str>, name: &str) -> Result<u64, ExprError> {
         if module.is_none() {
-            if let Some(a) = self.ask.names.get(name) {
+            if let Some(a) = self.lent.names.get(name) {
                 return Ok(*a);
             }
         }
@@ -73,7 +102,7 @@ impl Env for Scope<'_> {
             reason: reason.to_string(),
         };
         let Some(read) = self.memory else {
-            return Err(fail(if self.ask.at_rest {
+            return Err(fail(if self.lent.at_rest {
                 "the memory of the process cannot be opened"
             } else {
                 "the process is running: press s to stop it first"
@@ -94,12 +123,22 @@ pub fn answer(
     symbols: Option<&dyn Env>,
     memory: Option<&ReadFn>,
 ) -> Result<u64, ExprError> {
+    evaluate_lent(&ask.text, Lent::of(ask), symbols, memory)
+}
+
+/// `text` evaluated with what `lent` lends, the symbols and (at rest) memory.
+pub fn evaluate_lent(
+    text: &str,
+    lent: Lent,
+    symbols: Option<&dyn Env>,
+    memory: Option<&ReadFn>,
+) -> Result<u64, ExprError> {
     let scope = Scope {
-        ask,
+        lent,
         symbols,
         memory,
     };
-    expr::evaluate(&ask.text, &scope).or_else(|e| bare_hex(&ask.text).ok_or(e))
+    expr::evaluate(text, &scope).or_else(|e| bare_hex(text).ok_or(e))
 }
 
 fn bare_hex(text: &str) -> Option<u64> {

@@ -4,6 +4,7 @@
 //! during it is handled before the rest of the burst.
 
 use super::app::{update, Model};
+use super::assign;
 use super::keymap::{self, Mode};
 use super::msg::{Effect, Msg};
 use super::panes::screen::ScreenView;
@@ -150,6 +151,20 @@ impl<T: Tracer> Effects<'_, T> {
                     let _ = w.symbols.send(SymbolAsk::Source(ask));
                 }
                 None
+            }
+            Effect::ResolveEdit(ask) => {
+                let ask = match w {
+                    Some(w) => match w.symbols.send(SymbolAsk::Edit(Box::new(ask))) {
+                        Ok(()) => return None,
+                        Err(SendError(SymbolAsk::Edit(ask))) => *ask,
+                        Err(_) => return None,
+                    },
+                    None => ask,
+                };
+                Some(Msg::EditResolved {
+                    text: ask.text.clone(),
+                    result: assign::evaluate(&ask, None, None),
+                })
             }
             Effect::Quit => {
                 self.quit = true;

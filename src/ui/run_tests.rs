@@ -186,7 +186,8 @@ fn names_come_from_the_symbol_thread() {
                 SymbolAsk::Unwind(_)
                 | SymbolAsk::Resolve(_)
                 | SymbolAsk::Code(_)
-                | SymbolAsk::Source(_) => continue,
+                | SymbolAsk::Source(_)
+                | SymbolAsk::Edit(_) => continue,
             }
         };
         let names = pcs

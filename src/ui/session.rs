@@ -9,7 +9,7 @@ use crate::demo::{addr, service};
 use crate::procinfo;
 use crate::tracer::event::{Command, Event};
 use crate::tracer::signals::Policy;
-use crate::tracer::{LaunchStdio, Options, TracerHandle};
+use crate::tracer::{LaunchStdio, Options, TraceError, TracerHandle};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use ratatui::crossterm::event::{self as ct, Event as CtEvent};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -36,6 +36,16 @@ pub struct Settings {
     pub stop_on_thread_events: bool,
 }
 
+/// Why a session could not start or ended badly: the tracer's own typed error, or the
+/// terminal and threads around it.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error("{0}")]
+    Setup(String),
+}
+
 fn cmdline_of(pid: i32) -> String {
     procinfo::tasks::cmdline(pid).join(" ")
 }
@@ -46,7 +56,7 @@ fn demo_log_path() -> PathBuf {
 
 /// Starts the tracer and builds the first model. Demo set-up (hot function address, SIGUSR1
 /// passed on, running) happens here, before the screen takes over, so errors print plainly.
-pub fn start(target: Target, settings: &Settings) -> Result<(TracerHandle, Model), String> {
+pub fn start(target: Target, settings: &Settings) -> Result<(TracerHandle, Model), SessionError> {
     let mut opts = Options {
         stop_on_thread_events: settings.stop_on_thread_events,
         ..Options::default()
@@ -56,7 +66,7 @@ pub fn start(target: Target, settings: &Settings) -> Result<(TracerHandle, Model
             // What each thread is doing, read before the attach stops them all: afterwards
             // /proc would only show our stop.
             let before = procinfo::read_threads(pid).unwrap_or_default();
-            let h = TracerHandle::attach(pid, opts).map_err(|e| e.to_string())?;
+            let h = TracerHandle::attach(pid, opts)?;
             let mut model = Model::new(h.pid(), &cmdline_of(h.pid()), false);
             model.threads.apply_kernel(before);
             Ok((h, model))
@@ -66,19 +76,19 @@ pub fn start(target: Target, settings: &Settings) -> Result<(TracerHandle, Model
             let log =
                 std::env::temp_dir().join(format!("ptscope-launch-{}.log", std::process::id()));
             opts.stdio = LaunchStdio::File(log.clone());
-            let h = TracerHandle::launch(&program, &args, opts).map_err(|e| e.to_string())?;
+            let h = TracerHandle::launch(&program, &args, opts)?;
             let mut model = Model::new(h.pid(), &cmdline_of(h.pid()), true);
             model.status.banner = Some(format!("output: {}", log.display()));
             Ok((h, model))
         }
         Target::Demo => {
             let exe = std::env::current_exe()
-                .map_err(|e| format!("cannot find the ptscope binary: {e}"))?;
+                .map_err(|e| SessionError::Setup(format!("cannot find the ptscope binary: {e}")))?;
             let program = exe.to_string_lossy().into_owned();
             let log = demo_log_path();
             opts.stdio = LaunchStdio::File(log);
             let args = ["__demo".to_string(), "demo".to_string()];
-            let h = TracerHandle::launch(&program, &args, opts).map_err(|e| e.to_string())?;
+            let h = TracerHandle::launch(&program, &args, opts)?;
             let mut model = Model::new(h.pid(), &cmdline_of(h.pid()), true);
             match addr::in_target(service::hot_address(), h.pid()) {
                 Ok(hot) => {
@@ -92,8 +102,8 @@ pub fn start(target: Target, settings: &Settings) -> Result<(TracerHandle, Model
                 sig: libc::SIGUSR1,
                 policy: Policy::Pass,
             };
-            h.call(pass).map_err(|e| e.to_string())?;
-            h.call(Command::Continue).map_err(|e| e.to_string())?;
+            h.call(pass)?;
+            h.call(Command::Continue)?;
             Ok((h, model))
         }
     }
@@ -155,14 +165,15 @@ fn spawn_signals(tx: Sender<Input>) -> std::io::Result<signal_hook::iterator::Ha
 
 /// Runs the UI until the user quits. The handle is shut down on every return path, and dropped
 /// (which detaches or kills) if a panic unwinds through here.
-pub fn run(handle: TracerHandle, mut model: Model) -> Result<(), String> {
+pub fn run(handle: TracerHandle, mut model: Model) -> Result<(), SessionError> {
     let (tx, rx) = unbounded();
-    let signals = spawn_signals(tx.clone()).map_err(|e| format!("cannot watch signals: {e}"))?;
+    let signals = spawn_signals(tx.clone())
+        .map_err(|e| SessionError::Setup(format!("cannot watch signals: {e}")))?;
     let keys = match spawn_input(tx) {
         Ok(go) => go,
         Err(e) => {
             signals.close();
-            return Err(format!("cannot read keys: {e}"));
+            return Err(SessionError::Setup(format!("cannot read keys: {e}")));
         }
     };
     let mut terminal = match ratatui::try_init() {
@@ -171,7 +182,9 @@ pub fn run(handle: TracerHandle, mut model: Model) -> Result<(), String> {
             // Raw mode may be on already if the alternate screen is what failed.
             ratatui::restore();
             signals.close();
-            return Err(format!("cannot set up the terminal: {e}"));
+            return Err(SessionError::Setup(format!(
+                "cannot set up the terminal: {e}"
+            )));
         }
     };
     // The reader is waiting on this; it cannot have gone.
@@ -182,6 +195,6 @@ pub fn run(handle: TracerHandle, mut model: Model) -> Result<(), String> {
     ratatui::restore();
     signals.close();
     let shut = handle.shutdown();
-    result.map_err(|e| format!("terminal: {e}"))?;
-    shut.map_err(|e| e.to_string())
+    result.map_err(|e| SessionError::Setup(format!("terminal: {e}")))?;
+    shut.map_err(SessionError::from)
 }

@@ -45,6 +45,7 @@ pub fn thread_state(s: ThreadState) -> Style {
         ThreadState::Running => RUNNING,
         ThreadState::Stopped => STOPPED,
         ThreadState::Stepping | ThreadState::Stopping | ThreadState::Exiting => TRANSIENT,
+        ThreadState::CannotStop => TRANSIENT,
         ThreadState::Exited | ThreadState::Detached => GONE,
     }
 }

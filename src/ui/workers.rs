@@ -9,6 +9,7 @@
 //!
 //! Both answer with `Msg`s on one channel the run loop waits on.
 
+use super::assign::{self, EditAsk};
 use super::code_view::{self, CodeAsk, SourceAsk};
 use super::inspect::{BacktraceView, UnwindAsk};
 use super::msg::Msg;
@@ -31,6 +32,7 @@ pub enum SymbolAsk {
     Resolve(Box<ResolveAsk>),
     Code(Box<CodeAsk>),
     Source(SourceAsk),
+    Edit(Box<EditAsk>),
 }
 
 /// What the run loop talks to; tests build one from plain channels.
@@ -148,16 +150,38 @@ fn evaluate_result(
     symbols: Result<&Symbolizer, &str>,
     ask: &ResolveAsk,
 ) -> Result<u64, crate::expr::ExprError> {
+    with_env(pid, symbols, ask.tid, ask.at_rest, |s, m| {
+        resolve::answer(ask, Some(s), m)
+    })
+}
+
+/// An `=` prompt's expressions, with the same symbols and memory as the other prompts'.
+fn evaluate_edit(pid: i32, symbols: Result<&Symbolizer, &str>, ask: &EditAsk) -> Msg {
+    let result = with_env(pid, symbols, ask.tid, ask.at_rest, |s, m| {
+        assign::evaluate(ask, Some(s), m)
+    });
+    Msg::EditResolved {
+        text: ask.text.clone(),
+        result,
+    }
+}
+
+/// Runs `f` with the symbols (or why there are none) and, at rest, the thread's memory.
+fn with_env<T>(
+    pid: i32,
+    symbols: Result<&Symbolizer, &str>,
+    tid: Option<crate::tracer::thread::Tid>,
+    at_rest: bool,
+    f: impl FnOnce(&dyn Env, Option<&resolve::ReadFn>) -> T,
+) -> T {
     let unavailable = Unavailable(symbols.err().unwrap_or_default());
     let symbols: &dyn Env = match symbols {
         Ok(s) => s,
         Err(_) => &unavailable,
     };
-    let mem = ask
-        .at_rest
+    let mem = at_rest
         .then(|| {
-            ask.tid
-                .map_or_else(|| Memory::open(pid), |t| Memory::open_thread(pid, t))
+            tid.map_or_else(|| Memory::open(pid), |t| Memory::open_thread(pid, t))
                 .or_else(|_| Memory::open(pid))
                 .ok()
         })
@@ -165,9 +189,9 @@ fn evaluate_result(
     match mem {
         Some(mem) => {
             let read = |addr: u64, buf: &mut [u8]| read_into(&mem, addr, buf);
-            resolve::answer(ask, Some(symbols), Some(&read))
+            f(symbols, Some(&read))
         }
-        None => resolve::answer(ask, Some(symbols), None),
+        None => f(symbols, None),
     }
 }
 
@@ -187,6 +211,7 @@ fn spawn_symbols(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<SymbolAsk>>
                 let mut prompts = Vec::new();
                 let mut code = None;
                 let mut sources = Vec::new();
+                let mut edits = Vec::new();
                 for a in std::iter::once(first).chain(asks.try_iter()) {
                     match a {
                         SymbolAsk::Names { image, pcs: p } => match pcs.last_mut() {
@@ -198,6 +223,7 @@ fn spawn_symbols(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<SymbolAsk>>
                         // Only the newest: the selection or the syntax moved on past the others.
                         SymbolAsk::Code(c) => code = Some(c),
                         SymbolAsk::Source(s) => sources.push(s),
+                        SymbolAsk::Edit(e) => edits.push(e),
                     }
                 }
                 match symbols.as_mut() {
@@ -213,6 +239,12 @@ fn spawn_symbols(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<SymbolAsk>>
                 for r in &prompts {
                     let s = symbols.as_ref().ok_or(why_none.as_str());
                     if answer.send(evaluate(pid, s, r)).is_err() {
+                        return;
+                    }
+                }
+                for e in &edits {
+                    let s = symbols.as_ref().ok_or(why_none.as_str());
+                    if answer.send(evaluate_edit(pid, s, e)).is_err() {
                         return;
                     }
                 }

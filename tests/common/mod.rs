@@ -1,10 +1,15 @@
-//! Shared test helpers: the lab target process and bounded waits on tracer events.
+//! Shared test helpers: the lab target process, bounded waits on tracer events, and (in
+//! `observe`) what the kernel says about a process.
 #![allow(dead_code)]
 
-use crossbeam_channel::{unbounded, Receiver};
+pub mod debugregs;
+mod observe;
+pub mod pty;
+
+pub use observe::*;
 use ptscope::tracer::{Event, EventKind, Snapshot, TracerHandle};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -14,114 +19,16 @@ pub fn bin() -> &'static str {
 }
 
 /// The `__demo lab` program, driven through its stdin and read through its stdout.
-pub struct Lab {
-    pub child: Child,
-    pub pid: i32,
-    pub hot: u64,
-    pub counter: u64,
-    pub usr1: u64,
-    pub tids: Vec<i32>,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
+pub use ptscope::demo::lab::Driver as Lab;
+
+/// A lab process with `threads` idle threads (plus main and control), ready.
+pub fn start_lab(threads: usize) -> Lab {
+    Lab::start(bin(), threads, TIMEOUT).expect("start the lab program")
 }
 
-fn hex(v: &serde_json::Value) -> u64 {
-    let s = v.as_str().expect("hex string");
-    u64::from_str_radix(s.trim_start_matches("0x"), 16).expect("hex")
-}
-
-impl Lab {
-    pub fn start(threads: usize) -> Lab {
-        Self::start_from(bin(), threads)
-    }
-
-    pub fn start_from(program: &str, threads: usize) -> Lab {
-        let mut child = Command::new(program)
-            .args(["__demo", "lab", "--threads", &threads.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start lab target");
-        let stdout = child.stdout.take().expect("stdout");
-        let stdin = child.stdin.take().expect("stdin");
-        let (tx, rx) = unbounded();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let ready = rx.recv_timeout(TIMEOUT).expect("lab READY line");
-        let json: serde_json::Value =
-            serde_json::from_str(ready.strip_prefix("READY ").expect("READY prefix")).unwrap();
-        Lab {
-            pid: json["pid"].as_i64().unwrap() as i32,
-            hot: hex(&json["hot"]),
-            counter: hex(&json["counter"]),
-            usr1: hex(&json["usr1"]),
-            tids: json["tids"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|t| t.as_i64().unwrap() as i32)
-                .collect(),
-            child,
-            stdin,
-            lines: rx,
-        }
-    }
-
-    pub fn send(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").expect("write to lab");
-        self.stdin.flush().expect("flush lab stdin");
-    }
-
-    /// The next stdout line that starts with `prefix`, within the timeout.
-    pub fn expect(&self, prefix: &str) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        let mut skipped = Vec::new();
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(l) if l.starts_with(prefix) => return l,
-                Ok(l) => skipped.push(l),
-                Err(_) => panic!(
-                    "lab {} did not print {prefix:?} in time (printed instead: {skipped:?})",
-                    self.pid
-                ),
-            }
-        }
-    }
-
-    /// The tid a command line like `hot 1234` reports.
-    pub fn command_tid(&mut self, cmd: &str) -> i32 {
-        self.send(cmd);
-        let word = cmd.split_whitespace().next().unwrap();
-        let prefix = match word {
-            "spawn" => "spawned",
-            "exit-thread" => "exiting",
-            other => other,
-        };
-        let line = self.expect(&format!("{prefix} "));
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
-
-    /// Proves the process runs: it answers a command.
-    pub fn assert_alive(&mut self) {
-        self.send("calls");
-        self.expect("calls ");
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        // Test targets are ours: kill them on purpose.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Proves the process runs: it answers a command.
+pub fn assert_alive(lab: &mut Lab) {
+    lab.calls().expect("the lab answers");
 }
 
 /// Waits for the first event matching `pred`; on timeout, fails listing what came instead.
@@ -150,51 +57,9 @@ pub fn wait_all_stopped(h: &TracerHandle) -> Snapshot {
     }
 }
 
-pub fn status_field(pid: i32, tid: i32, field: &str) -> String {
-    let text =
-        std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status")).unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix(field).and_then(|r| r.strip_prefix(':')))
-        .map(|v| v.trim().to_string())
-        .unwrap_or_default()
-}
-
-pub fn task_ids(pid: i32) -> Vec<i32> {
-    let mut v: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|d| {
-            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
-
-/// Every thread untraced and not in a tracing stop.
-pub fn assert_untraced_and_running(pid: i32) {
-    let tids = task_ids(pid);
-    assert!(!tids.is_empty(), "process {pid} is gone");
-    for tid in tids {
-        let tracer = status_field(pid, tid, "TracerPid");
-        if tracer.is_empty() {
-            continue; // exited since the listing
-        }
-        assert_eq!(tracer, "0", "thread {tid} still traced");
-        let state = status_field(pid, tid, "State");
-        assert!(
-            !state.starts_with('t') && !state.starts_with('T'),
-            "thread {tid} left in {state}"
-        );
-    }
-}
-
 /// Polls a /proc condition until it holds (the kernel offers no event for it), bounded.
-pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+pub fn eventually(what: &str, cond: impl FnMut() -> bool) {
+    eventually_within(what, TIMEOUT, cond);
 }
 
 pub fn read_proc_mem(pid: i32, addr: u64, len: usize) -> Vec<u8> {
@@ -217,8 +82,20 @@ pub fn stopper(snap: &Snapshot) -> &ptscope::tracer::ThreadInfo {
 /// `ptscope __hold PID HOT`: a separate ptscope process resting on a breakpoint hit in the hot
 /// function; returns it with the tid it reported.
 pub fn start_holder(lab: &Lab) -> (Child, String) {
+    start_holder_with(lab, &[&format!("{:#x}", lab.hot)])
+}
+
+/// `ptscope __hold PID COUNTER --watch`: resting on a hit of a write watchpoint on the lab's
+/// counter.
+pub fn start_watch_holder(lab: &Lab) -> (Child, String) {
+    start_holder_with(lab, &[&format!("{:#x}", lab.counter), "--watch"])
+}
+
+fn start_holder_with(lab: &Lab, args: &[&str]) -> (Child, String) {
     let mut holder = Command::new(bin())
-        .args(["__hold", &lab.pid.to_string(), &format!("{:#x}", lab.hot)])
+        .arg("__hold")
+        .arg(lab.pid.to_string())
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -228,4 +105,15 @@ pub fn start_holder(lab: &Lab) -> (Child, String) {
         .read_line(&mut line)
         .expect("holder line");
     (holder, line.trim().to_string())
+}
+
+/// A number the lab prints after a word: `calls 42`, `traps 0`, `answer 42`.
+pub fn lab_number(lab: &mut Lab, cmd: &str, prefix: &str) -> u64 {
+    lab.send(cmd).expect("write to the lab");
+    lab.wait_line(prefix)
+        .expect("a lab line")
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {prefix:?}"))
 }

@@ -32,7 +32,13 @@ impl Drop for Target {
 }
 
 pub fn start_chain(exe: &Path) -> Target {
-    let mut child = Command::new(exe)
+    start_chain_with(&mut Command::new(exe))
+}
+
+/// The chain program started from `cmd` (a ptscope binary, with whatever else the caller set),
+/// once its threads are blocked.
+pub fn start_chain_with(cmd: &mut Command) -> Target {
+    let mut child = cmd
         .args(["__demo", "chain"])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

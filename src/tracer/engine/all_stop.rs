@@ -73,6 +73,7 @@ impl Engine {
             Phase::Stopped { by: first } => Phase::Stopped { by: first.or(by) },
             over @ (Phase::Killing | Phase::Exited { .. } | Phase::Finished { .. }) => over,
         };
+        self.watch_stragglers();
     }
 
     /// Every thread has reported: take our bytes out and read the registers that changed.
@@ -85,6 +86,7 @@ impl Engine {
                 format!("could not restore every breakpoint byte: {e}"),
             );
         }
+        let watched = self.disarm_all();
         let tids = self.tracees.tids_where(|t| t.is_live());
         // Only threads that ran since their registers were read need a GETREGS: after a
         // single step that is one thread, not all of them.
@@ -96,7 +98,13 @@ impl Engine {
                 }
             }
         }
-        !self.kick_pending_traps(&tids)
+        if self.kick_pending_traps(&tids, &watched) {
+            return false;
+        }
+        // Every thread has stopped: the next all-stop (a stepping command's next leg, say)
+        // watches its own stragglers.
+        self.stragglers = None;
+        true
     }
 
     /// The world holds still and the picture is ready: publish it.
@@ -113,10 +121,12 @@ impl Engine {
     /// queued (the kernel checks for our interrupt before it dequeues signals). So may a
     /// thread whose single-step was ended by an interrupt inside a blocking system call: the
     /// step still reports at syscall exit, and that SIGTRAP waits in the queue. Left so, it
-    /// would die of that SIGTRAP if ptscope were killed or detached. Let such a thread take the
-    /// signal now: the stale-trap and step-trap rules of `decide` turn it into a settle.
-    /// Only a thread just past a breakpoint or with a step trap due costs a /proc read.
-    fn kick_pending_traps(&mut self, tids: &[Tid]) -> bool {
+    /// would die of that SIGTRAP if ptscope were killed or detached. So may a thread that had
+    /// our watchpoints armed (`watched`): a data watchpoint traps after the access, and our
+    /// interrupt may have come first. Let such a thread take the signal now: the stale-trap,
+    /// step-trap and watchpoint rules of `decide` turn it into a settle. Only a thread just
+    /// past a breakpoint, with a step trap due or with watchpoints armed costs a /proc read.
+    fn kick_pending_traps(&mut self, tids: &[Tid], watched: &[Tid]) -> bool {
         let mut kicked = false;
         for tid in tids {
             let Some(t) = self.tracees.get(*tid) else {
@@ -128,7 +138,8 @@ impl Engine {
             let past_breakpoint = t
                 .regs
                 .is_some_and(|r| self.bps.contains(r.rip().wrapping_sub(1)));
-            if !(past_breakpoint || t.step_trap_due) || !sigtrap_pending(self.pid, *tid) {
+            let may_trap = past_breakpoint || t.step_trap_due || watched.contains(tid);
+            if !may_trap || !sigtrap_pending(self.pid, *tid) {
                 continue;
             }
             if pt::cont(*tid, 0).is_ok() {
@@ -138,6 +149,8 @@ impl Engine {
                 }
                 let note = if past_breakpoint {
                     "queued SIGTRAP of our int3: letting it be reported"
+                } else if watched.contains(tid) {
+                    "queued SIGTRAP of our watchpoint (or step): letting it be reported"
                 } else {
                     "queued SIGTRAP of our interrupted step: letting it be reported"
                 };
@@ -213,6 +226,7 @@ impl Engine {
             state: self.process_state(),
             threads: self.tracees.iter().map(|(tid, t)| t.info(tid)).collect(),
             breakpoints: self.bps.info(),
+            watchpoints: self.watch.info(),
             stopped_by: self.phase.stopped_by(),
         }
     }

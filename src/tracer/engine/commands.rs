@@ -1,5 +1,6 @@
 //! What front ends ask for: stop, continue (with step-over), step, breakpoints, registers,
-//! memory, snapshots.
+//! memory, snapshots. Watchpoints are in `watch.rs`, register and memory writes in
+//! `writes.rs`.
 
 use super::phase::{AfterStop, Phase, Waiter};
 use super::stepping::{JobKind, Return};
@@ -69,15 +70,14 @@ impl Engine {
             }),
             Command::SetRegister { tid, name, value } => self.set_register(tid, &name, value),
             Command::ReadMemory { addr, len } => self.read_memory(addr, len),
-            Command::WriteMemory { addr, bytes } => {
-                let mut bytes = bytes;
-                self.bps.overlay_write(addr, &mut bytes);
-                self.mem.write(addr, &bytes).map(|_| Reply::Done)
-            }
+            Command::WriteMemory { addr, bytes } => self.write_memory(addr, bytes),
+            Command::AddWatchpoint { addr, kind, len } => self.add_watchpoint(addr, kind, len),
+            Command::RemoveWatchpoint { addr } => self.remove_watchpoint(addr),
             Command::Snapshot => {
                 self.refresh_names(true);
                 Ok(Reply::Snapshot(Box::new(self.snapshot())))
             }
+            Command::ReadRegisterSets => self.read_register_sets(),
             Command::SetSignalPolicy { sig, policy } => {
                 self.policy.set(sig, policy);
                 Ok(Reply::Done)
@@ -122,12 +122,17 @@ impl Engine {
         self.reply(to, result);
     }
 
-    fn stopped_thread(&self, tid: Tid) -> Result<&Tracee> {
+    pub(super) fn stopped_thread(&self, tid: Tid) -> Result<&Tracee> {
         let t = self.tracees.get(tid).ok_or(TraceError::NoSuchThread(tid))?;
         if !t.is_live() {
             return Err(TraceError::ThreadExited(tid));
         }
         let state = t.state.view();
+        if let TraceeState::CannotStop { why } = t.state {
+            return Err(TraceError::WrongState(format!(
+                "thread {tid} could not be stopped ({why})"
+            )));
+        }
         if !matches!(state, ThreadState::Stopped | ThreadState::Exiting) {
             return Err(TraceError::WrongState(format!(
                 "thread {tid} is {state}: stop it first"
@@ -136,7 +141,7 @@ impl Engine {
         Ok(t)
     }
 
-    fn require_world_stopped(&self, what: &str) -> Result<()> {
+    pub(super) fn require_world_stopped(&self, what: &str) -> Result<()> {
         match self.phase {
             Phase::Stopped { .. } => Ok(()),
             Phase::Running | Phase::SteppingOver { .. } => Err(TraceError::WrongState(format!(
@@ -158,6 +163,7 @@ impl Engine {
     pub(super) fn start_continue(&mut self) -> Result<()> {
         self.require_world_stopped("continue")?;
         self.expect_reports = true;
+        self.note_watched_values();
         let by = self.phase.stopped_by();
         let mut over = self.tracees.tids_where(|t| {
             t.state == TraceeState::Stopped && t.regs.is_some_and(|r| self.bps.contains(r.rip()))
@@ -170,6 +176,8 @@ impl Engine {
 
     /// Starts one thread's step off its breakpoint; false when it could not be stepped.
     fn step_over(&mut self, tid: Tid) -> bool {
+        // Armed for the step too: the instruction under the breakpoint may be the write.
+        self.arm(tid);
         let Some(t) = self.tracees.get_mut(tid) else {
             return false;
         };
@@ -202,6 +210,13 @@ impl Engine {
         });
         for tid in tids {
             let pid = self.pid;
+            if self
+                .tracees
+                .get(tid)
+                .is_some_and(|t| t.state != TraceeState::Exiting)
+            {
+                self.arm(tid);
+            }
             let Some(t) = self.tracees.get_mut(tid) else {
                 continue;
             };
@@ -272,6 +287,8 @@ impl Engine {
             .get(tid)
             .and_then(|t| t.held_signal)
             .unwrap_or(0);
+        self.note_watched_values();
+        self.arm(tid);
         pt::step(tid, sig)?;
         self.expect_reports = true;
         self.phase = Phase::Stepping { tid };
@@ -298,21 +315,6 @@ impl Engine {
             Some(_) => {}
         }
         self.bps.add(&self.mem, addr)
-    }
-
-    fn set_register(&mut self, tid: Tid, name: &str, value: u64) -> Result<Reply> {
-        self.stopped_thread(tid)?;
-        let mut regs = pt::getregs(tid)?;
-        if !regs.set(name, value) {
-            return Err(TraceError::UnknownRegister(name.to_string()));
-        }
-        pt::setregs(tid, &regs)?;
-        // Read back: the kernel refuses or masks some values (segment selectors, eflags bits).
-        let regs = pt::getregs(tid)?;
-        if let Some(t) = self.tracees.get_mut(tid) {
-            t.regs = Some(regs);
-        }
-        Ok(Reply::Registers(Box::new(regs)))
     }
 
     fn read_memory(&mut self, addr: u64, len: usize) -> Result<Reply> {

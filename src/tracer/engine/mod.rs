@@ -9,7 +9,9 @@
 //! done about it), `all_stop.rs` (stopping every thread and the picture taken then),
 //! `commands.rs` (what front ends ask), `detach.rs` (every way of letting go), `int3.rs` (our
 //! int3 bytes going in and out of the target's memory), `stepping.rs` (step over, finish and
-//! line step: commands made of several single steps and continues).
+//! line step: commands made of several single steps and continues), `watch.rs` (hardware
+//! watchpoints in and out of the threads' debug registers), `writes.rs` (register and memory
+//! edits).
 
 mod all_stop;
 mod attach;
@@ -17,10 +19,14 @@ mod commands;
 mod detach;
 mod int3;
 mod phase;
+mod regsets;
 mod stepping;
 mod stops;
+mod stragglers;
 #[cfg(test)]
 mod tests;
+mod watch;
+mod writes;
 
 use super::breakpoints::Breakpoints;
 use super::error::{Result, TraceError};
@@ -32,6 +38,7 @@ use super::status::RawStatus;
 use super::thread::{ThreadState, Tid};
 use super::tracee::Tracees;
 use super::wakeup::{ChildWakeup, CommandBell};
+use super::watchpoints::Watchpoints;
 use super::{Options, ReplyTo, Request, Shared, Target};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use nix::errno::Errno;
@@ -46,6 +53,8 @@ pub(super) struct Engine {
     my_tid: Tid,
     tracees: Tracees,
     bps: Breakpoints,
+    /// What ptscope wants in the debug registers; each tracee records what they hold.
+    watch: Watchpoints,
     mem: Memory,
     policy: SignalPolicy,
     stop_on_thread_events: bool,
@@ -65,6 +74,9 @@ pub(super) struct Engine {
     /// An action of ours just set threads moving: look for their reports briefly before
     /// sleeping (see `reap_soon`). An optimisation, not a phase.
     expect_reports: bool,
+    /// While an all-stop waits for threads: when to ask /proc about those that have not
+    /// stopped (`stragglers.rs`).
+    stragglers: Option<stragglers::StragglerWatch>,
     /// A stepping command of several legs on its way (`stepping.rs`).
     job: Option<stepping::StepJob>,
 }
@@ -119,6 +131,7 @@ impl Engine {
             my_tid: pt::gettid(),
             tracees: Tracees::default(),
             bps: Breakpoints::default(),
+            watch: Watchpoints::default(),
             mem,
             policy: SignalPolicy::default(),
             stop_on_thread_events: opts.stop_on_thread_events,
@@ -130,6 +143,7 @@ impl Engine {
             settling: Vec::new(),
             shared: shared.clone(),
             expect_reports: false,
+            stragglers: None,
             job: None,
         }
     }
@@ -174,10 +188,12 @@ impl Engine {
                     revents: 0,
                 },
             ];
-            // Blocks with no timeout: an idle target costs nothing. EINTR (our own SIGCHLD
-            // handler running on this thread) just loops.
+            // Blocks with no timeout (an idle target costs nothing), except while an all-stop
+            // waits for threads that may never stop. EINTR (our own SIGCHLD handler running
+            // on this thread) just loops.
+            let timeout = self.poll_timeout_ms();
             // SAFETY: `fds` is a live array of two initialised pollfd, and nfds says two.
-            unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+            unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
             wake.drain();
             bell.drain();
         }

@@ -189,6 +189,9 @@ impl Engine {
             Phase::Stepping { .. } => AfterStop::Rest,
             _ => return false,
         };
+        if !self.tracees.all_settled() {
+            self.look_at_stragglers();
+        }
         if !self.tracees.all_settled() || !self.picture_ready() {
             return false;
         }

@@ -6,12 +6,14 @@ use super::stepping::TempHit;
 use super::Engine;
 use crate::procinfo::tasks;
 use crate::tracer::breakpoints::INT3;
+use crate::tracer::debugregs::DebugState;
 use crate::tracer::error::{Result, TraceError};
 use crate::tracer::memory::Memory;
 use crate::tracer::ptrace as pt;
 use crate::tracer::status::{ExitKind, PtraceEvent, RawStatus, WaitStatus};
 use crate::tracer::thread::{
-    decide, Action, StopCause, StopFacts, ThreadState, Tid, TraceeState, SI_KERNEL,
+    decide, Action, StopCause, StopFacts, ThreadState, Tid, TraceeState, SI_KERNEL, TRAP_HWBKPT,
+    TRAP_TRACE,
 };
 use crate::tracer::tracee::Tracee;
 use std::sync::atomic::Ordering;
@@ -27,6 +29,14 @@ impl Engine {
         };
         let before = thread.state;
         let prev = before.view();
+        // One that could not stop still has our interrupt queued: it is driven as a thread on
+        // its way to a stop (`decide` reads it so too).
+        let unstoppable = matches!(before, TraceeState::CannotStop { .. });
+        let driven = if unstoppable {
+            ThreadState::Stopping
+        } else {
+            prev
+        };
         let mut facts = StopFacts {
             stop_on_thread_events: self.stop_on_thread_events,
             listening: before == TraceeState::Listening,
@@ -72,10 +82,17 @@ impl Engine {
             _ => None,
         };
 
+        // Counted and announced while the thread still sits in the stop that reported it.
+        if let Some(StopCause::Watchpoint { addr }) = d.cause {
+            self.watch_hit(tid, addr);
+        }
         let Some(t) = self.tracees.get_mut(tid) else {
             return;
         };
         t.state = before.after(&d);
+        if unstoppable {
+            t.cause = None;
+        }
         if d.cause.is_some() {
             t.cause = d.cause;
         }
@@ -90,7 +107,7 @@ impl Engine {
         if matches!(status.decoded, WaitStatus::SignalDeliveryStop { .. }) {
             t.step_trap_due = matches!(d.action, Action::StepAgain { .. });
         }
-        let mut note = self.carry_out(tid, prev, d.action, &status);
+        let mut note = self.carry_out(tid, driven, d.action, &status);
         if d.cause.is_none() && temp == TempHit::PassBy {
             note = "temporary int3 of a step, not for this thread or frame: rip moved back; \
                     stepped past once every thread is stopped";
@@ -118,11 +135,19 @@ impl Engine {
         if before == (TraceeState::Newborn { join: true }) {
             self.resume_newborn(tid);
         }
+        if unstoppable {
+            self.stopped_at_last(tid);
+        }
     }
 
-    /// For a SIGTRAP: was it one of our int3 bytes?
+    /// For a SIGTRAP: was it one of our int3 bytes, or one of our watchpoints?
     fn trap_facts(&mut self, tid: Tid, facts: &mut StopFacts) {
         facts.si_code = pt::si_code(tid).ok();
+        // The debug exception reports a data watchpoint as TRAP_HWBKPT, and as TRAP_TRACE when
+        // a single step trapped at the same instruction; DR6 tells.
+        if matches!(facts.si_code, Some(TRAP_HWBKPT | TRAP_TRACE)) {
+            facts.watchpoint = self.watch_facts(tid);
+        }
         if facts.si_code != Some(SI_KERNEL) {
             return;
         }
@@ -183,9 +208,17 @@ impl Engine {
                 r
             }
             Action::Settle => {
+                let watch = matches!(
+                    self.tracees.get(tid).and_then(|t| t.cause),
+                    Some(StopCause::Watchpoint { .. })
+                );
                 let r = self.settle(tid);
                 if r.is_ok() {
-                    return "step done; our SIGTRAP dropped, settling into an event-stop";
+                    return if watch {
+                        "debug register trap (DR6 names our watchpoint); our SIGTRAP dropped, settling into an event-stop"
+                    } else {
+                        "step done; our SIGTRAP dropped, settling into an event-stop"
+                    };
                 }
                 r
             }
@@ -317,8 +350,9 @@ impl Engine {
                     // Its own first stop (PTRACE_EVENT_STOP) is still to come.
                     let join = matches!(self.phase, Phase::Running);
                     let name = tasks::thread_name(self.pid, new_tid);
-                    self.tracees
-                        .insert(new_tid, Tracee::new(name, TraceeState::Newborn { join }));
+                    let mut t = Tracee::new(name, TraceeState::Newborn { join });
+                    t.debug = self.newborn_debug();
+                    self.tracees.insert(new_tid, t);
                     self.transition(
                         new_tid,
                         ThreadState::Running,
@@ -346,6 +380,17 @@ impl Engine {
                     );
                 }
                 self.bps.clear();
+                // The kernel flushes the debug registers at exec (flush_ptrace_hw_breakpoint).
+                if !self.watch.is_empty() {
+                    self.note(
+                        Some(tid),
+                        "exec: watchpoints dropped with the old image".into(),
+                    );
+                }
+                self.watch.clear();
+                for (_, t) in self.tracees.iter_mut() {
+                    t.debug = DebugState::Untouched;
+                }
                 self.text_restored();
                 self.shared.mm_generation.fetch_add(1, Ordering::AcqRel);
                 match Memory::open(self.pid) {
@@ -378,12 +423,18 @@ impl Engine {
         if !matches!(self.phase, Phase::Running) {
             return;
         }
+        if self
+            .tracees
+            .get(tid)
+            .is_none_or(|t| t.state != TraceeState::Stopped)
+        {
+            return;
+        }
+        // A clone child has none of its parent's debug registers: arm it before it runs.
+        self.arm(tid);
         let Some(t) = self.tracees.get_mut(tid) else {
             return;
         };
-        if t.state != TraceeState::Stopped {
-            return;
-        }
         if pt::cont(tid, 0).is_ok() {
             t.state = TraceeState::Running;
             t.cause = None;
@@ -411,8 +462,9 @@ impl Engine {
             // A thread whose first stop beat its parent's PTRACE_EVENT_CLONE.
             let join = matches!(self.phase, Phase::Running);
             let name = tasks::thread_name(self.pid, tid);
-            self.tracees
-                .insert(tid, Tracee::new(name, TraceeState::Newborn { join }));
+            let mut t = Tracee::new(name, TraceeState::Newborn { join });
+            t.debug = self.newborn_debug();
+            self.tracees.insert(tid, t);
             self.handle_status(tid, status.raw);
         } else {
             self.release_child(tid);

@@ -1,8 +1,10 @@
-//! Our breakpoints as the tracer last reported them, and the one selected for `d`. The tracer
-//! knows addresses; a `b FILE:LINE` whose line has code in several places is one breakpoint of
-//! several locations here, and is listed and deleted as one.
+//! Our breakpoints and hardware watchpoints as the tracer last reported them, and the row
+//! selected for `d`: the breakpoints first, then the watchpoints. The tracer knows addresses;
+//! a `b FILE:LINE` whose line has code in several places is one breakpoint of several
+//! locations here, and is listed and deleted as one.
 
-use crate::tracer::event::BreakpointInfo;
+use crate::tracer::event::{BreakpointInfo, WatchHit, WatchpointInfo};
+use crate::tracer::thread::Tid;
 
 /// `b FILE:LINE`: one breakpoint at every address of a line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,7 +14,7 @@ pub struct LineBreakpoint {
     pub addrs: Vec<u64>,
 }
 
-/// One row of the Breakpoints pane.
+/// One breakpoint row of the Breakpoints pane.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BreakpointRow {
     pub label: Option<String>,
@@ -26,15 +28,28 @@ pub struct BreakpointRow {
 pub struct BreakpointsModel {
     /// Sorted by address.
     pub list: Vec<BreakpointInfo>,
-    /// Index into `rows()`.
-    pub selected: usize,
     pub by_line: Vec<LineBreakpoint>,
+    /// By debug register.
+    pub watches: Vec<WatchpointInfo>,
+    /// Over `rows()` then `watches`.
+    pub selected: usize,
+    /// The last watchpoint hit, for the status line of the stop it caused.
+    pub last_hit: Option<WatchHit>,
+}
+
+/// What `d` would delete.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selected {
+    /// Every location of the row.
+    Breakpoint(BreakpointRow),
+    Watchpoint(u64),
 }
 
 impl BreakpointsModel {
-    /// The tracer's own list, from a snapshot.
-    pub fn replace(&mut self, list: &[BreakpointInfo]) {
+    /// The tracer's own lists, from a snapshot.
+    pub fn replace(&mut self, list: &[BreakpointInfo], watches: &[WatchpointInfo]) {
         self.list = list.to_vec();
+        self.watches = watches.to_vec();
         self.prune_lines();
         self.clamp();
     }
@@ -46,7 +61,7 @@ impl BreakpointsModel {
         self.by_line.push(LineBreakpoint { label, addrs });
     }
 
-    /// The pane's rows, by lowest address: each line breakpoint once, every other address
+    /// The breakpoint rows, by lowest address: each line breakpoint once, every other address
     /// alone. A line's address not listed by the tracer (its add failed) is left out.
     pub fn rows(&self) -> Vec<BreakpointRow> {
         let hits = |a: u64| self.list.iter().find(|b| b.addr == a).map(|b| b.hits);
@@ -89,6 +104,54 @@ impl BreakpointsModel {
         self.by_line.retain(|l| !l.addrs.is_empty());
     }
 
+    pub fn watch_added(&mut self, w: WatchpointInfo) {
+        self.watches
+            .retain(|x| x.addr != w.addr && x.slot != w.slot);
+        self.watches.push(w);
+        self.watches.sort_by_key(|w| w.slot);
+    }
+
+    pub fn watch_removed(&mut self, addr: u64) {
+        self.watches.retain(|w| w.addr != addr);
+        self.clamp();
+    }
+
+    /// A hit: its count and value, before the snapshot of the stop brings the same.
+    pub fn watch_hit(&mut self, hit: &WatchHit) {
+        if let Some(w) = self.watches.iter_mut().find(|w| w.addr == hit.addr) {
+            w.hits = hit.hits;
+            w.value = hit.new;
+        }
+        self.last_hit = Some(*hit);
+    }
+
+    /// The last hit, when it was `tid`'s on a watchpoint at `addr`.
+    pub fn hit_of(&self, tid: Tid, addr: u64) -> Option<&WatchHit> {
+        self.last_hit
+            .as_ref()
+            .filter(|h| h.tid == tid && h.addr == addr)
+    }
+
+    /// The selected row, of either kind: what `d` deletes.
+    pub fn selection(&self) -> Option<Selected> {
+        let mut rows = self.rows();
+        if self.selected < rows.len() {
+            return Some(Selected::Breakpoint(rows.swap_remove(self.selected)));
+        }
+        self.watches
+            .get(self.selected - rows.len())
+            .map(|w| Selected::Watchpoint(w.addr))
+    }
+
+    pub fn watch_addrs(&self) -> impl Iterator<Item = u64> + '_ {
+        self.watches.iter().map(|w| w.addr)
+    }
+
+    /// Rows of both kinds.
+    fn len(&self) -> usize {
+        self.rows().len() + self.watches.len()
+    }
+
     pub fn added(&mut self, addr: u64) {
         if !self.list.iter().any(|b| b.addr == addr) {
             self.list.push(BreakpointInfo { addr, hits: 0 });
@@ -102,13 +165,16 @@ impl BreakpointsModel {
         self.clamp();
     }
 
-    /// The selected row: what `d` deletes.
+    /// The selected breakpoint row (None when a watchpoint or nothing is selected).
     pub fn current(&self) -> Option<BreakpointRow> {
-        self.rows().into_iter().nth(self.selected)
+        match self.selection()? {
+            Selected::Breakpoint(row) => Some(row),
+            Selected::Watchpoint(_) => None,
+        }
     }
 
     pub fn move_selection(&mut self, by: isize) {
-        let last = self.rows().len().saturating_sub(1) as isize;
+        let last = self.len().saturating_sub(1) as isize;
         self.selected = (self.selected as isize).saturating_add(by).clamp(0, last) as usize;
     }
 
@@ -117,7 +183,7 @@ impl BreakpointsModel {
     }
 
     fn clamp(&mut self) {
-        self.selected = self.selected.min(self.rows().len().saturating_sub(1));
+        self.selected = self.selected.min(self.len().saturating_sub(1));
     }
 }
 
@@ -185,7 +251,8 @@ mod tests {
         assert_eq!(b.current().map(|x| x.addrs), Some(vec![0x10]));
         b.move_selection(isize::MIN / 2);
         assert_eq!(b.selected, 0);
-        b.replace(&[]);
+        b.replace(&[], &[]);
         assert!(b.current().is_none());
+        assert!(b.selection().is_none());
     }
 }

@@ -1,6 +1,7 @@
 //! The event log: every state change the tracer reported, newest last, in a ring so a thread
 //! storm cannot eat memory; and how far the reader has scrolled back.
 
+use crate::tracer::event::WatchHit;
 use crate::tracer::status::RawStatus;
 use crate::tracer::thread::{StopCause, ThreadState, Tid};
 use std::collections::{BTreeSet, VecDeque};
@@ -20,6 +21,8 @@ pub enum LogBody {
     },
     /// Already sanitised.
     Text(String),
+    /// A watchpoint hit, shown with the name of the PC it stopped at.
+    Watch(WatchHit),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,7 +37,7 @@ pub struct LogModel {
     pub lines: VecDeque<LogLine>,
     /// Lines scrolled back from the newest; 0 follows new events.
     pub back: usize,
-    /// Breakpoint addresses the log mentions: they want a name.
+    /// Breakpoint addresses (and watchpoint hit PCs) the log mentions: they want a name.
     pub addrs: BTreeSet<u64>,
 }
 
@@ -46,6 +49,9 @@ impl LogModel {
         } = body
         {
             self.addrs.insert(addr);
+        }
+        if let LogBody::Watch(hit) = &body {
+            self.addrs.insert(hit.pc);
         }
         if self.lines.len() == LOG_CAPACITY {
             self.lines.pop_front();

@@ -1,9 +1,13 @@
-//! The one-line prompt `b` and `g` open in the status bar.
+//! The one-line prompt `b`, `g`, `=` and `w` open in the status bar.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PromptKind {
     Breakpoint,
     MemoryAddress,
+    /// `REG = VALUE` or `*ADDR = VALUE` (`ui/assign.rs`).
+    Edit,
+    /// `EXPR [r] [len N]` (`ui/watch_spec.rs`).
+    Watch,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,8 +16,8 @@ pub struct Prompt {
     pub input: String,
 }
 
-/// Longest text a prompt takes.
-const MAX_INPUT: usize = 64;
+/// Longest text a prompt takes (an `=` with a text or a byte list needs room).
+const MAX_INPUT: usize = 160;
 
 #[derive(Clone, Debug, Default)]
 pub struct PromptModel {
@@ -120,7 +124,7 @@ mod tests {
         p.backspace();
         p.type_char('\x1b');
         p.type_char('7');
-        for _ in 0..100 {
+        for _ in 0..MAX_INPUT + 10 {
             p.type_char('0');
         }
         let got = p.submit().expect("open");

@@ -1,7 +1,9 @@
-//! Our breakpoints with their hit counts and the function each is in; `d` deletes the selected
-//! one.
+//! Our breakpoints with their hit counts and the function each is in (a `b FILE:LINE` of
+//! several locations on one row), then the hardware watchpoints (debug register, kind, length,
+//! hits, last value seen); `d` deletes the selected row.
 
 use super::block;
+use crate::tracer::debugregs::SLOTS;
 use crate::ui::layout::inner_height;
 use crate::ui::model::{BreakpointsModel, PcNames};
 use crate::ui::theme;
@@ -21,42 +23,56 @@ impl Widget for &BreakpointsPane<'_> {
         let m = self.breakpoints;
         let focused = self.focused;
         let rows = m.rows();
-        let block = block(format!("Breakpoints ({})", rows.len()), focused);
+        let mut title = format!("Breakpoints ({})", rows.len());
+        if !m.watches.is_empty() {
+            title.push_str(&format!("  watchpoints {}/{SLOTS}", m.watches.len()));
+        }
+        let block = block(title, focused);
         let fit = inner_height(area).max(1);
         let first = (m.selected + 1).saturating_sub(fit);
-        let mut lines: Vec<Line> = rows
-            .iter()
+        let name = |addr: u64| {
+            Span::styled(
+                self.names.get(addr).unwrap_or("").to_string(),
+                theme::SYMBOL,
+            )
+        };
+        let breakpoints = rows.iter().map(|b| {
+            let first = b.addrs.first().copied().unwrap_or(0);
+            let mut spans = match &b.label {
+                Some(label) => {
+                    let n = b.addrs.len();
+                    let locations = if n == 1 {
+                        format!(" {first:#x} ")
+                    } else {
+                        format!(" {n} locations ")
+                    };
+                    vec![
+                        Span::styled(label.clone(), theme::HEADER),
+                        Span::styled(locations, theme::ADDRESS),
+                    ]
+                }
+                None => vec![Span::styled(format!("{first:#x} "), theme::ADDRESS)],
+            };
+            spans.push(Span::raw(format!("{:<9}", hits(b.hits))));
+            spans.push(name(first));
+            Line::from(spans)
+        });
+        let watches = m.watches.iter().map(|w| {
+            Line::from(vec![
+                Span::styled(format!("DR{} ", w.slot), theme::HEADER),
+                Span::styled(format!("{:#x} ", w.addr), theme::ADDRESS),
+                Span::raw(format!("{:<2} {} ", w.kind.short(), w.len)),
+                Span::raw(format!("{:<8}", hits(w.hits))),
+                Span::raw(format!("= {:#x} ", w.value)),
+                name(w.addr),
+            ])
+        });
+        let mut lines: Vec<Line> = breakpoints
+            .chain(watches)
             .enumerate()
             .skip(first)
             .take(fit)
-            .map(|(i, b)| {
-                let hits = if b.hits == 1 {
-                    "1 hit".to_string()
-                } else {
-                    format!("{} hits", b.hits)
-                };
-                let first = b.addrs.first().copied().unwrap_or(0);
-                let mut spans = match &b.label {
-                    Some(label) => {
-                        let n = b.addrs.len();
-                        let locations = if n == 1 {
-                            format!(" {first:#x} ")
-                        } else {
-                            format!(" {n} locations ")
-                        };
-                        vec![
-                            Span::styled(label.clone(), theme::HEADER),
-                            Span::styled(locations, theme::ADDRESS),
-                        ]
-                    }
-                    None => vec![Span::styled(format!("{first:#x} "), theme::ADDRESS)],
-                };
-                spans.push(Span::raw(format!("{hits:<9}")));
-                spans.push(Span::styled(
-                    self.names.get(first).unwrap_or("").to_string(),
-                    theme::SYMBOL,
-                ));
-                let line = Line::from(spans);
+            .map(|(i, line)| {
                 if i == m.selected && focused {
                     line.style(theme::SELECTED)
                 } else {
@@ -65,8 +81,19 @@ impl Widget for &BreakpointsPane<'_> {
             })
             .collect();
         if lines.is_empty() {
-            lines.push(Line::styled("none: press b to add one", theme::DIM));
+            lines.push(Line::styled(
+                "none: b adds a breakpoint, w a watchpoint",
+                theme::DIM,
+            ));
         }
         Paragraph::new(lines).block(block).render(area, buf);
+    }
+}
+
+fn hits(n: u64) -> String {
+    if n == 1 {
+        "1 hit".to_string()
+    } else {
+        format!("{n} hits")
     }
 }

@@ -58,6 +58,10 @@ pub fn log_line(l: &LogLine, names: &PcNames) -> Line<'static> {
             }
         }
         LogBody::Text(t) => spans.push(Span::raw(t.clone())),
+        LogBody::Watch(hit) => spans.push(Span::styled(
+            hit.describe(names.get(hit.pc)),
+            theme::CHANGED,
+        )),
     }
     Line::from(spans)
 }

@@ -32,3 +32,5 @@ pub(crate) fn block(title: String, focused: bool) -> Block<'static> {
 mod code_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod watch_tests;
