@@ -10,7 +10,7 @@ use ptscope::disasm::{self, Flow, Syntax};
 use ptscope::symbols::{self, Symbolizer};
 use ptscope::tracer::{
     Command, Event, EventKind, Options, Registers, Reply, Snapshot, StepOutcome, StopCause,
-    TracerHandle,
+    TracerHandle, WatchKind,
 };
 use std::io::BufRead;
 use std::process::{Child, Stdio};
@@ -606,4 +606,203 @@ fn a_detach_while_a_finish_runs_takes_its_int3_out_and_says_why() {
         "original byte back"
     );
     common::assert_untraced_and_running(s.pid);
+}
+
+fn watch_counter(h: &TracerHandle, addr: u64) {
+    let added = h.call(Command::AddWatchpoint {
+        addr,
+        kind: WatchKind::Write,
+        len: Some(8),
+    });
+    assert!(matches!(added, Ok(Reply::Watchpoint(_))), "{added:?}");
+}
+
+/// The watchpoint hit `events` report for `tid` at `addr`, with the old and new values.
+fn watch_hit(events: &[Event], tid: i32, addr: u64) -> (u64, u64) {
+    events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::WatchpointHit(hit) if hit.tid == tid && hit.addr == addr => {
+                Some((hit.old, hit.new))
+            }
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no watchpoint hit of {tid} at {addr:#x}"))
+}
+
+fn noted(events: &[Event], what: &str) -> bool {
+    events
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Note { text, .. } if text.contains(what)))
+}
+
+#[test]
+fn a_watchpoint_hit_ends_a_step_over_a_finish_and_a_line_step_with_its_reason() {
+    let s = start_steps();
+    let h = attach(s.pid);
+    let sym = Symbolizer::new(s.pid).expect("symbols");
+    let call_line = sym
+        .addresses_of_line("steps.rs", marker("call"))
+        .unwrap()
+        .addrs[0];
+    h.call(Command::AddBreakpoint { addr: call_line })
+        .expect("add");
+    let (tid, _) = run_to(&h, call_line, |_| true);
+    h.call(Command::RemoveBreakpoint { addr: call_line })
+        .expect("remove");
+    // Only this thread writes its own counter: the hit can only be the stepping thread's.
+    let counter = s.effects + 8 * who(&s, tid) as u64;
+    watch_counter(&h, counter);
+    // Single steps (`o` on plain instructions) up to the call, armed, with nothing written.
+    let mut pc = regs(&h, tid).rip();
+    while insn_at(&h, pc).flow != Flow::Call {
+        let out = stepped(&h, Command::StepOver { tid });
+        assert!(matches!(out, StepOutcome::Arrived { .. }), "{out:?}");
+        pc = regs(&h, tid).rip();
+    }
+    let call = insn_at(&h, pc);
+    let before = regs(&h, tid);
+    let effects = read_u64(&h, counter);
+    drain(&h);
+
+    // `o` over the call: the callee's write stops the world before the return address.
+    let out = stepped(&h, Command::StepOver { tid });
+    let hit = StopCause::Watchpoint { addr: counter };
+    assert_eq!(
+        out,
+        StepOutcome::Interrupted {
+            by: Some(tid),
+            cause: Some(hit)
+        }
+    );
+    let events = drain(&h);
+    assert_eq!(watch_hit(&events, tid, counter), (effects, effects + 1));
+    assert!(
+        noted(
+            &events,
+            &format!("step over ended before it got there: thread {tid} watchpoint {counter:#x}")
+        ),
+        "the log says why the step over ended"
+    );
+    // Inside the call (in the callee, or in the atomic add a debug build does not inline),
+    // right after the write.
+    let inside = regs(&h, tid);
+    assert!(
+        inside.rsp() < before.rsp(),
+        "stopped inside the call: {:#x}",
+        inside.rip()
+    );
+    assert_ne!(
+        sym.function_at(inside.rip()).map(|f| f.name),
+        Some("ptscope_steps_lines".to_string())
+    );
+    assert_eq!(read_u64(&h, counter), effects + 1);
+    assert_eq!(
+        common::read_proc_mem(s.pid, call.next_addr(), 1),
+        insn_at(&h, call.next_addr()).bytes[..1],
+        "the temporary int3 is out"
+    );
+    let snap = h.snapshot().expect("snapshot");
+    assert_eq!(snap.watchpoints[0].hits, 1);
+    let t = snap.threads.iter().find(|t| t.tid == tid).unwrap();
+    assert_eq!(t.cause, Some(hit));
+
+    // `f` from there: back in the caller, the watchpoint armed again and silent.
+    let out = stepped(
+        &h,
+        Command::Finish {
+            tid,
+            return_addr: call.next_addr(),
+            cfa: before.rsp(),
+        },
+    );
+    assert!(
+        matches!(out, StepOutcome::Arrived { pc, .. } if pc == call.next_addr()),
+        "{out:?}"
+    );
+    assert_eq!(regs(&h, tid).rsp(), before.rsp());
+
+    // `f` from the callee's first instruction, the write still ahead: the hit ends it.
+    let effect = sym
+        .address_of(None, "ptscope_steps_effect")
+        .expect("effect");
+    h.call(Command::RemoveWatchpoint { addr: counter })
+        .expect("unwatch");
+    h.call(Command::AddBreakpoint { addr: effect })
+        .expect("add");
+    // Past the stop the finish published, still in the event queue.
+    drain(&h);
+    let (tid, _) = run_to(&h, effect, |_| true);
+    h.call(Command::RemoveBreakpoint { addr: effect })
+        .expect("remove");
+    let counter = s.effects + 8 * who(&s, tid) as u64;
+    watch_counter(&h, counter);
+    let entry = regs(&h, tid);
+    let return_addr = read_u64(&h, entry.rsp());
+    let effects = read_u64(&h, counter);
+    drain(&h);
+    let out = stepped(
+        &h,
+        Command::Finish {
+            tid,
+            return_addr,
+            cfa: entry.rsp() + 8,
+        },
+    );
+    let hit = StopCause::Watchpoint { addr: counter };
+    assert_eq!(
+        out,
+        StepOutcome::Interrupted {
+            by: Some(tid),
+            cause: Some(hit)
+        }
+    );
+    let events = drain(&h);
+    assert_eq!(watch_hit(&events, tid, counter), (effects, effects + 1));
+    assert!(noted(
+        &events,
+        &format!("finish ended before it got there: thread {tid} watchpoint {counter:#x}")
+    ));
+    assert_eq!(
+        common::read_proc_mem(s.pid, return_addr, 1),
+        insn_at(&h, return_addr).bytes[..1],
+        "the finish's int3 is out"
+    );
+
+    // `l` on the call line: the call is run to its return, and the write inside ends it.
+    h.call(Command::RemoveWatchpoint { addr: counter })
+        .expect("unwatch");
+    h.call(Command::AddBreakpoint { addr: call_line })
+        .expect("add");
+    drain(&h);
+    let (tid, _) = run_to(&h, call_line, |_| true);
+    h.call(Command::RemoveBreakpoint { addr: call_line })
+        .expect("remove");
+    let counter = s.effects + 8 * who(&s, tid) as u64;
+    watch_counter(&h, counter);
+    let span = sym.line_at(call_line).expect("line info");
+    let out = stepped(
+        &h,
+        Command::StepLine {
+            tid,
+            ranges: span.ranges,
+        },
+    );
+    assert_eq!(
+        out,
+        StepOutcome::Interrupted {
+            by: Some(tid),
+            cause: Some(StopCause::Watchpoint { addr: counter })
+        }
+    );
+    let caller = sym.function_at(call_line).expect("the caller").name;
+    assert_ne!(
+        sym.function_at(regs(&h, tid).rip()).map(|f| f.name),
+        Some(caller),
+        "stopped inside the call"
+    );
+    // At rest after all that, and once gone: no debug register of ours armed on any thread.
+    drop(h);
+    common::assert_untraced_and_running(s.pid);
+    common::debugregs::assert_all_disarmed(s.pid);
 }

@@ -131,6 +131,26 @@ impl Engine {
             self.begin_all_stop(Some(tid), AfterStop::Rest);
         } else if temp == TempHit::PassBy && d.cause.is_none() {
             self.begin_all_stop(None, AfterStop::Resume);
+        } else if matches!(
+            d.cause,
+            Some(
+                StopCause::Watchpoint { .. }
+                    | StopCause::Breakpoint { .. }
+                    | StopCause::Signal { .. }
+            )
+        ) && matches!(
+            self.phase,
+            Phase::AllStopping {
+                then: AfterStop::Resume,
+                ..
+            }
+        ) {
+            // News reported on the way to a stop that was only to step threads past a
+            // stepping command's int3: a watchpoint hit (the thread interrupted right after
+            // the access, or let through by `kick_pending_traps`), a breakpoint of the user's
+            // or a signal that stops. It is a stop of its own, and ends the command; resumed,
+            // it would be lost.
+            self.begin_all_stop(Some(tid), AfterStop::Rest);
         }
         if before == (TraceeState::Newborn { join: true }) {
             self.resume_newborn(tid);
