@@ -4,6 +4,7 @@
 # (ANSI -> SVG with ansi2svg.py -> PNG with rsvg-convert; no browser needed).
 #
 #   screenshots/make.sh            build release and write overview.png, breakpoint.png, memory.png
+#                                  (150x42) and code.png (200x60: a step over a call)
 #   PTSCOPE=path/to/ptscope screenshots/make.sh    use an existing binary
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -31,6 +32,18 @@ trap 'tmux -L "$sock" kill-server 2>/dev/null || true' EXIT
 
 screen() { tmux -L "$sock" capture-pane -p; }
 keys() { tmux -L "$sock" send-keys "$@"; }
+# Another session at another size: `session COLS ROWS`.
+session() {
+    # The last session ends with its ptscope (q); wait for its server to be gone.
+    for _ in $(seq 100); do
+        tmux -L "$sock" has-session 2>/dev/null || break
+        sleep 0.1
+    done
+    tmux -L "$sock" kill-server 2>/dev/null || true
+    COLS=$1
+    ROWS=$2
+    tmux -L "$sock" new-session -d -x "$COLS" -y "$ROWS" "$PTSCOPE demo"
+}
 # Waits up to 20 s for a regular expression to appear on the screen.
 wait_for() {
     for _ in $(seq 200); do
@@ -84,4 +97,35 @@ wait_for 'Memory rsp-0x40 = '
 sleep 0.3
 shot memory.png
 
+keys q
+
+# The code pane: a breakpoint on the line of the workers' loop that calls the hot function; once
+# a worker stops there, the breakpoint goes (the other workers would hit it during the step),
+# `o` until the pc is on the call, and `o` once more over it.
+session 200 60
+line=$(grep -n 'x = ptscope_demo_hot(x);' src/demo/service.rs | cut -d: -f1)
+wait_for ' RUNNING '
+keys b
+wait_for 'breakpoint address:'
+keys -l "service.rs:$line"
+keys Enter
+wait_for 'Breakpoints \(1\)'
+# The demo runs on: a worker hits it at once.
+wait_for ' STOPPED '
+wait_for "=> ?$line "
+keys Tab Tab Tab Tab Tab
+keys d
+wait_for 'Breakpoints \(0\)'
+keys Tab Tab Tab
+for _ in $(seq 12); do
+    if screen | grep -Eq '=>0x[0-9a-f]+ .* call '; then break; fi
+    keys o
+    sleep 0.3
+done
+screen | grep -Eq '=>0x[0-9a-f]+ .* call ' || { echo "no call reached" >&2; screen >&2; exit 1; }
+keys o
+wait_for 'step over done'
+wait_for 'Backtrace [0-9]+ \([0-9]+ frames\)'
+sleep 0.3
+shot code.png
 keys q

@@ -7,6 +7,7 @@ pub mod analysis;
 pub mod cli;
 pub mod coredump;
 pub mod demo;
+pub mod disasm;
 pub mod dump;
 pub mod expr;
 pub mod procinfo;

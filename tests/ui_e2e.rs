@@ -387,3 +387,153 @@ fn launched_program_starts_stopped_and_is_killed_on_quit() {
         task_ids(pid).is_empty()
     });
 }
+
+/// A target that is killed however the test ends (a failed assertion included).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // Test targets are ours: kill them on purpose.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `ptscope __demo steps` as a process of its own: its pid once both threads run.
+fn start_steps_target() -> (KillOnDrop, i32) {
+    use std::io::BufRead;
+    let mut target = std::process::Command::new(bin())
+        .args(["__demo", "steps"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the steps demo");
+    let mut line = String::new();
+    std::io::BufReader::new(target.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("READY line");
+    let pid = target.id() as i32;
+    (KillOnDrop(target), pid)
+}
+
+/// The line of src/demo/steps.rs that carries `// line: NAME`.
+fn steps_line(name: &str) -> u32 {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/demo/steps.rs"))
+        .expect("steps.rs");
+    let tag = format!("// line: {name}");
+    text.lines()
+        .position(|l| l.trim_end().ends_with(&tag))
+        .map(|i| i as u32 + 1)
+        .expect("marker")
+}
+
+/// objdump -d -M intel's text of the one instruction at `elf_addr` of the ptscope binary.
+fn objdump_insn(elf_addr: u64) -> String {
+    let out = std::process::Command::new("objdump")
+        .args([
+            "-d",
+            "-M",
+            "intel",
+            "--insn-width=16",
+            &format!("--start-address={elf_addr:#x}"),
+            &format!("--stop-address={:#x}", elf_addr + 16),
+            bin(),
+        ])
+        .output()
+        .expect("objdump (binutils) is installed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{elf_addr:x}:")))
+        .expect("objdump printed the instruction");
+    let insn = line.rsplit('\t').next().unwrap_or("");
+    let insn = insn.split(" #").next().unwrap_or(insn);
+    insn.split(" <")
+        .next()
+        .unwrap_or(insn)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Where the ptscope binary's first byte is mapped in `pid` (a PIE: ELF address 0).
+fn load_base(pid: i32) -> u64 {
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("maps");
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).expect("exe");
+    let line = maps
+        .lines()
+        .find(|l| l.ends_with(&*exe.to_string_lossy()))
+        .expect("the binary is mapped");
+    u64::from_str_radix(line.split('-').next().unwrap(), 16).expect("hex")
+}
+
+#[test]
+fn a_source_line_breakpoint_shows_its_instruction_and_its_line_and_l_steps_a_line() {
+    let (_target, pid) = start_steps_target();
+    let call = steps_line("call");
+    let mut ui = Ui::start(&[&pid.to_string()]);
+    ui.wait("the attached process stopped", |t| {
+        (t.contains("STOPPED") && t.contains("(attached)")).then_some(())
+    });
+    ui.keys("b");
+    ui.wait("the breakpoint prompt", |t| {
+        t.contains("breakpoint address:").then_some(())
+    });
+    ui.keys(&format!("steps.rs:{call}\r"));
+    let want = format!("breakpoint at steps.rs:{call} (0x");
+    let addr = ui.wait("the line's breakpoint set", |t| hex_after(t, &want));
+    ui.wait("listed as one breakpoint", |t| {
+        t.contains(&format!("steps.rs:{call} {addr:#x}"))
+            .then_some(())
+    });
+
+    ui.keys("c");
+    let at = format!("=>{addr:#x} ");
+    let text = ui.wait("the code and source at the breakpoint", |t| {
+        (t.contains("STOPPED") && t.contains(&at) && t.contains(&format!("=>{call} ")))
+            .then(|| t.to_string())
+    });
+    // The instruction at the pc, as objdump reads it from the binary.
+    let code_line = text.lines().find(|l| l.contains(&at)).unwrap();
+    let insn = objdump_insn(addr - load_base(pid));
+    let mnemonic = insn.split(' ').next().unwrap();
+    if insn.contains("rip+0xffff") {
+        assert!(
+            code_line.contains(&format!(" {mnemonic} ")),
+            "{insn} in {code_line}"
+        );
+    } else {
+        assert!(code_line.contains(&insn), "{insn} in {code_line}");
+    }
+    assert!(
+        code_line.contains('●'),
+        "the breakpoint is marked: {code_line}"
+    );
+    let source_line = text
+        .lines()
+        .find(|l| l.contains(&format!("=>{call} ")))
+        .unwrap();
+    assert!(
+        source_line.contains("let b = ptscope_steps_effect(a, who);"),
+        "{source_line}"
+    );
+
+    // One source line on, over the call; the breakpoint deleted first so no other thread's
+    // hit cuts the step short.
+    ui.keys("\t\t\t\t\t");
+    ui.wait("the breakpoints pane focused", |t| {
+        t.contains("Breakpoints (1)").then_some(())
+    });
+    ui.keys("d");
+    ui.wait("the breakpoint deleted", |t| {
+        t.contains("Breakpoints (0)").then_some(())
+    });
+    ui.keys("l");
+    let after = steps_line("after");
+    ui.wait("the next source line", |t| {
+        (t.contains("line step done") && t.contains(&format!("=>{after} "))).then_some(())
+    });
+
+    ui.keys("q");
+    assert_eq!(ui.wait_exit(), 0);
+    assert_untraced_and_running(pid);
+}

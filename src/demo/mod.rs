@@ -8,6 +8,7 @@ pub mod hold;
 pub mod hung;
 pub mod lab;
 pub mod service;
+pub mod steps;
 
 /// Runs the named program; returns the process exit code.
 pub fn run(name: &str, args: &[String]) -> i32 {
@@ -16,6 +17,7 @@ pub fn run(name: &str, args: &[String]) -> i32 {
         "heap" => heap::run(args),
         "lab" => lab::run(args),
         "demo" => service::run(args),
+        "steps" => steps::run(args),
         name if name.starts_with("hung-") => hung::run(name, args),
         other => {
             eprintln!("ptscope: unknown demo program {other:?}");

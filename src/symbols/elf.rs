@@ -6,7 +6,8 @@
 //! the program headers; where the CFI is); names are demangled when first shown, the name
 //! index is built at the first lookup by name, an unwind row is found through the
 //! `.eh_frame_hdr` search table (no walk over every FDE), and source lines are read one
-//! compilation unit at a time (`lines.rs`).
+//! compilation unit at a time (`line_index.rs`). The line-table walks of the code pane and the
+//! stepping commands (`lines.rs`) load every DWARF section, on their first use only.
 
 use super::demangle::demangle;
 use gimli::{EndianReader, LittleEndian, UnwindSection};
@@ -101,9 +102,18 @@ struct Cfi {
 enum DwarfState {
     Missing,
     /// Found by `.debug_aranges`, one unit at a time.
-    ByUnit(Box<super::lines::LineTables>),
-    /// No `.debug_aranges`: addr2line, which reads every unit first. Not `Sync`.
-    Whole(Mutex<Box<addr2line::Context<Reader>>>),
+    ByUnit(Box<super::line_index::LineTables>),
+    /// No `.debug_aranges`: addr2line over every section (`ElfModule::whole`).
+    Whole,
+}
+
+/// Every DWARF section of the file: addr2line (address -> line, with the inlined-call chain)
+/// and the sections themselves for the line-program walks of `lines.rs` (file:line ->
+/// addresses), which addr2line has no query for.
+struct WholeDwarf {
+    /// Not `Sync`.
+    ctx: Mutex<Box<addr2line::Context<Reader>>>,
+    dwarf: Arc<gimli::Dwarf<Reader>>,
 }
 
 /// How to recover the caller's CFA and registers at one address: gimli's row, made owned so the
@@ -145,6 +155,9 @@ pub struct ElfModule {
     pub has_symtab: bool,
     cfi: Cfi,
     dwarf: OnceLock<DwarfState>,
+    /// Loaded at the first query that needs all of the DWARF (or when there is no
+    /// `.debug_aranges`); None when the file has none.
+    whole: OnceLock<Option<WholeDwarf>>,
     /// Where separate debug info (found by build id) lives, if any.
     debug_file: Option<std::path::PathBuf>,
 }
@@ -335,6 +348,7 @@ impl ElfModule {
                 index: OnceLock::new(),
             },
             dwarf: OnceLock::new(),
+            whole: OnceLock::new(),
             debug_file,
             data,
         })
@@ -432,51 +446,74 @@ impl ElfModule {
         out
     }
 
-    /// The line tables of this file or of its separate debug file (found by build id): by
-    /// unit where `.debug_aranges` allows, else through addr2line.
-    fn load_dwarf(&self) -> DwarfState {
-        let from = |data: &Bytes| -> Option<DwarfState> {
-            let file = ElfFile64::<Endianness>::parse(&**data).ok()?;
-            file.section_by_name(".debug_info")?;
-            let by_unit = file.section_by_name(".debug_aranges").is_some();
-            let dwarf = gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
-                let wanted = !by_unit || super::lines::needed(id);
-                let found = wanted
-                    .then(|| section_reader(data, &file, id.name()))
-                    .flatten();
-                Ok(found.unwrap_or_else(|| {
-                    EndianReader::new(Bytes(Arc::new(Backing::Owned(Vec::new()))), LittleEndian)
-                }))
-            })
-            .ok()?;
-            if by_unit {
-                if let Some(t) = super::lines::LineTables::new(dwarf) {
-                    return Some(DwarfState::ByUnit(Box::new(t)));
-                }
-                // An empty .debug_aranges: every section after all.
-                let dwarf = gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
-                    Ok(section_reader(data, &file, id.name()).unwrap_or_else(|| {
-                        EndianReader::new(Bytes(Arc::new(Backing::Owned(Vec::new()))), LittleEndian)
-                    }))
-                })
-                .ok()?;
-                let ctx = addr2line::Context::from_dwarf(dwarf).ok()?;
-                return Some(DwarfState::Whole(Mutex::new(Box::new(ctx))));
-            }
-            let ctx = addr2line::Context::from_dwarf(dwarf).ok()?;
-            Some(DwarfState::Whole(Mutex::new(Box::new(ctx))))
+    /// The bytes that hold this file's DWARF: the file itself, else its separate debug file
+    /// (found by build id).
+    fn dwarf_bytes(&self) -> Option<Bytes> {
+        let has_info = |data: &Bytes| {
+            ElfFile64::<Endianness>::parse(&**data)
+                .is_ok_and(|f| f.section_by_name(".debug_info").is_some())
         };
-        if let Some(state) = from(&self.data) {
-            return state;
+        if has_info(&self.data) {
+            return Some(self.data.clone());
         }
         let separate = self
             .debug_file
             .as_ref()
             .and_then(|df| File::open(df).ok())
-            .and_then(|f| map_file(&f).ok());
-        separate
-            .and_then(|bytes| from(&bytes))
-            .unwrap_or(DwarfState::Missing)
+            .and_then(|f| map_file(&f).ok())?;
+        has_info(&separate).then_some(separate)
+    }
+
+    /// The DWARF of `data`, with only the sections `wanted` says (the others empty).
+    fn load_sections(
+        data: &Bytes,
+        wanted: impl Fn(gimli::SectionId) -> bool,
+    ) -> Option<gimli::Dwarf<Reader>> {
+        let file = ElfFile64::<Endianness>::parse(&**data).ok()?;
+        gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
+            let found = wanted(id)
+                .then(|| section_reader(data, &file, id.name()))
+                .flatten();
+            Ok(found.unwrap_or_else(|| {
+                EndianReader::new(Bytes(Arc::new(Backing::Owned(Vec::new()))), LittleEndian)
+            }))
+        })
+        .ok()
+    }
+
+    /// The line tables for `location`: by unit where `.debug_aranges` allows, else through
+    /// addr2line over every section.
+    fn load_dwarf(&self) -> DwarfState {
+        let Some(data) = self.dwarf_bytes() else {
+            return DwarfState::Missing;
+        };
+        let by_unit = ElfFile64::<Endianness>::parse(&*data)
+            .is_ok_and(|f| f.section_by_name(".debug_aranges").is_some());
+        if by_unit {
+            let tables = Self::load_sections(&data, super::line_index::needed)
+                .and_then(super::line_index::LineTables::new);
+            if let Some(t) = tables {
+                return DwarfState::ByUnit(Box::new(t));
+            }
+            // An empty .debug_aranges: every section after all.
+        }
+        match self.whole() {
+            Some(_) => DwarfState::Whole,
+            None => DwarfState::Missing,
+        }
+    }
+
+    fn whole(&self) -> Option<&WholeDwarf> {
+        self.whole
+            .get_or_init(|| {
+                let dwarf = Arc::new(Self::load_sections(&self.dwarf_bytes()?, |_| true)?);
+                let ctx = addr2line::Context::from_arc_dwarf(dwarf.clone()).ok()?;
+                Some(WholeDwarf {
+                    ctx: Mutex::new(Box::new(ctx)),
+                    dwarf,
+                })
+            })
+            .as_ref()
     }
 
     /// Reads the line tables now (they are otherwise read at the first `location`): lets a
@@ -490,12 +527,21 @@ impl ElfModule {
         match self.dwarf.get_or_init(|| self.load_dwarf()) {
             DwarfState::Missing => None,
             DwarfState::ByUnit(t) => t.find(svma),
-            DwarfState::Whole(ctx) => {
-                let ctx = ctx.lock().ok()?;
+            DwarfState::Whole => self.with_dwarf(|ctx, _| {
                 let loc = ctx.find_location(svma).ok()??;
                 Some((loc.file?.to_string(), loc.line))
-            }
+            })?,
         }
+    }
+
+    /// Runs `f` on all of this module's DWARF (loaded on first use); None when it has none.
+    pub(super) fn with_dwarf<T>(
+        &self,
+        f: impl FnOnce(&addr2line::Context<Reader>, &gimli::Dwarf<Reader>) -> T,
+    ) -> Option<T> {
+        let whole = self.whole()?;
+        let ctx = whole.ctx.lock().ok()?;
+        Some(f(&ctx, &whole.dwarf))
     }
 
     fn cfi_index(&self) -> &[FdeRef] {

@@ -22,4 +22,13 @@ pub enum SymbolError {
     Eval { text: String, error: ExprError },
     #[error("address {addr:#x} is not in any mapping")]
     Unmapped { addr: u64 },
+    #[error("no line table names a file ending in `{0}` (built without debug info?)")]
+    NoSuchSourceFile(String),
+    #[error("`{file}` names several files; say which: {}", candidates.join(", "))]
+    AmbiguousFile {
+        file: String,
+        candidates: Vec<String>,
+    },
+    #[error("no code at or after line {line} of {file}")]
+    NoCodeAtLine { file: String, line: u32 },
 }

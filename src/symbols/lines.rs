@@ -1,248 +1,408 @@
-//! Source lines from DWARF, one compilation unit at a time.
+//! The DWARF line tables, read both ways for the code and source panes and the stepping
+//! commands: which addresses hold the code of `FILE:LINE` (`b chain.rs:21`), the next line that
+//! has code when that one has none, which address ranges make up the line a PC is on (`l`
+//! steps until the PC leaves them), a function's extent, and the addresses known to start an
+//! instruction (where disassembly can start without guessing).
 //!
-//! addr2line's `Context` reads the header, abbreviations and root entry of every unit of a
-//! file before it answers the first question: for this binary's own debug info (thousands of
-//! units) that alone cost ~30 ms per dump. Here `.debug_aranges` (address ranges -> unit, a
-//! flat table) says which unit an address is in, and only that unit's line program is run,
-//! once, on first use. Only the sections a line lookup reads are loaded (a compressed
-//! `.debug_loclists` is never inflated). A file without `.debug_aranges` goes through
-//! addr2line as before (`elf.rs`).
+//! Address -> line goes through addr2line (with its inlined-call chain); line -> addresses
+//! walks the line programs with gimli itself, keeping only `is_stmt` rows (the places a
+//! debugger is meant to stop at).
 
-use super::elf::Reader;
-use gimli::{DebugInfoOffset, SectionId};
-use std::cmp::Ordering;
-use std::collections::HashMap;
-use std::num::NonZeroU64;
-use std::sync::{Arc, Mutex, OnceLock};
+use super::elf::{ElfModule, Reader};
+use super::error::SymbolError;
+use super::Symbolizer;
+use gimli::Reader as _;
+use std::collections::BTreeMap;
 
-/// The sections a line lookup reads; every other one is loaded empty.
-pub(super) fn needed(id: SectionId) -> bool {
-    matches!(
-        id,
-        SectionId::DebugAbbrev
-            | SectionId::DebugAddr
-            | SectionId::DebugAranges
-            | SectionId::DebugInfo
-            | SectionId::DebugLine
-            | SectionId::DebugLineStr
-            | SectionId::DebugStr
-            | SectionId::DebugStrOffsets
-    )
+/// The addresses of one source line, as `b FILE:LINE` sets them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineMatch {
+    /// The file as the line table names it (full path when the compiler gave one).
+    pub file: String,
+    /// The line asked for.
+    pub asked: u32,
+    /// The line the addresses belong to: `asked`, or the next line that has code.
+    pub line: u32,
+    /// One address per function the line's code is in (a line inlined or duplicated in
+    /// several places has several), lowest first.
+    pub addrs: Vec<u64>,
 }
 
-struct Sequence {
-    start: u64,
-    end: u64,
-    /// (address, file index, line; 0 for none), by address.
-    rows: Box<[(u64, u64, u32)]>,
+/// The line a PC is on, with every address range of that line inside its function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineSpan {
+    pub file: String,
+    pub line: u32,
+    /// Runtime address ranges [start, end) of this line (and of compiler-made code without a
+    /// line, which belongs to no line of its own) in the PC's function.
+    pub ranges: Vec<(u64, u64)>,
 }
 
-/// One unit's line table, run once.
-struct UnitLines {
-    files: Box<[String]>,
-    sequences: Box<[Sequence]>,
+/// A function's name and extent at runtime addresses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FunctionSpan {
+    pub name: String,
+    pub start: u64,
+    /// One past the last byte; `start` when the symbol has no size.
+    pub end: u64,
 }
 
-type UnitSlot = Arc<OnceLock<Option<UnitLines>>>;
-
-pub(super) struct LineTables {
-    dwarf: gimli::Dwarf<Reader>,
-    /// (start, end, unit) by start, and the largest end up to each entry: an address can only
-    /// lie in entries at or before the last start <= it whose running maximum end exceeds it.
-    ranges: Vec<(u64, u64, DebugInfoOffset<usize>)>,
-    max_end: Vec<u64>,
-    units: Mutex<HashMap<usize, UnitSlot>>,
+/// `chain.rs:21`, `src/demo/steps.rs:40`: a file and a line, when the text is one. A Rust path
+/// (`a::b`) or an expression is not.
+pub fn parse_file_line(text: &str) -> Option<(&str, u32)> {
+    let (file, line) = text.trim().rsplit_once(':')?;
+    if file.is_empty() || file.contains(':') || file.contains(char::is_whitespace) {
+        return None;
+    }
+    if line.is_empty() || !line.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((file, line.parse().ok().filter(|l| *l > 0)?))
 }
 
-impl LineTables {
-    /// None when the file has no `.debug_aranges` to find units by (or it is empty).
-    pub(super) fn new(dwarf: gimli::Dwarf<Reader>) -> Option<LineTables> {
-        let mut ranges = Vec::new();
-        let mut headers = dwarf.debug_aranges.headers();
-        while let Ok(Some(header)) = headers.next() {
-            let unit = header.debug_info_offset();
-            let mut entries = header.entries();
-            loop {
-                match entries.next() {
-                    Ok(Some(e)) if e.length() > 0 => {
-                        let r = e.range();
-                        ranges.push((r.begin, r.end, unit));
+/// Whether `path` ends with `suffix` at a component boundary: `chain.rs` and `demo/chain.rs`
+/// match `/src/demo/chain.rs`; `ain.rs` does not.
+pub fn path_matches(path: &str, suffix: &str) -> bool {
+    let suffix = suffix.trim_start_matches("./");
+    match path.strip_suffix(suffix) {
+        // An absolute path names one file only.
+        Some(head) if suffix.starts_with('/') => head.is_empty(),
+        Some(head) => head.is_empty() || head.ends_with('/'),
+        None => false,
+    }
+}
+
+/// One `is_stmt` row of a line table: an ELF address where code of `line` starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementRow {
+    pub svma: u64,
+    pub file: String,
+    pub line: u32,
+}
+
+impl ElfModule {
+    /// Every statement row whose file ends with `suffix` (see `path_matches`).
+    pub fn statement_rows(&self, suffix: &str) -> Vec<StatementRow> {
+        self.with_dwarf(|_, dwarf| {
+            let mut out = Vec::new();
+            let mut units = dwarf.units();
+            while let Ok(Some(header)) = units.next() {
+                let Ok(unit) = dwarf.unit(header) else {
+                    continue;
+                };
+                let Some(program) = unit.line_program.clone() else {
+                    continue;
+                };
+                let files = matching_files(dwarf, &unit, program.header(), suffix);
+                if files.is_empty() {
+                    continue;
+                }
+                let mut rows = program.rows();
+                while let Ok(Some((_, row))) = rows.next_row() {
+                    if row.end_sequence() || !row.is_stmt() {
+                        continue;
                     }
-                    Ok(Some(_)) => {}
-                    // One bad entry (an address overflow has been seen) ends this set only.
-                    Ok(None) | Err(_) => break,
+                    let (Some(file), Some(line)) = (files.get(&row.file_index()), row.line())
+                    else {
+                        continue;
+                    };
+                    out.push(StatementRow {
+                        svma: row.address(),
+                        file: file.clone(),
+                        line: line.get() as u32,
+                    });
                 }
             }
-        }
-        if ranges.is_empty() {
-            return None;
-        }
-        ranges.sort_unstable_by_key(|r| r.0);
-        let mut max_end = Vec::with_capacity(ranges.len());
-        let mut m = 0;
-        for r in &ranges {
-            m = m.max(r.1);
-            max_end.push(m);
-        }
-        Some(LineTables {
-            dwarf,
-            ranges,
-            max_end,
-            units: Mutex::new(HashMap::new()),
+            out
         })
+        .unwrap_or_default()
     }
 
-    /// File and line of `probe` (an ELF address), from the first unit covering it that has a
-    /// row for it.
-    pub(super) fn find(&self, probe: u64) -> Option<(String, Option<u32>)> {
-        let mut i = self.ranges.partition_point(|r| r.0 <= probe);
-        let mut tried = Vec::new();
-        while i > 0 && self.max_end[i - 1] > probe {
-            i -= 1;
-            let (start, end, unit) = self.ranges[i];
-            if !(start <= probe && probe < end) || tried.contains(&unit.0) {
-                continue;
+    /// The source locations of `svma` from the innermost inlined call out to the function
+    /// itself: [the line the code is on, the line of the call that inlined it, ...]. Empty
+    /// without line information; None for a level with no line (line 0).
+    pub fn inline_chain(&self, svma: u64) -> Vec<Option<(String, u32)>> {
+        self.with_dwarf(|ctx, _| {
+            let mut out = Vec::new();
+            let Ok(mut frames) = ctx.find_frames(svma).skip_all_loads() else {
+                return out;
+            };
+            while let Ok(Some(frame)) = frames.next() {
+                out.push(
+                    frame
+                        .location
+                        .and_then(|l| Some((l.file?.to_string(), l.line?))),
+                );
             }
-            tried.push(unit.0);
-            let slot = self.slot(unit.0)?;
-            let lines = slot.get_or_init(|| self.parse_unit(unit));
-            if let Some(found) = lines.as_ref().and_then(|l| l.find(probe)) {
-                return Some(found);
-            }
-        }
-        None
-    }
-
-    fn slot(&self, unit: usize) -> Option<UnitSlot> {
-        let mut units = self.units.lock().ok()?;
-        Some(units.entry(unit).or_default().clone())
-    }
-
-    fn parse_unit(&self, offset: DebugInfoOffset<usize>) -> Option<UnitLines> {
-        let header = self.dwarf.debug_info.header_from_offset(offset).ok()?;
-        let unit = self.dwarf.unit(header).ok()?;
-        let program = unit.line_program.clone()?;
-        let unit_ref = gimli::UnitRef::new(&self.dwarf, &unit);
-        let mut sequences = Vec::new();
-        let mut current: Vec<(u64, u64, u32)> = Vec::new();
-        let mut rows = program.rows();
-        while let Ok(Some((_, row))) = rows.next_row() {
-            if row.end_sequence() {
-                if let Some(start) = current.first().map(|r| r.0) {
-                    let end = row.address();
-                    let rows = std::mem::take(&mut current);
-                    if start < end {
-                        sequences.push(Sequence {
-                            start,
-                            end,
-                            rows: rows.into_boxed_slice(),
-                        });
-                    }
-                }
-                continue;
-            }
-            let entry = (
-                row.address(),
-                row.file_index(),
-                row.line().map_or(0, NonZeroU64::get) as u32,
-            );
-            // Several rows at one address: the last one says where it is.
-            match current.last_mut() {
-                Some(last) if last.0 == entry.0 => *last = entry,
-                _ => current.push(entry),
-            }
-        }
-        sequences.sort_unstable_by_key(|s| s.start);
-        let header = rows.header();
-        let mut files = vec![header
-            .file(0)
-            .and_then(|f| render_file(unit_ref, f, header))
-            .unwrap_or_default()];
-        let mut index = 1;
-        while let Some(f) = header.file(index) {
-            files.push(render_file(unit_ref, f, header).unwrap_or_default());
-            index += 1;
-        }
-        Some(UnitLines {
-            files: files.into_boxed_slice(),
-            sequences: sequences.into_boxed_slice(),
+            out
         })
+        .unwrap_or_default()
+    }
+
+    /// The line-table rows covering [lo, hi) (ELF addresses): (start, length, file, line),
+    /// in address order; line 0 (code of no line) is None.
+    pub fn line_rows(&self, lo: u64, hi: u64) -> Vec<(u64, u64, Option<String>, Option<u32>)> {
+        self.with_dwarf(|ctx, _| {
+            let Ok(iter) = ctx.find_location_range(lo, hi) else {
+                return Vec::new();
+            };
+            iter.map(|(addr, len, loc)| (addr, len, loc.file.map(str::to_string), loc.line))
+                .collect()
+        })
+        .unwrap_or_default()
     }
 }
 
-impl UnitLines {
-    fn find(&self, probe: u64) -> Option<(String, Option<u32>)> {
-        let seq = self
-            .sequences
-            .binary_search_by(|s| {
-                if probe < s.start {
-                    Ordering::Greater
-                } else if probe >= s.end {
-                    Ordering::Less
-                } else {
-                    Ordering::Equal
-                }
-            })
-            .ok()?;
-        let rows = &self.sequences[seq].rows;
-        let i = match rows.binary_search_by(|r| r.0.cmp(&probe)) {
-            Ok(i) => i,
-            Err(0) => return None,
-            Err(i) => i - 1,
+/// The files of one line program that end with `suffix`, by file index, rendered as addr2line
+/// renders them (compilation directory, include directory, name).
+fn matching_files(
+    dwarf: &gimli::Dwarf<Reader>,
+    unit: &gimli::Unit<Reader>,
+    header: &gimli::LineProgramHeader<Reader>,
+    suffix: &str,
+) -> BTreeMap<u64, String> {
+    let name = |v: gimli::AttributeValue<Reader>| -> Option<String> {
+        let r = dwarf.attr_string(unit, v).ok()?;
+        Some(r.to_string_lossy().ok()?.into_owned())
+    };
+    let mut out = BTreeMap::new();
+    // DWARF 5 numbers files from 0, earlier versions from 1; `file` knows which.
+    for index in 0..=header.file_names().len() as u64 {
+        let Some(file) = header.file(index) else {
+            continue;
         };
-        let (_, file, line) = rows[i];
-        let file = self.files.get(file as usize)?;
-        Some((file.clone(), (line != 0).then_some(line)))
-    }
-}
-
-/// The path of a line table's file as addr2line spells it: the unit's directory, the file's
-/// directory, the file name, each replacing what came before when it is absolute.
-fn render_file(
-    unit: gimli::UnitRef<'_, Reader>,
-    file: &gimli::FileEntry<Reader, usize>,
-    header: &gimli::LineProgramHeader<Reader, usize>,
-) -> Option<String> {
-    let text = |v: gimli::AttributeValue<Reader>| -> Option<String> {
-        let r = unit.attr_string(v).ok()?;
-        Some(gimli::Reader::to_string_lossy(&r).ok()?.into_owned())
-    };
-    let mut path = match &unit.comp_dir {
-        Some(dir) => gimli::Reader::to_string_lossy(dir).ok()?.into_owned(),
-        None => String::new(),
-    };
-    // Directory 0 is the unit's own directory.
-    if file.directory_index() != 0 {
-        if let Some(dir) = file.directory(header) {
-            push(&mut path, &text(dir)?);
+        let Some(file_name) = name(file.path_name()) else {
+            continue;
+        };
+        // Cheap test on the last component before building the whole path.
+        let last = suffix.rsplit('/').next().unwrap_or(suffix);
+        if !file_name.ends_with(last) {
+            continue;
+        }
+        let mut path = unit
+            .comp_dir
+            .as_ref()
+            .and_then(|d| d.to_string_lossy().ok().map(|s| s.into_owned()))
+            .unwrap_or_default();
+        if let Some(dir) = file.directory(header).and_then(name) {
+            push_path(&mut path, &dir);
+        }
+        push_path(&mut path, &file_name);
+        if path_matches(&path, suffix) {
+            out.insert(index, path);
         }
     }
-    push(&mut path, &text(file.path_name())?);
-    Some(path)
+    out
 }
 
-fn push(path: &mut String, p: &str) {
-    if p.starts_with('/') {
-        *path = p.to_string();
-        return;
+fn push_path(path: &mut String, part: &str) {
+    if part.starts_with('/') || path.is_empty() {
+        *path = part.to_string();
+    } else {
+        if !path.ends_with('/') {
+            path.push('/');
+        }
+        path.push_str(part);
     }
-    if !path.is_empty() && !path.ends_with('/') {
-        path.push('/');
+}
+
+impl Symbolizer {
+    /// The addresses of `file:line` in every mapped module with line tables. A line with no
+    /// code moves to the next line of the same file that has some. A suffix that names
+    /// several different files is ambiguous.
+    pub fn addresses_of_line(&self, file: &str, line: u32) -> Result<LineMatch, SymbolError> {
+        // (path, module index) -> rows, ELF addresses.
+        let mut rows: Vec<(usize, u64, StatementRow)> = Vec::new();
+        for (i, m) in self.modules.iter().enumerate() {
+            let Ok(elf) = self.elf(m) else { continue };
+            let Some(bias) = self.bias(m, &elf) else {
+                continue;
+            };
+            rows.extend(elf.statement_rows(file).into_iter().map(|r| (i, bias, r)));
+        }
+        let mut paths: Vec<&str> = rows.iter().map(|(_, _, r)| r.file.as_str()).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        let path = match paths.as_slice() {
+            [] => return Err(SymbolError::NoSuchSourceFile(file.to_string())),
+            [one] => one.to_string(),
+            many => {
+                const SHOWN: usize = 6;
+                let mut candidates: Vec<String> =
+                    many.iter().take(SHOWN).map(|p| p.to_string()).collect();
+                if many.len() > SHOWN {
+                    candidates.push(format!("and {} more", many.len() - SHOWN));
+                }
+                return Err(SymbolError::AmbiguousFile {
+                    file: file.to_string(),
+                    candidates,
+                });
+            }
+        };
+        let Some(found) = rows
+            .iter()
+            .map(|(_, _, r)| r.line)
+            .filter(|l| *l >= line)
+            .min()
+        else {
+            return Err(SymbolError::NoCodeAtLine { file: path, line });
+        };
+        // The lowest address of the line in each function it is in.
+        let mut by_function: BTreeMap<(usize, u64), u64> = BTreeMap::new();
+        for (module, bias, r) in rows.iter().filter(|(_, _, r)| r.line == found) {
+            let Ok(elf) = self.elf(&self.modules[*module]) else {
+                continue;
+            };
+            let function = elf.symbol_at(r.svma).map_or(r.svma, |(s, _)| s.addr);
+            let addr = r.svma.wrapping_add(*bias);
+            by_function
+                .entry((*module, function))
+                .and_modify(|a| *a = (*a).min(addr))
+                .or_insert(addr);
+        }
+        let mut addrs: Vec<u64> = by_function.into_values().collect();
+        addrs.sort_unstable();
+        Ok(LineMatch {
+            file: path,
+            asked: line,
+            line: found,
+            addrs,
+        })
     }
-    path.push_str(p);
+
+    /// The function `pc` is in, by the symbol tables.
+    pub fn function_at(&self, pc: u64) -> Option<FunctionSpan> {
+        let m = self.module_at(pc)?;
+        let elf = self.elf(m).ok()?;
+        let bias = self.bias(m, &elf)?;
+        let (sym, _) = elf.symbol_at(pc.wrapping_sub(bias))?;
+        let start = sym.addr.wrapping_add(bias);
+        Some(FunctionSpan {
+            name: sym.name().to_string(),
+            start,
+            end: start.wrapping_add(sym.size),
+        })
+    }
+
+    /// The source line `pc` is on (the innermost: for code inlined from elsewhere, the line
+    /// of the inlined code) and all of that line's code in its function: rows at the same
+    /// depth of inlining on the same line, with whatever was inlined into that line (a
+    /// `wrapping_add` from core, a C header's static inline) and code of no line. None without
+    /// line information there.
+    pub fn line_at(&self, pc: u64) -> Option<LineSpan> {
+        let m = self.module_at(pc)?;
+        let elf = self.elf(m).ok()?;
+        let bias = self.bias(m, &elf)?;
+        let svma = pc.wrapping_sub(bias);
+        let (sym, _) = elf.symbol_at(svma)?;
+        let (lo, hi) = (sym.addr, sym.addr.saturating_add(sym.size.max(1)));
+        let chain = elf.inline_chain(svma);
+        let (file, line) = chain.first().cloned().flatten()?;
+        // Depth counted from the function itself outwards-in, so that code inlined deeper
+        // into this line still finds this line at the same depth.
+        let depth = chain.len() - 1;
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        for (a, len, _, l) in elf.line_rows(lo, hi) {
+            let ours = l.is_none() || {
+                let c = elf.inline_chain(a);
+                c.len() > depth
+                    && c[c.len() - 1 - depth]
+                        .as_ref()
+                        .is_some_and(|(f, n)| *n == line && *f == file)
+            };
+            if !ours {
+                continue;
+            }
+            let (start, end) = (a.wrapping_add(bias), a.wrapping_add(bias + len));
+            match ranges.last_mut() {
+                Some(last) if last.1 == start => last.1 = end,
+                _ => ranges.push((start, end)),
+            }
+        }
+        Some(LineSpan { file, line, ranges })
+    }
+
+    /// Addresses in [lo, hi) certain to start an instruction: symbol starts and line-table
+    /// rows. Where the code pane may begin decoding.
+    pub fn instruction_starts(&self, lo: u64, hi: u64) -> Vec<u64> {
+        let Some(m) = self
+            .module_at(lo)
+            .or_else(|| self.module_at(hi.saturating_sub(1)))
+        else {
+            return Vec::new();
+        };
+        let Ok(elf) = self.elf(m) else {
+            return Vec::new();
+        };
+        let Some(bias) = self.bias(m, &elf) else {
+            return Vec::new();
+        };
+        let (slo, shi) = (lo.wrapping_sub(bias), hi.wrapping_sub(bias));
+        let syms = elf.symbols();
+        let first = syms.partition_point(|s| s.addr < slo);
+        let mut out: Vec<u64> = syms[first..]
+            .iter()
+            .take_while(|s| s.addr < shi)
+            .filter(|s| s.size > 0)
+            .map(|s| s.addr.wrapping_add(bias))
+            .collect();
+        out.extend(
+            elf.line_rows(slo, shi)
+                .into_iter()
+                .map(|(a, ..)| a.wrapping_add(bias))
+                .filter(|a| *a >= lo && *a < hi),
+        );
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::push;
+    use super::*;
 
     #[test]
-    fn paths_join_like_addr2line() {
-        let mut p = String::from("./nptl");
-        push(&mut p, "../sysdeps/nptl");
-        push(&mut p, "futex-internal.h");
-        assert_eq!(p, "./nptl/../sysdeps/nptl/futex-internal.h");
-        push(&mut p, "/rustc/abc/library/core/src/ops/function.rs");
-        assert_eq!(p, "/rustc/abc/library/core/src/ops/function.rs");
+    fn file_and_line_texts() {
+        assert_eq!(parse_file_line("chain.rs:21"), Some(("chain.rs", 21)));
+        assert_eq!(parse_file_line(" src/lib.rs:40 "), Some(("src/lib.rs", 40)));
+        assert_eq!(parse_file_line("/a b/c.c:1"), None, "spaces");
+        for no in [
+            "ptscope::demo::chain::mutex_waiter",
+            "main",
+            "0x401136",
+            "c.c:",
+            ":12",
+            "c.c:0",
+            "c.c:1x",
+            "a::b:3",
+            "libc!read+4",
+        ] {
+            assert_eq!(parse_file_line(no), None, "{no}");
+        }
+    }
+
+    #[test]
+    fn suffixes_match_whole_components() {
+        let p = "/work/src/demo/chain.rs";
+        for yes in [
+            "chain.rs",
+            "demo/chain.rs",
+            "src/demo/chain.rs",
+            p,
+            "./chain.rs",
+        ] {
+            assert!(path_matches(p, yes), "{yes}");
+        }
+        for no in [
+            "ain.rs",
+            "emo/chain.rs",
+            "/demo/chain.rs",
+            "chain.r",
+            "x/chain.rs",
+        ] {
+            assert!(!path_matches(p, no), "{no}");
+        }
+        assert!(path_matches("chain.rs", "chain.rs"));
     }
 }

@@ -11,7 +11,9 @@ pub mod demangle;
 pub mod elf;
 pub mod error;
 pub mod expr;
-mod lines;
+mod line_index;
+pub mod lines;
+pub mod source;
 pub mod unwind;
 
 pub use crate::procinfo::Mapping;
@@ -19,6 +21,8 @@ pub use cache::ModuleCache;
 pub use elf::ElfModule;
 pub use error::SymbolError;
 pub use expr::resolve_in;
+pub use lines::{parse_file_line, FunctionSpan, LineMatch, LineSpan};
+pub use source::SourceFile;
 pub use unwind::{unwind, unwind_located, Backtrace, Frame, FrameKind, UnwindStop, MAX_DEPTH};
 
 use crate::procinfo::{self, maps};

@@ -3,6 +3,10 @@
 //! int3 bytes are in memory only while the process runs. Every all-stop takes them out again,
 //! so that at rest the target's text is exactly its own: memory reads need no masking and a
 //! `kill -9` of ptscope leaves no trap behind.
+//!
+//! A temporary breakpoint (the return address a step over or a finish runs to) lives in the
+//! same table under the same rules; it is not the user's, so it is not listed and its hits are
+//! not counted. One address can be both.
 
 use super::error::{Result, TraceError};
 use super::event::BreakpointInfo;
@@ -11,10 +15,20 @@ use std::collections::BTreeMap;
 
 pub const INT3: u8 = 0xcc;
 
+/// Who wants an int3 at an address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    User,
+    /// A stepping command's, until that command ends.
+    Temporary,
+    Both,
+}
+
 #[derive(Clone, Debug)]
 struct Breakpoint {
     original: u8,
     hits: u64,
+    owner: Owner,
 }
 
 #[derive(Default)]
@@ -43,9 +57,65 @@ impl Breakpoints {
     /// Records a breakpoint; the caller has checked the address is executable and the process
     /// is stopped (so memory holds the original byte).
     pub fn add(&mut self, mem: &Memory, addr: u64) -> Result<()> {
-        if self.table.contains_key(&addr) {
-            return Err(TraceError::BreakpointExists(addr));
+        match self.table.get_mut(&addr) {
+            Some(bp) if bp.owner == Owner::Temporary => {
+                bp.owner = Owner::Both;
+                Ok(())
+            }
+            Some(_) => Err(TraceError::BreakpointExists(addr)),
+            None => self.insert_new(mem, addr, Owner::User),
         }
+    }
+
+    pub fn remove(&mut self, mem: &Memory, addr: u64) -> Result<()> {
+        match self.table.get(&addr).map(|b| b.owner) {
+            None | Some(Owner::Temporary) => Err(TraceError::NoBreakpoint(addr)),
+            Some(Owner::Both) => {
+                if let Some(bp) = self.table.get_mut(&addr) {
+                    bp.owner = Owner::Temporary;
+                }
+                Ok(())
+            }
+            Some(Owner::User) => self.take_out(mem, addr),
+        }
+    }
+
+    /// A stepping command's breakpoint, under the same rules as the user's.
+    pub fn add_temporary(&mut self, mem: &Memory, addr: u64) -> Result<()> {
+        match self.table.get_mut(&addr) {
+            Some(bp) => {
+                if bp.owner == Owner::User {
+                    bp.owner = Owner::Both;
+                }
+                Ok(())
+            }
+            None => self.insert_new(mem, addr, Owner::Temporary),
+        }
+    }
+
+    /// The stepping command has ended: its breakpoint goes, unless the user has one there.
+    pub fn remove_temporary(&mut self, mem: &Memory, addr: u64) -> Result<()> {
+        match self.table.get(&addr).map(|b| b.owner) {
+            Some(Owner::Temporary) => self.take_out(mem, addr),
+            Some(Owner::Both) => {
+                if let Some(bp) = self.table.get_mut(&addr) {
+                    bp.owner = Owner::User;
+                }
+                Ok(())
+            }
+            // Gone already (an exec dropped the table).
+            Some(Owner::User) | None => Ok(()),
+        }
+    }
+
+    /// Whether the user has a breakpoint at `addr` (not only a stepping command).
+    pub fn is_users(&self, addr: u64) -> bool {
+        self.table
+            .get(&addr)
+            .is_some_and(|b| b.owner != Owner::Temporary)
+    }
+
+    fn insert_new(&mut self, mem: &Memory, addr: u64, owner: Owner) -> Result<()> {
         let original = *mem
             .read(addr, 1)
             .first()
@@ -53,11 +123,18 @@ impl Breakpoints {
         if self.inserted {
             mem.write(addr, &[INT3])?;
         }
-        self.table.insert(addr, Breakpoint { original, hits: 0 });
+        self.table.insert(
+            addr,
+            Breakpoint {
+                original,
+                hits: 0,
+                owner,
+            },
+        );
         Ok(())
     }
 
-    pub fn remove(&mut self, mem: &Memory, addr: u64) -> Result<()> {
+    fn take_out(&mut self, mem: &Memory, addr: u64) -> Result<()> {
         let bp = self
             .table
             .remove(&addr)
@@ -68,9 +145,12 @@ impl Breakpoints {
         Ok(())
     }
 
+    /// A user's breakpoint was hit (a temporary one's hits are not counted).
     pub fn hit(&mut self, addr: u64) {
         if let Some(bp) = self.table.get_mut(&addr) {
-            bp.hits += 1;
+            if bp.owner != Owner::Temporary {
+                bp.hits += 1;
+            }
         }
     }
 
@@ -121,9 +201,11 @@ impl Breakpoints {
         self.inserted = false;
     }
 
+    /// The user's breakpoints.
     pub fn info(&self) -> Vec<BreakpointInfo> {
         self.table
             .iter()
+            .filter(|(_, bp)| bp.owner != Owner::Temporary)
             .map(|(addr, bp)| BreakpointInfo {
                 addr: *addr,
                 hits: bp.hits,
@@ -157,5 +239,66 @@ impl Breakpoints {
         {
             bytes[(bp_addr - addr) as usize] = bp.original;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table over a buffer of this very process: /proc/self/mem writes like a tracee's.
+    fn setup() -> (Memory, Box<[u8; 4]>, u64) {
+        let buf = Box::new([0x55u8, 0x48, 0x89, 0xe5]);
+        let addr = buf.as_ptr() as u64;
+        let mem = Memory::open(std::process::id() as i32).expect("own memory");
+        (mem, buf, addr)
+    }
+
+    fn byte(buf: &[u8; 4], i: usize) -> u8 {
+        // SAFETY: a live buffer written behind the compiler's back through /proc/self/mem.
+        unsafe { std::ptr::read_volatile(&buf[i]) }
+    }
+
+    #[test]
+    fn a_temporary_breakpoint_is_in_memory_like_any_but_never_listed_or_counted() {
+        let (mem, buf, addr) = setup();
+        let mut b = Breakpoints::default();
+        b.add_temporary(&mem, addr + 1).unwrap();
+        assert!(b.contains(addr + 1) && !b.is_users(addr + 1));
+        assert!(b.info().is_empty(), "not the user's");
+        b.insert_all(&mem).unwrap();
+        assert_eq!(byte(&buf, 1), INT3);
+        let mut read = mem.read(addr, 4);
+        b.mask_read(addr, &mut read);
+        assert_eq!(read, [0x55, 0x48, 0x89, 0xe5], "hidden from reads");
+        b.hit(addr + 1);
+        b.remove_temporary(&mem, addr + 1).unwrap();
+        assert_eq!(byte(&buf, 1), 0x48, "original byte back");
+        assert!(!b.contains(addr + 1));
+        b.remove_all(&mem).unwrap();
+    }
+
+    #[test]
+    fn a_user_and_a_temporary_breakpoint_share_an_address() {
+        let (mem, buf, addr) = setup();
+        let mut b = Breakpoints::default();
+        b.add(&mem, addr).unwrap();
+        b.add_temporary(&mem, addr).unwrap();
+        b.insert_all(&mem).unwrap();
+        // The step ends: the user's stays, in memory.
+        b.remove_temporary(&mem, addr).unwrap();
+        assert_eq!(byte(&buf, 0), INT3);
+        assert_eq!(b.info().len(), 1);
+        // The other way round: the user deletes theirs while a step still needs it.
+        b.add_temporary(&mem, addr).unwrap();
+        b.remove(&mem, addr).unwrap();
+        assert!(b.info().is_empty() && b.contains(addr));
+        assert_eq!(byte(&buf, 0), INT3, "the step still needs it");
+        assert_eq!(b.remove(&mem, addr), Err(TraceError::NoBreakpoint(addr)));
+        b.add(&mem, addr).unwrap();
+        b.hit(addr);
+        assert_eq!(b.info()[0].hits, 1);
+        b.remove_all(&mem).unwrap();
+        assert_eq!(byte(&buf, 0), 0x55);
     }
 }

@@ -301,6 +301,44 @@ pub enum Command {
     Detach,
     /// Only for launched programs: kill it.
     Kill,
+    /// Like `Step`, but a `call` runs until it returns (a temporary int3 at the return
+    /// address, every thread running); replied with `Reply::Stepped` when the thread is back.
+    StepOver {
+        tid: Tid,
+    },
+    /// Runs until the frame whose caller resumes at `return_addr` returns: a temporary int3
+    /// there, and the hit counts only for `tid` with rsp at or above `cfa` (the frame's
+    /// canonical frame address, where rsp is once it has returned), so recursion is told
+    /// apart. Replied with `Reply::Stepped`.
+    Finish {
+        tid: Tid,
+        return_addr: u64,
+        cfa: u64,
+    },
+    /// Steps `tid` (over calls, as `StepOver`) until its pc leaves `ranges` ([start, end):
+    /// the code of its current source line). Replied with `Reply::Stepped`.
+    StepLine {
+        tid: Tid,
+        ranges: Vec<(u64, u64)>,
+    },
+}
+
+/// How a stepping command (`StepOver`, `Finish`, `StepLine`) ended. Each ends in an all-stop
+/// like any other stop; this says whether it got where it was going.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The thread is where the command was taking it, at `pc`, after `instructions`
+    /// single steps and calls run to their return.
+    Arrived { pc: u64, instructions: u64 },
+    /// `StepLine` gave up: still on the line after this many instructions (a loop on one
+    /// line). The thread is stopped at `pc`.
+    StillOnLine { pc: u64, instructions: u64 },
+    /// Something else stopped the world first (a breakpoint, a signal, a thread event, a stop
+    /// asked for): `by` is the thread whose stop it was, `cause` its cause.
+    Interrupted {
+        by: Option<Tid>,
+        cause: Option<StopCause>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -317,6 +355,8 @@ pub enum Reply {
     Registers(Box<Registers>),
     Memory(MemoryRead),
     Snapshot(Box<Snapshot>),
+    /// The end of a stepping command.
+    Stepped(StepOutcome),
     Watchpoint(WatchpointInfo),
     /// Per stopped thread, in tid order.
     RegisterSets(Vec<(Tid, RegisterSets)>),

@@ -24,7 +24,7 @@ pub use debugregs::WatchKind;
 pub use error::{Result, TraceError};
 pub use event::{
     BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
-    ThreadInfo, Transition, WatchHit, WatchpointInfo, WriteRecord,
+    StepOutcome, ThreadInfo, Transition, WatchHit, WatchpointInfo, WriteRecord,
 };
 pub use regsets::RegisterSets;
 pub use signals::{signal_name, Policy};

@@ -168,6 +168,12 @@ pub enum StopCause {
     GroupStop {
         sig: i32,
     },
+    /// Done with a step over (`o`): one instruction, or a call run to its return.
+    SteppedOver,
+    /// Done with a finish (`f`): the frame returned to its caller.
+    Finished,
+    /// Done with a line step (`l`): the pc left the source line.
+    SteppedLine,
     /// A hardware watchpoint of ours at this address fired.
     Watchpoint {
         addr: u64,
@@ -189,6 +195,9 @@ impl fmt::Display for StopCause {
             Self::ThreadExiting { status } => write!(f, "exiting {status}"),
             Self::Exec => write!(f, "exec"),
             Self::GroupStop { sig } => write!(f, "group-stop {}", signal_name(*sig)),
+            Self::SteppedOver => write!(f, "stepped over"),
+            Self::Finished => write!(f, "finished"),
+            Self::SteppedLine => write!(f, "line stepped"),
             Self::Watchpoint { addr } => write!(f, "watchpoint {addr:#x}"),
             Self::CannotStop { why } => write!(f, "cannot stop: {why}"),
         }

@@ -4,12 +4,14 @@
 //! under `model/`; this file says which parts each message touches and what it asks for.
 
 use super::assign::{self, Edit, EditAsk};
+use super::code_update;
 use super::focus::Focus;
 use super::inspect::UnwindAsk;
 use super::model::breakpoints::Selected;
+use super::model::code::AfterFailedRead;
 use super::model::{
-    BacktraceModel, BreakpointsModel, LogBody, LogModel, MemoryModel, ProcessModel, PromptKind,
-    PromptModel, ScreenModel, StatusModel, ThreadsModel,
+    BacktraceModel, BreakpointsModel, CodeModel, LogBody, LogModel, MemoryModel, ProcessModel,
+    PromptKind, PromptModel, ScreenModel, StatusModel, ThreadsModel,
 };
 use super::msg::{Effect, Msg};
 use super::resolve::{Purpose, ResolveAsk};
@@ -38,6 +40,7 @@ pub enum KernelReading {
 pub struct Model {
     pub process: ProcessModel,
     pub threads: ThreadsModel,
+    pub code: CodeModel,
     pub backtrace: BacktraceModel,
     pub breakpoints: BreakpointsModel,
     pub memory: MemoryModel,
@@ -55,6 +58,7 @@ impl Model {
         Model {
             process: ProcessModel::new(pid, cmdline, launched),
             threads: ThreadsModel::default(),
+            code: CodeModel::default(),
             backtrace: BacktraceModel::default(),
             breakpoints: BreakpointsModel::default(),
             memory: MemoryModel::default(),
@@ -74,7 +78,7 @@ impl Model {
     }
 
     /// The read that fills the memory pane as it is laid out now.
-    fn memory_read(&self) -> Option<Effect> {
+    pub(super) fn memory_read(&self) -> Option<Effect> {
         let s = self.screen.layout();
         self.memory
             .read(s.memory_rows(), s.memory_row_bytes())
@@ -119,6 +123,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
     let mut fx = apply(m, msg);
     if m.threads.selected != before {
         m.backtrace.offset = 0;
+        m.backtrace.selected = 0;
     }
     if addresses {
         let pcs = m.unnamed_pcs();
@@ -128,6 +133,12 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
         }
     }
     fx.extend(m.want_backtrace().map(Effect::Unwind));
+    let stopped = m.process.is_stopped();
+    fx.extend(
+        m.code
+            .want(m.threads.selected_row(), stopped)
+            .map(Effect::Tracer),
+    );
     fx
 }
 
@@ -169,6 +180,10 @@ fn apply(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Stop => stop(m),
         Msg::Continue => continue_all(m),
         Msg::Step => step(m),
+        Msg::StepOver => code_update::step_over(m),
+        Msg::Finish => code_update::finish(m),
+        Msg::StepLine => code_update::step_line(m),
+        Msg::ToggleSyntax => code_update::toggle_syntax(m),
         Msg::BreakpointPrompt => {
             match m.process.gone() {
                 Some(why) => m.status.error(format!("cannot add a breakpoint: {why}")),
@@ -269,6 +284,12 @@ fn apply(m: &mut Model, msg: Msg) -> Vec<Effect> {
             text,
             result,
         } => resolved(m, purpose, &text, result),
+        Msg::Code(view) => code_update::code(m, *view),
+        Msg::Source { path, result } => {
+            m.code.apply_source(path, result);
+            Vec::new()
+        }
+        Msg::LineResolved { text, result } => code_update::line_resolved(m, &text, result),
         Msg::Tick => tick(m),
     }
 }
@@ -351,10 +372,16 @@ fn delete_breakpoint(m: &mut Model) -> Vec<Effect> {
                 .error("nothing to delete: b adds a breakpoint, w a watchpoint");
             Vec::new()
         }
-        Some(Selected::Breakpoint(addr)) => {
-            m.status
-                .info(format!("deleting breakpoint at {addr:#x}..."));
-            vec![Effect::Tracer(Command::RemoveBreakpoint { addr })]
+        Some(Selected::Breakpoint(b)) => {
+            let what = match &b.label {
+                Some(l) => l.clone(),
+                None => format!("{:#x}", b.addrs[0]),
+            };
+            m.status.info(format!("deleting breakpoint at {what}..."));
+            b.addrs
+                .into_iter()
+                .map(|addr| Effect::Tracer(Command::RemoveBreakpoint { addr }))
+                .collect()
         }
         Some(Selected::Watchpoint(addr)) => {
             if let Some(why) = at_rest_or_why(m, "delete a watchpoint") {
@@ -410,12 +437,14 @@ fn move_selection(m: &mut Model, by: isize) -> Vec<Effect> {
     let s = m.screen.layout();
     match m.screen.focus {
         Focus::Threads | Focus::Registers => m.threads.move_selection(by, s.threads_rows()),
+        Focus::Code => m.code.scroll_code(by),
+        Focus::Source => m.code.scroll_source(by),
         Focus::Backtrace => {
             let frames = m
                 .backtrace
                 .get(m.threads.selected)
                 .map_or(0, |b| b.frames.len());
-            m.backtrace.scroll(by, frames, s.backtrace_rows());
+            m.backtrace.select(by, frames, s.backtrace_rows());
         }
         Focus::Breakpoints => m.breakpoints.move_selection(by),
         Focus::Memory => {
@@ -555,6 +584,8 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
             m.backtrace.next_generation();
             m.backtrace.forget();
             m.backtrace.offset = 0;
+            m.backtrace.selected = 0;
+            m.code.next_generation();
             m.threads.select_stopper(s.stopped_by);
             m.apply_snapshot(&s);
             let why = match s.stopped_by.and_then(|t| m.threads.rows.get(&t)) {
@@ -583,6 +614,7 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
         EventKind::Resumed => {
             // The last stop's stacks stay on screen, marked as such, until the next one.
             m.backtrace.next_generation();
+            m.code.next_generation();
             m.process.state = ProcessState::Running;
             m.threads.stopped_by = None;
             m.log.push(at, None, LogBody::Text("resumed".into()));
@@ -631,6 +663,13 @@ fn on_reply(m: &mut Model, id: u64, result: Result<Reply, TraceError>) -> Vec<Ef
         Err(e) => {
             if let Some(Command::ReadMemory { addr, len }) = cmd {
                 m.memory.read_failed(addr, len);
+                let bps: Vec<u64> = m.breakpoints.addrs().collect();
+                // The code pane's read: it retries or says so itself.
+                match m.code.read_failed(addr, &bps) {
+                    Some(AfterFailedRead::Read(c)) => return vec![Effect::Tracer(c)],
+                    Some(AfterFailedRead::Decode(a)) => return vec![Effect::Disassemble(a)],
+                    None => {}
+                }
             }
             m.status.error(e.to_string());
             return Vec::new();
@@ -638,14 +677,47 @@ fn on_reply(m: &mut Model, id: u64, result: Result<Reply, TraceError>) -> Vec<Ef
     };
     match (cmd, reply) {
         (_, Reply::Snapshot(s)) => m.apply_snapshot(&s),
-        (_, Reply::Memory(read)) => m.memory.apply_read(read),
+        (_, Reply::Memory(read)) => {
+            let bps: Vec<u64> = m.breakpoints.addrs().collect();
+            let regs = m
+                .code
+                .reading_for()
+                .and_then(|t| m.threads.rows.get(&t))
+                .and_then(|r| r.regs);
+            let ask = m.code.read_arrived(&read, &bps, regs);
+            m.memory.apply_read(read);
+            return ask
+                .map(|a| Effect::Disassemble(Box::new(a)))
+                .into_iter()
+                .collect();
+        }
         (Some(Command::AddBreakpoint { addr }), Reply::Done) => {
             m.breakpoints.added(addr);
-            m.status.info(format!("breakpoint set at {addr:#x}"));
+            // The code's breakpoint marks are redone.
+            m.code.next_generation();
+            // A line breakpoint's own words (moved to the next line, N locations) stay.
+            if !m
+                .breakpoints
+                .by_line
+                .iter()
+                .any(|l| l.addrs.contains(&addr))
+            {
+                m.status.info(format!("breakpoint set at {addr:#x}"));
+            }
         }
         (Some(Command::RemoveBreakpoint { addr }), Reply::Done) => {
             m.breakpoints.removed(addr);
+            m.code.next_generation();
             m.status.info(format!("breakpoint at {addr:#x} deleted"));
+        }
+        (
+            Some(
+                cmd
+                @ (Command::StepOver { .. } | Command::Finish { .. } | Command::StepLine { .. }),
+            ),
+            Reply::Stepped(outcome),
+        ) => {
+            return code_update::stepped(m, &cmd, outcome);
         }
         (Some(Command::Step { tid }), Reply::Done) => {
             m.status

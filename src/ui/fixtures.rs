@@ -279,6 +279,7 @@ pub fn kernel_views() -> Vec<ThreadKernelView> {
 pub fn chain_backtrace(gen: u64, tid: Tid) -> BacktraceView {
     let f = |pc: u64, function: &str, module: &str, source: Option<&str>| BtFrame {
         pc,
+        sp: 0x7f3a_1800_0000 + (pc & 0xff0),
         function: function.to_string(),
         module: module.to_string(),
         source: source.map(str::to_string),

@@ -4,6 +4,10 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Focus {
     Threads,
+    /// The disassembly around the selected thread's pc.
+    Code,
+    /// The source line it is on.
+    Source,
     Backtrace,
     Registers,
     Breakpoints,
@@ -13,8 +17,10 @@ pub enum Focus {
 
 impl Focus {
     /// Tab order.
-    pub const ALL: [Focus; 6] = [
+    pub const ALL: [Focus; 8] = [
         Focus::Threads,
+        Focus::Code,
+        Focus::Source,
         Focus::Backtrace,
         Focus::Registers,
         Focus::Breakpoints,
@@ -35,9 +41,9 @@ mod tests {
 
     #[test]
     fn steps_wrap_both_ways() {
-        assert_eq!(Focus::Threads.step(1), Focus::Backtrace);
+        assert_eq!(Focus::Threads.step(1), Focus::Code);
         assert_eq!(Focus::Threads.step(-1), Focus::Log);
         assert_eq!(Focus::Log.step(1), Focus::Threads);
-        assert_eq!(Focus::Memory.step(6), Focus::Memory);
+        assert_eq!(Focus::Memory.step(8), Focus::Memory);
     }
 }

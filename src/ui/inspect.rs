@@ -38,6 +38,9 @@ pub fn is_our_stop(state: char) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BtFrame {
     pub pc: u64,
+    /// The stack pointer in this frame: for the frame below it, its CFA (where rsp is once it
+    /// has returned here).
+    pub sp: u64,
     /// `read+0x12`, or `libc.so.6+0x11ba5` without a symbol.
     pub function: String,
     /// File name of the module, empty for anonymous memory.
@@ -81,6 +84,7 @@ impl BacktraceView {
                 };
                 BtFrame {
                     pc: f.pc,
+                    sp: f.sp,
                     function,
                     module,
                     source,

@@ -14,10 +14,19 @@ pub const REGISTERS_WIDTH: u16 = 57;
 /// 14 rows of registers, the flags, a line saying when they are from, and the borders.
 const REGISTERS_HEIGHT: u16 = 18;
 const STATUS_HEIGHT: u16 = 2;
+/// From this height on every pane has a place of its own; below it the Memory pane takes the
+/// code panes' place while it has the focus (it is a pane one asks for, with `g`).
+pub const TALL: u16 = 48;
+/// From this width of the left column on, code and source sit side by side.
+const SIDE_BY_SIDE: u16 = 120;
+/// The widest the code pane gets beside the source: address, bytes, instruction.
+const CODE_WIDTH: u16 = 92;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Screen {
     pub threads: Option<Rect>,
+    pub code: Option<Rect>,
+    pub source: Option<Rect>,
     pub backtrace: Option<Rect>,
     pub registers: Option<Rect>,
     pub breakpoints: Option<Rect>,
@@ -32,6 +41,8 @@ impl Screen {
     pub fn pane(&self, f: Focus) -> Option<Rect> {
         match f {
             Focus::Threads => self.threads,
+            Focus::Code => self.code,
+            Focus::Source => self.source,
             Focus::Backtrace => self.backtrace,
             Focus::Registers => self.registers,
             Focus::Breakpoints => self.breakpoints,
@@ -66,12 +77,20 @@ impl Screen {
     pub fn log_rows(&self) -> usize {
         self.log.map(inner_height).unwrap_or(1).max(1)
     }
+
+    pub fn code_rows(&self) -> usize {
+        self.code.map(inner_height).unwrap_or(1).max(1)
+    }
+
+    pub fn source_rows(&self) -> usize {
+        self.source.map(inner_height).unwrap_or(1).max(1)
+    }
 }
 
 /// `focus` matters only in the compact layout, which shows the threads and the focused pane.
 pub fn compute(area: Rect, focus: Focus) -> Screen {
     if area.width >= FULL_MIN.0 && area.height >= FULL_MIN.1 {
-        full(area)
+        full(area, focus)
     } else if area.width >= COMPACT_MIN.0 && area.height >= COMPACT_MIN.1 {
         compact(area, focus)
     } else {
@@ -83,12 +102,18 @@ pub fn compute(area: Rect, focus: Focus) -> Screen {
 }
 
 /// The threads table spans the width: with the kernel's view beside ptscope's it needs every
-/// column. Below it, the selected thread's backtrace, memory and the log on the left; its
-/// registers in two columns and the breakpoints on the right.
-fn full(area: Rect) -> Screen {
+/// column. Below it on the left the selected thread's code and source, its backtrace, memory
+/// and the log; its registers in two columns and the breakpoints on the right. Below `TALL`
+/// the Memory pane shows in the code panes' place while it has the focus.
+fn full(area: Rect, focus: Focus) -> Screen {
     let [body, status] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(STATUS_HEIGHT)]).areas(area);
-    let threads_h = (body.height.saturating_sub(10) * 2 / 5).max(8);
+    let tall = body.height >= TALL;
+    let threads_h = if tall {
+        (body.height.saturating_sub(10) * 3 / 10).clamp(8, 16)
+    } else {
+        8
+    };
     let [threads, lower] =
         Layout::vertical([Constraint::Length(threads_h), Constraint::Fill(1)]).areas(body);
     let [left, right] =
@@ -98,24 +123,63 @@ fn full(area: Rect) -> Screen {
         Constraint::Fill(1),
     ])
     .areas(right);
-    // Memory stays a small page; the stack and the log share the rest.
-    let memory_h = if lower.height >= 34 { 12 } else { 8 };
-    let rest = lower.height.saturating_sub(memory_h);
-    let [backtrace, memory, log] = Layout::vertical([
-        Constraint::Length(rest / 2),
-        Constraint::Length(memory_h),
-        Constraint::Fill(1),
-    ])
-    .areas(left);
-    Screen {
+    let mut s = Screen {
         threads: Some(threads),
-        backtrace: Some(backtrace),
         registers: Some(registers),
         breakpoints: Some(breakpoints),
-        memory: Some(memory),
-        log: Some(log),
         status: Some(status),
-        too_small: None,
+        ..Screen::default()
+    };
+    if tall {
+        let code_h = lower.height * 2 / 5;
+        let memory_h = if lower.height >= 44 { 10 } else { 8 };
+        let rest = lower.height.saturating_sub(code_h + memory_h);
+        let [code_row, backtrace, memory, log] = Layout::vertical([
+            Constraint::Length(code_h),
+            Constraint::Length(rest / 2),
+            Constraint::Length(memory_h),
+            Constraint::Fill(1),
+        ])
+        .areas(left);
+        (s.code, s.source) = code_and_source(code_row);
+        s.backtrace = Some(backtrace);
+        s.memory = Some(memory);
+        s.log = Some(log);
+    } else {
+        let [slot, backtrace, log] = Layout::vertical([
+            Constraint::Fill(1),
+            Constraint::Length((lower.height / 5).max(5)),
+            Constraint::Length((lower.height / 4).max(5)),
+        ])
+        .areas(left);
+        if focus == Focus::Memory {
+            s.memory = Some(slot);
+        } else {
+            (s.code, s.source) = code_and_source(slot);
+        }
+        s.backtrace = Some(backtrace);
+        s.log = Some(log);
+    }
+    s
+}
+
+/// Code and source side by side when there is room, else the source's few lines above the
+/// code.
+fn code_and_source(r: Rect) -> (Option<Rect>, Option<Rect>) {
+    if r.width >= SIDE_BY_SIDE {
+        let [code, source] = Layout::horizontal([
+            Constraint::Length(CODE_WIDTH.min(r.width * 3 / 5)),
+            Constraint::Fill(1),
+        ])
+        .areas(r);
+        (Some(code), Some(source))
+    } else {
+        let [source, code] = Layout::vertical([
+            Constraint::Length((r.height / 3).max(5)),
+            Constraint::Fill(1),
+        ])
+        .areas(r);
+        (Some(code), Some(source))
     }
 }
 
@@ -131,6 +195,8 @@ fn compact(area: Rect, focus: Focus) -> Screen {
     };
     match focus {
         Focus::Threads | Focus::Registers => s.registers = Some(other),
+        Focus::Code => s.code = Some(other),
+        Focus::Source => s.source = Some(other),
         Focus::Backtrace => s.backtrace = Some(other),
         Focus::Breakpoints => s.breakpoints = Some(other),
         Focus::Memory => s.memory = Some(other),
@@ -166,12 +232,17 @@ mod tests {
     #[test]
     fn every_pane_at_120x35() {
         let s = compute(Rect::new(0, 0, 120, 35), Focus::Threads);
-        for f in Focus::ALL {
-            let r = s.pane(f).unwrap_or_else(|| panic!("{f:?} missing"));
+        for f in Focus::ALL.iter().filter(|f| **f != Focus::Memory) {
+            let r = s.pane(*f).unwrap_or_else(|| panic!("{f:?} missing"));
             assert!(r.width >= 10 && r.height >= 5, "{f:?} too small: {r:?}");
         }
+        assert!(s.code.unwrap().height >= 9, "seven instructions at least");
+        assert!(s.code.unwrap().width >= 60);
+        // The memory pane takes the code panes' place while focused.
+        let m = compute(Rect::new(0, 0, 120, 35), Focus::Memory);
+        assert!(m.code.is_none() && m.source.is_none());
         // 8 bytes a row need 53 columns inside the memory pane's borders.
-        assert!(s.memory.unwrap().width >= 55);
+        assert!(m.memory.unwrap().width >= 55 && m.memory.unwrap().height >= 10);
         assert_eq!(
             s.registers.unwrap().height,
             18,
@@ -182,7 +253,20 @@ mod tests {
             120,
             "the threads table spans the width"
         );
-        assert!(s.backtrace.unwrap().height >= 8, "six frames at least");
+        assert!(s.backtrace.unwrap().height >= 5, "three frames at least");
+    }
+
+    #[test]
+    fn every_pane_of_its_own_at_200x60_code_beside_source() {
+        let s = compute(Rect::new(0, 0, 200, 60), Focus::Threads);
+        for f in Focus::ALL {
+            let r = s.pane(f).unwrap_or_else(|| panic!("{f:?} missing"));
+            assert!(r.width >= 20 && r.height >= 8, "{f:?} too small: {r:?}");
+        }
+        let (code, source) = (s.code.unwrap(), s.source.unwrap());
+        assert_eq!(code.y, source.y, "side by side");
+        assert!(code.height >= 16 && code.width >= 80, "{code:?}");
+        assert!(s.memory.unwrap().width >= 88, "16 bytes a row");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! 2. `app.rs`'s `update` changes the parts of the model (`model/`) and returns `Effect`s;
 //! 3. `run.rs` carries each effect out: a command to the tracer thread, or a question to the
 //!    workers (`workers.rs`: symbols, stack walks, prompts via `resolve.rs`, `assign.rs` and
-//!    `watch_spec.rs`, /proc reads);
+//!    `watch_spec.rs`, disassembly via `code_view.rs`, source files, /proc reads);
 //! 4. the answers come back to `run.rs` as `Msg`s (tracer events and replies, worker answers)
 //!    and go through `update` again;
 //! 5. `panes/` draws each pane from the part of the model it shows.
@@ -14,6 +14,13 @@
 
 pub mod app;
 pub mod assign;
+#[cfg(test)]
+pub mod code_fixtures;
+pub mod code_update;
+#[cfg(test)]
+#[path = "code_update_tests.rs"]
+mod code_update_tests;
+pub mod code_view;
 #[cfg(test)]
 pub mod fixtures;
 pub mod focus;

@@ -3,11 +3,14 @@
 //! effect that wants an answer names the `Msg` that brings it back.
 
 use super::assign::{AssignError, Edit, EditAsk};
+use super::code_view::{CodeAsk, CodeView, SourceAsk};
 use super::inspect::{BacktraceView, UnwindAsk};
 use super::resolve::{Purpose, ResolveAsk};
 use crate::expr::ExprError;
 use crate::procinfo::ThreadKernelView;
+use crate::symbols::{LineMatch, SourceFile};
 use crate::tracer::event::{Command, Event};
+use std::sync::Arc;
 
 #[derive(Clone, Debug)]
 pub enum Msg {
@@ -36,6 +39,14 @@ pub enum Msg {
     PromptBackspace,
     PromptSubmit,
     PromptCancel,
+    /// `o`: one instruction, a call run to its return.
+    StepOver,
+    /// `f`: run until the frame selected in the Backtrace pane returns.
+    Finish,
+    /// `l`: one source line, over calls.
+    StepLine,
+    /// `a`: Intel or AT&T syntax in the code pane.
+    ToggleSyntax,
     // The terminal and the outside world.
     Resize(u16, u16),
     /// SIGINT, SIGTERM or SIGHUP reached ptscope.
@@ -61,6 +72,19 @@ pub enum Msg {
         /// What the user typed.
         text: String,
         result: Result<u64, ExprError>,
+    },
+    /// The code around a PC, answering `Effect::Disassemble`.
+    Code(Box<CodeView>),
+    /// A source file found and read (or why not), answering `Effect::ReadSource`.
+    Source {
+        path: String,
+        result: Result<Arc<SourceFile>, String>,
+    },
+    /// A `b FILE:LINE` prompt worked out, answering `Effect::Resolve`.
+    LineResolved {
+        /// What the user typed.
+        text: String,
+        result: Result<LineMatch, String>,
     },
     /// An `=` prompt worked out, answering `Effect::ResolveEdit`.
     EditResolved {
@@ -93,8 +117,13 @@ pub enum Effect {
     NamePcs { image: u64, pcs: Vec<u64> },
     /// Walk a stopped thread's stack; answered by `Msg::Backtrace`.
     Unwind(UnwindAsk),
-    /// Work out what a prompt's text means; answered by `Msg::Resolved`.
+    /// Work out what a prompt's text means; answered by `Msg::Resolved` (or
+    /// `Msg::LineResolved` for `FILE:LINE`).
     Resolve(ResolveAsk),
+    /// Decode and name the code a read brought; answered by `Msg::Code`.
+    Disassemble(Box<CodeAsk>),
+    /// Find and read a source file; answered by `Msg::Source`.
+    ReadSource(SourceAsk),
     /// Work out the write an `=` prompt asks for; answered by `Msg::EditResolved`.
     ResolveEdit(EditAsk),
     /// End the session: the loop returns and the tracer detaches (or kills what it launched).

@@ -140,6 +140,18 @@ impl<T: Tracer> Effects<'_, T> {
                 };
                 Some(Msg::resolved(&ask, resolve::answer(&ask, None, None)))
             }
+            Effect::Disassemble(ask) => {
+                if let Some(w) = w {
+                    let _ = w.symbols.send(SymbolAsk::Code(ask));
+                }
+                None
+            }
+            Effect::ReadSource(ask) => {
+                if let Some(w) = w {
+                    let _ = w.symbols.send(SymbolAsk::Source(ask));
+                }
+                None
+            }
             Effect::ResolveEdit(ask) => {
                 let ask = match w {
                     Some(w) => match w.symbols.send(SymbolAsk::Edit(Box::new(ask))) {

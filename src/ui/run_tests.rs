@@ -108,7 +108,7 @@ fn a_storm_is_drawn_in_a_few_frames_and_keys_still_work() {
     );
     assert_eq!(
         m.screen.focus,
-        crate::ui::focus::Focus::Backtrace,
+        crate::ui::focus::Focus::Code,
         "Tab was applied"
     );
     assert!(!m.screen.help, "? opened the help and x closed it");
@@ -183,7 +183,11 @@ fn names_come_from_the_symbol_thread() {
         let (image, pcs) = loop {
             match ask_rx.recv_timeout(Duration::from_secs(10)).unwrap() {
                 SymbolAsk::Names { image, pcs } => break (image, pcs),
-                SymbolAsk::Unwind(_) | SymbolAsk::Resolve(_) | SymbolAsk::Edit(_) => continue,
+                SymbolAsk::Unwind(_)
+                | SymbolAsk::Resolve(_)
+                | SymbolAsk::Code(_)
+                | SymbolAsk::Source(_)
+                | SymbolAsk::Edit(_) => continue,
             }
         };
         let names = pcs

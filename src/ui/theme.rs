@@ -17,6 +17,10 @@ pub const CHANGED: Style = Style::new()
 pub const MARK: Style = Style::new()
     .fg(Color::LightRed)
     .add_modifier(Modifier::BOLD);
+/// Where the selected thread is: its pc in the code pane, its line in the source pane.
+pub const PC: Style = Style::new()
+    .fg(Color::LightYellow)
+    .add_modifier(Modifier::BOLD);
 pub const ADDRESS: Style = Style::new().fg(Color::Cyan);
 pub const SYMBOL: Style = Style::new().fg(Color::LightBlue);
 pub const UNREADABLE: Style = Style::new().fg(Color::Red);

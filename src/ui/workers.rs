@@ -2,13 +2,15 @@
 //! draws) or the tracer thread (which owns ptrace):
 //!
 //! - the symbol thread keeps the one `Symbolizer` of the session (ELF files parsed once, the
-//!   map re-read per batch) and answers PC names, stack walks and the prompts' expressions;
+//!   map re-read per batch) and answers PC names, stack walks, the prompts' expressions
+//!   (`FILE:LINE` among them), the code pane's disassembly and the source files it names;
 //! - the kernel-view thread reads /proc/PID/task/*/{stat,wchan,syscall} when asked: on each
 //!   tick while the process runs, and just before a user's stop is sent.
 //!
 //! Both answer with `Msg`s on one channel the run loop waits on.
 
 use super::assign::{self, EditAsk};
+use super::code_view::{self, CodeAsk, SourceAsk};
 use super::inspect::{BacktraceView, UnwindAsk};
 use super::msg::Msg;
 use super::resolve::{self, ResolveAsk};
@@ -28,6 +30,8 @@ pub enum SymbolAsk {
     },
     Unwind(Box<UnwindAsk>),
     Resolve(Box<ResolveAsk>),
+    Code(Box<CodeAsk>),
+    Source(SourceAsk),
     Edit(Box<EditAsk>),
 }
 
@@ -82,6 +86,27 @@ fn read_into(mem: &Memory, addr: u64, buf: &mut [u8]) -> usize {
     got.len()
 }
 
+/// No symbols at all: code is still decoded, with nothing named.
+struct NoSymbols;
+
+impl code_view::CodeSymbols for NoSymbols {
+    fn name(&self, _: u64) -> Option<String> {
+        None
+    }
+    fn function(&self, _: u64) -> Option<symbols::FunctionSpan> {
+        None
+    }
+    fn starts(&self, _: u64, _: u64) -> Vec<u64> {
+        Vec::new()
+    }
+    fn line(&self, _: u64) -> Option<symbols::LineSpan> {
+        None
+    }
+    fn module(&self, _: u64) -> Option<String> {
+        None
+    }
+}
+
 /// The symbols when they could not be loaded: every name says why.
 struct Unavailable<'a>(&'a str);
 
@@ -94,7 +119,30 @@ impl Env for Unavailable<'_> {
 /// A prompt's expression. Memory is lent only while the process is at rest (every thread
 /// stopped, none of our int3 bytes in it), read like the stack above: no ptrace call.
 fn evaluate(pid: i32, symbols: Result<&Symbolizer, &str>, ask: &ResolveAsk) -> Msg {
+    if ask.purpose == super::resolve::Purpose::Breakpoint {
+        if let Some((file, line)) = symbols::parse_file_line(&ask.text) {
+            let result = match symbols {
+                Ok(s) => s.addresses_of_line(file, line).map_err(|e| e.to_string()),
+                Err(why) => Err(format!("no symbols: {why}")),
+            };
+            return Msg::LineResolved {
+                text: ask.text.clone(),
+                result,
+            };
+        }
+    }
     Msg::resolved(ask, evaluate_result(pid, symbols, ask))
+}
+
+/// A source file by the line table's path: as it is, then under ptscope's working directory
+/// and the binary's directory.
+fn read_source(ask: &SourceAsk) -> Msg {
+    let cwd = std::env::current_dir().ok();
+    let binary = ask.binary.as_deref().map(std::path::Path::new);
+    Msg::Source {
+        path: ask.path.clone(),
+        result: symbols::source::read(&ask.path, cwd.as_deref(), binary).map(std::sync::Arc::new),
+    }
 }
 
 fn evaluate_result(
@@ -161,6 +209,8 @@ fn spawn_symbols(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<SymbolAsk>>
                 let mut pcs: Vec<(u64, Vec<u64>)> = Vec::new();
                 let mut walk = None;
                 let mut prompts = Vec::new();
+                let mut code = None;
+                let mut sources = Vec::new();
                 let mut edits = Vec::new();
                 for a in std::iter::once(first).chain(asks.try_iter()) {
                     match a {
@@ -170,6 +220,9 @@ fn spawn_symbols(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<SymbolAsk>>
                         },
                         SymbolAsk::Unwind(u) => walk = Some(u),
                         SymbolAsk::Resolve(r) => prompts.push(r),
+                        // Only the newest: the selection or the syntax moved on past the others.
+                        SymbolAsk::Code(c) => code = Some(c),
+                        SymbolAsk::Source(s) => sources.push(s),
                         SymbolAsk::Edit(e) => edits.push(e),
                     }
                 }
@@ -192,6 +245,26 @@ fn spawn_symbols(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<SymbolAsk>>
                 for e in &edits {
                     let s = symbols.as_ref().ok_or(why_none.as_str());
                     if answer.send(evaluate_edit(pid, s, e)).is_err() {
+                        return;
+                    }
+                }
+                if let Some(c) = code {
+                    // GOT slots and PLT stubs, read like the stack: no ptrace call.
+                    let mem = Memory::open_thread(pid, c.key.tid).or_else(|_| Memory::open(pid));
+                    let read = |addr: u64, buf: &mut [u8]| match &mem {
+                        Ok(m) => read_into(m, addr, buf),
+                        Err(_) => 0,
+                    };
+                    let view = match symbols.as_ref() {
+                        Some(s) => code_view::build(&c, s, &read),
+                        None => code_view::build(&c, &NoSymbols, &read),
+                    };
+                    if answer.send(Msg::Code(Box::new(view))).is_err() {
+                        return;
+                    }
+                }
+                for s in &sources {
+                    if answer.send(read_source(s)).is_err() {
                         return;
                     }
                 }

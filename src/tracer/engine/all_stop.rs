@@ -62,7 +62,7 @@ impl Engine {
             // A detach asked for earlier still stands.
             Phase::AllStopping { by: first, then: t } => Phase::AllStopping {
                 by: first.or(by),
-                then: if t == AfterStop::Detach { t } else { then },
+                then: t.merge(then),
             },
             // The continue is cut short: the threads stepping over were interrupted with the
             // rest, and the first of them that did not end with its step stopped the world.
@@ -76,9 +76,10 @@ impl Engine {
         self.watch_stragglers();
     }
 
-    /// Every thread has reported: take our bytes out and publish the picture. False when a
-    /// queued trap had to be let through first: the all-stop goes on until it is reported.
-    pub(super) fn complete_all_stop(&mut self) -> bool {
+    /// Every thread has reported: take our bytes out and read the registers that changed.
+    /// False when a queued trap had to be let through first: the all-stop goes on until it is
+    /// reported.
+    pub(super) fn picture_ready(&mut self) -> bool {
         if let Err(e) = self.remove_breakpoints() {
             self.note(
                 None,
@@ -100,14 +101,20 @@ impl Engine {
         if self.kick_pending_traps(&tids, &watched) {
             return false;
         }
-        self.refresh_names(false);
+        // Every thread has stopped: the next all-stop (a stepping command's next leg, say)
+        // watches its own stragglers.
         self.stragglers = None;
+        true
+    }
+
+    /// The world holds still and the picture is ready: publish it.
+    pub(super) fn publish_stop(&mut self) {
+        self.refresh_names(false);
         self.phase = Phase::Stopped {
             by: self.phase.stopped_by(),
         };
         let snap = self.snapshot();
         self.emit(EventKind::AllStopped(Box::new(snap)));
-        true
     }
 
     /// A thread interrupted right after it ran one of our int3 bytes may have its SIGTRAP still

@@ -3,6 +3,7 @@
 //! `writes.rs`.
 
 use super::phase::{AfterStop, Phase, Waiter};
+use super::stepping::{JobKind, Return};
 use super::Engine;
 use crate::procinfo::maps;
 use crate::tracer::error::{Result, TraceError};
@@ -24,7 +25,13 @@ impl Engine {
         if matches!(self.phase, Phase::Killing)
             && matches!(
                 req.cmd,
-                Command::Stop | Command::Continue | Command::Step { .. } | Command::Detach
+                Command::Stop
+                    | Command::Continue
+                    | Command::Step { .. }
+                    | Command::Detach
+                    | Command::StepOver { .. }
+                    | Command::Finish { .. }
+                    | Command::StepLine { .. }
             )
         {
             return self.reply(to, Err(TraceError::ProcessExited));
@@ -85,6 +92,21 @@ impl Engine {
                 }
                 return;
             }
+            Command::StepOver { tid } => return self.start_job(tid, JobKind::Over, to),
+            Command::Finish {
+                tid,
+                return_addr,
+                cfa,
+            } => {
+                let ret = Return {
+                    addr: return_addr,
+                    cfa,
+                };
+                return self.start_job(tid, JobKind::Finish(ret), to);
+            }
+            Command::StepLine { tid, ranges } => {
+                return self.start_job(tid, JobKind::Line { ranges }, to)
+            }
             Command::Kill => {
                 if !self.launched {
                     Err(TraceError::WrongState(
@@ -138,7 +160,7 @@ impl Engine {
         }
     }
 
-    fn start_continue(&mut self) -> Result<()> {
+    pub(super) fn start_continue(&mut self) -> Result<()> {
         self.require_world_stopped("continue")?;
         self.expect_reports = true;
         self.note_watched_values();
@@ -241,7 +263,9 @@ impl Engine {
         self.emit(EventKind::Resumed);
     }
 
-    fn start_step(&mut self, tid: Tid) -> Result<()> {
+    /// Whether `tid` can be stepped now: the world at rest, the thread stopped, not exiting
+    /// and not held by a job-control stop.
+    pub(super) fn steppable(&self, tid: Tid) -> Result<()> {
         self.require_world_stopped("step")?;
         let t = self.stopped_thread(tid)?;
         if t.state == TraceeState::Exiting {
@@ -253,7 +277,16 @@ impl Engine {
                 "thread {tid} is in a job-control stop: it runs again on SIGCONT"
             )));
         }
-        let sig = t.held_signal.unwrap_or(0);
+        Ok(())
+    }
+
+    pub(super) fn start_step(&mut self, tid: Tid) -> Result<()> {
+        self.steppable(tid)?;
+        let sig = self
+            .tracees
+            .get(tid)
+            .and_then(|t| t.held_signal)
+            .unwrap_or(0);
         self.note_watched_values();
         self.arm(tid);
         pt::step(tid, sig)?;

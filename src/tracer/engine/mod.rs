@@ -8,8 +8,10 @@
 //! By job: `attach.rs` (attach, launch, abandon), `stops.rs` (each wait status and what is
 //! done about it), `all_stop.rs` (stopping every thread and the picture taken then),
 //! `commands.rs` (what front ends ask), `detach.rs` (every way of letting go), `int3.rs` (our
-//! int3 bytes going in and out of the target's memory), `watch.rs` (hardware watchpoints in
-//! and out of the threads' debug registers), `writes.rs` (register and memory edits).
+//! int3 bytes going in and out of the target's memory), `stepping.rs` (step over, finish and
+//! line step: commands made of several single steps and continues), `watch.rs` (hardware
+//! watchpoints in and out of the threads' debug registers), `writes.rs` (register and memory
+//! edits).
 
 mod all_stop;
 mod attach;
@@ -18,6 +20,7 @@ mod detach;
 mod int3;
 mod phase;
 mod regsets;
+mod stepping;
 mod stops;
 mod stragglers;
 #[cfg(test)]
@@ -74,6 +77,8 @@ pub(super) struct Engine {
     /// While an all-stop waits for threads: when to ask /proc about those that have not
     /// stopped (`stragglers.rs`).
     stragglers: Option<stragglers::StragglerWatch>,
+    /// A stepping command of several legs on its way (`stepping.rs`).
+    job: Option<stepping::StepJob>,
 }
 
 pub(super) fn run(
@@ -139,6 +144,7 @@ impl Engine {
             shared: shared.clone(),
             expect_reports: false,
             stragglers: None,
+            job: None,
         }
     }
 

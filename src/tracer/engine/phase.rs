@@ -44,6 +44,22 @@ pub(super) enum AfterStop {
     Rest,
     /// Publish the picture, then detach every thread.
     Detach,
+    /// Publish nothing and continue again: only threads a stepping command's temporary int3
+    /// is not meant for ran into it, and they are stepped past it on the way (`stepping.rs`).
+    Resume,
+}
+
+impl AfterStop {
+    /// Two reasons for one all-stop: a detach asked for stands, and any real stop outweighs
+    /// a resume.
+    pub(super) fn merge(self, other: AfterStop) -> AfterStop {
+        use AfterStop::*;
+        match (self, other) {
+            (Detach, _) | (_, Detach) => Detach,
+            (Rest, _) | (_, Rest) => Rest,
+            (Resume, Resume) => Resume,
+        }
+    }
 }
 
 /// A command answered once the process has got somewhere.
@@ -55,6 +71,8 @@ pub(super) enum Waiter {
     Detached(ReplyTo),
     /// Answered when the killed program is gone.
     Killed(ReplyTo),
+    /// A stepping command that has ended, answered with how once its stop is published.
+    Stepped(ReplyTo, crate::tracer::event::StepOutcome),
 }
 
 impl Waiter {
@@ -64,7 +82,8 @@ impl Waiter {
             | Waiter::StepDone(_, to)
             | Waiter::Resumed(to)
             | Waiter::Detached(to)
-            | Waiter::Killed(to) => to,
+            | Waiter::Killed(to)
+            | Waiter::Stepped(to, _) => to,
         }
     }
 }
@@ -162,7 +181,8 @@ impl Engine {
     }
 
     /// Completes an all-stop (or a step, which ends in one) once every thread has reported.
-    /// True when a detach is due now.
+    /// A stepping command on its way may take it as the end of one leg and start the next
+    /// instead (nothing is published then). True when a detach is due now.
     fn complete_if_settled(&mut self) -> bool {
         let then = match self.phase {
             Phase::AllStopping { then, .. } => then,
@@ -172,9 +192,13 @@ impl Engine {
         if !self.tracees.all_settled() {
             self.look_at_stragglers();
         }
-        if !self.tracees.all_settled() || !self.complete_all_stop() {
+        if !self.tracees.all_settled() || !self.picture_ready() {
             return false;
         }
+        if then != AfterStop::Detach && self.job_goes_on(then) {
+            return false;
+        }
+        self.publish_stop();
         then == AfterStop::Detach
     }
 
@@ -196,6 +220,7 @@ impl Engine {
                     self.reply(to, Ok(Reply::Done))
                 }
                 Waiter::Resumed(to) if !stepping_over => self.reply(to, Ok(Reply::Done)),
+                Waiter::Stepped(to, outcome) => self.reply(to, Ok(Reply::Stepped(outcome))),
                 other => self.waiters.push(other),
             }
         }
@@ -203,6 +228,7 @@ impl Engine {
 
     /// Every thread is detached: the detach asked for is done, nothing else will be.
     pub(super) fn answer_detached(&mut self) {
+        self.abandon_job(TraceError::Detached);
         let waiters = std::mem::take(&mut self.waiters);
         let (done, rest): (Vec<_>, Vec<_>) = waiters
             .into_iter()
@@ -218,6 +244,7 @@ impl Engine {
     /// The process is gone: tell every waiter and the event stream, once.
     fn announce_exit(&mut self, status: ExitKind) {
         self.phase = Phase::Finished { exit: Some(status) };
+        self.abandon_job(TraceError::ProcessExited);
         let waiters = std::mem::take(&mut self.waiters);
         for w in waiters {
             let result = match w {

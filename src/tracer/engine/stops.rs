@@ -2,6 +2,7 @@
 //! what follows from ptrace events (newborn threads, forked children, exec).
 
 use super::phase::{AfterStop, Phase};
+use super::stepping::TempHit;
 use super::Engine;
 use crate::procinfo::tasks;
 use crate::tracer::breakpoints::INT3;
@@ -54,7 +55,26 @@ impl Engine {
             }
             _ => {}
         }
-        let d = decide(prev, status.decoded, &facts);
+        let mut d = decide(prev, status.decoded, &facts);
+        let temp = match d.cause {
+            Some(StopCause::Breakpoint { addr }) => {
+                let rsp = self.tracees.get(tid).and_then(|t| t.regs).map(|r| r.rsp());
+                let hit = self.temp_hit(tid, addr, rsp);
+                if hit != TempHit::No && !self.bps.is_users(addr) {
+                    match hit {
+                        TempHit::Arrived => d.cause = self.job_cause(),
+                        // Not a stop of its own: no cause, and no all-stop of the kind that is
+                        // shown (one that resumes follows below).
+                        _ => {
+                            d.cause = None;
+                            d.stops_world = false;
+                        }
+                    }
+                }
+                hit
+            }
+            _ => TempHit::No,
+        };
         let forked_child = match status.decoded {
             WaitStatus::EventStop {
                 event: PtraceEvent::Fork | PtraceEvent::Vfork,
@@ -87,7 +107,13 @@ impl Engine {
         if matches!(status.decoded, WaitStatus::SignalDeliveryStop { .. }) {
             t.step_trap_due = matches!(d.action, Action::StepAgain { .. });
         }
-        let note = self.carry_out(tid, driven, d.action, &status);
+        let mut note = self.carry_out(tid, driven, d.action, &status);
+        if d.cause.is_none() && temp == TempHit::PassBy {
+            note = "temporary int3 of a step, not for this thread or frame: rip moved back; \
+                    stepped past once every thread is stopped";
+        } else if temp == TempHit::Arrived {
+            note = "temporary int3: the stepping thread is back in its frame; settling";
+        }
         self.transition(tid, prev, d.state, Some(status), note);
 
         if let WaitStatus::EventStop { event } = status.decoded {
@@ -102,6 +128,28 @@ impl Engine {
         // While stepping over, every other thread is already at rest: the stop is taken up
         // once the step-overs are done (`progress`).
         if d.stops_world && !matches!(self.phase, Phase::SteppingOver { .. }) {
+            self.begin_all_stop(Some(tid), AfterStop::Rest);
+        } else if temp == TempHit::PassBy && d.cause.is_none() {
+            self.begin_all_stop(None, AfterStop::Resume);
+        } else if matches!(
+            d.cause,
+            Some(
+                StopCause::Watchpoint { .. }
+                    | StopCause::Breakpoint { .. }
+                    | StopCause::Signal { .. }
+            )
+        ) && matches!(
+            self.phase,
+            Phase::AllStopping {
+                then: AfterStop::Resume,
+                ..
+            }
+        ) {
+            // News reported on the way to a stop that was only to step threads past a
+            // stepping command's int3: a watchpoint hit (the thread interrupted right after
+            // the access, or let through by `kick_pending_traps`), a breakpoint of the user's
+            // or a signal that stops. It is a stop of its own, and ends the command; resumed,
+            // it would be lost.
             self.begin_all_stop(Some(tid), AfterStop::Rest);
         }
         if before == (TraceeState::Newborn { join: true }) {

@@ -17,6 +17,8 @@ pub struct BacktraceModel {
     pub pending: Option<(u64, Tid)>,
     /// First frame shown.
     pub offset: usize,
+    /// The frame `f` finishes (0: the innermost).
+    pub selected: usize,
 }
 
 impl BacktraceModel {
@@ -68,6 +70,21 @@ impl BacktraceModel {
         }
         if self.is_current(&bt, stopped) {
             self.by_thread.insert(bt.tid, bt);
+        }
+    }
+
+    /// Moves the selected frame `by` frames in a stack of `frames`, scrolling a pane of `rows`
+    /// lines so it stays in view.
+    pub fn select(&mut self, by: isize, frames: usize, rows: usize) {
+        let last = frames.saturating_sub(1) as isize;
+        self.selected = (self.selected as isize)
+            .saturating_add(by)
+            .clamp(0, last.max(0)) as usize;
+        let rows = rows.max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + rows {
+            self.offset = self.selected + 1 - rows;
         }
     }
 

@@ -63,14 +63,15 @@ fn backtraces_follow_the_selection_and_stale_ones_are_dropped() {
 }
 
 #[test]
-fn the_backtrace_pane_scrolls_when_focused() {
+fn the_backtrace_pane_selects_a_frame_and_scrolls_when_focused() {
     let mut m = demo_model();
     update(&mut m, Msg::Resize(120, 35));
     m.screen.focus = Focus::Backtrace;
     update(&mut m, Msg::Down);
+    assert_eq!(m.backtrace.selected, 1, "the frame f finishes");
     assert_eq!(
         m.backtrace.offset, 0,
-        "six frames fit in the pane: nothing to scroll"
+        "the selected frame is in view: nothing to scroll"
     );
     let mut long = chain_backtrace(m.backtrace.gen, PID + 1);
     let extra = long.frames.clone();
@@ -83,9 +84,10 @@ fn the_backtrace_pane_scrolls_when_focused() {
     update(&mut m, Msg::Home);
     assert_eq!(m.backtrace.offset, 0);
     update(&mut m, Msg::End);
-    assert_eq!(m.backtrace.offset, 36 - 6);
+    let rows = m.screen.layout().backtrace_rows();
+    assert_eq!((m.backtrace.selected, m.backtrace.offset), (35, 36 - rows));
     // Another thread's stack starts at its top.
     m.screen.focus = Focus::Threads;
     update(&mut m, Msg::Down);
-    assert_eq!(m.backtrace.offset, 0);
+    assert_eq!((m.backtrace.selected, m.backtrace.offset), (0, 0));
 }

@@ -1,25 +1,47 @@
-//! Our breakpoints and hardware watchpoints as the tracer last reported them, and the one
-//! selected for `d`: the breakpoints first, then the watchpoints.
+//! Our breakpoints and hardware watchpoints as the tracer last reported them, and the row
+//! selected for `d`: the breakpoints first, then the watchpoints. The tracer knows addresses;
+//! a `b FILE:LINE` whose line has code in several places is one breakpoint of several
+//! locations here, and is listed and deleted as one.
 
 use crate::tracer::event::{BreakpointInfo, WatchHit, WatchpointInfo};
 use crate::tracer::thread::Tid;
+
+/// `b FILE:LINE`: one breakpoint at every address of a line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineBreakpoint {
+    /// `steps.rs:34`, already sanitised.
+    pub label: String,
+    pub addrs: Vec<u64>,
+}
+
+/// One breakpoint row of the Breakpoints pane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BreakpointRow {
+    pub label: Option<String>,
+    /// Lowest first.
+    pub addrs: Vec<u64>,
+    /// Hits of every location.
+    pub hits: u64,
+}
 
 #[derive(Clone, Debug, Default)]
 pub struct BreakpointsModel {
     /// Sorted by address.
     pub list: Vec<BreakpointInfo>,
+    pub by_line: Vec<LineBreakpoint>,
     /// By debug register.
     pub watches: Vec<WatchpointInfo>,
-    /// Over `list` then `watches`.
+    /// Over `rows()` then `watches`.
     pub selected: usize,
     /// The last watchpoint hit, for the status line of the stop it caused.
     pub last_hit: Option<WatchHit>,
 }
 
 /// What `d` would delete.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Selected {
-    Breakpoint(u64),
+    /// Every location of the row.
+    Breakpoint(BreakpointRow),
     Watchpoint(u64),
 }
 
@@ -28,7 +50,58 @@ impl BreakpointsModel {
     pub fn replace(&mut self, list: &[BreakpointInfo], watches: &[WatchpointInfo]) {
         self.list = list.to_vec();
         self.watches = watches.to_vec();
+        self.prune_lines();
         self.clamp();
+    }
+
+    /// A `b FILE:LINE` was set at `addrs` (each also `added` as its reply comes).
+    pub fn add_line(&mut self, label: String, addrs: Vec<u64>) {
+        self.by_line
+            .retain(|l| !l.addrs.iter().any(|a| addrs.contains(a)));
+        self.by_line.push(LineBreakpoint { label, addrs });
+    }
+
+    /// The breakpoint rows, by lowest address: each line breakpoint once, every other address
+    /// alone. A line's address not listed by the tracer (its add failed) is left out.
+    pub fn rows(&self) -> Vec<BreakpointRow> {
+        let hits = |a: u64| self.list.iter().find(|b| b.addr == a).map(|b| b.hits);
+        let mut rows: Vec<BreakpointRow> = self
+            .by_line
+            .iter()
+            .map(|l| {
+                let addrs: Vec<u64> = l
+                    .addrs
+                    .iter()
+                    .copied()
+                    .filter(|a| hits(*a).is_some())
+                    .collect();
+                BreakpointRow {
+                    label: Some(l.label.clone()),
+                    hits: addrs.iter().filter_map(|a| hits(*a)).sum(),
+                    addrs,
+                }
+            })
+            .filter(|r| !r.addrs.is_empty())
+            .collect();
+        for b in &self.list {
+            if !self.by_line.iter().any(|l| l.addrs.contains(&b.addr)) {
+                rows.push(BreakpointRow {
+                    label: None,
+                    addrs: vec![b.addr],
+                    hits: b.hits,
+                });
+            }
+        }
+        rows.sort_by_key(|r| r.addrs.first().copied());
+        rows
+    }
+
+    fn prune_lines(&mut self) {
+        let list = &self.list;
+        for l in &mut self.by_line {
+            l.addrs.retain(|a| list.iter().any(|b| b.addr == *a));
+        }
+        self.by_line.retain(|l| !l.addrs.is_empty());
     }
 
     pub fn watch_added(&mut self, w: WatchpointInfo) {
@@ -59,22 +132,24 @@ impl BreakpointsModel {
             .filter(|h| h.tid == tid && h.addr == addr)
     }
 
+    /// The selected row, of either kind: what `d` deletes.
     pub fn selection(&self) -> Option<Selected> {
-        match self.list.get(self.selected) {
-            Some(b) => Some(Selected::Breakpoint(b.addr)),
-            None => self
-                .watches
-                .get(self.selected - self.list.len())
-                .map(|w| Selected::Watchpoint(w.addr)),
+        let mut rows = self.rows();
+        if self.selected < rows.len() {
+            return Some(Selected::Breakpoint(rows.swap_remove(self.selected)));
         }
+        self.watches
+            .get(self.selected - rows.len())
+            .map(|w| Selected::Watchpoint(w.addr))
     }
 
     pub fn watch_addrs(&self) -> impl Iterator<Item = u64> + '_ {
         self.watches.iter().map(|w| w.addr)
     }
 
+    /// Rows of both kinds.
     fn len(&self) -> usize {
-        self.list.len() + self.watches.len()
+        self.rows().len() + self.watches.len()
     }
 
     pub fn added(&mut self, addr: u64) {
@@ -86,11 +161,16 @@ impl BreakpointsModel {
 
     pub fn removed(&mut self, addr: u64) {
         self.list.retain(|b| b.addr != addr);
+        self.prune_lines();
         self.clamp();
     }
 
-    pub fn current(&self) -> Option<&BreakpointInfo> {
-        self.list.get(self.selected)
+    /// The selected breakpoint row (None when a watchpoint or nothing is selected).
+    pub fn current(&self) -> Option<BreakpointRow> {
+        match self.selection()? {
+            Selected::Breakpoint(row) => Some(row),
+            Selected::Watchpoint(_) => None,
+        }
     }
 
     pub fn move_selection(&mut self, by: isize) {
@@ -166,9 +246,9 @@ mod tests {
         b.added(0x30);
         assert_eq!(b.addrs().collect::<Vec<_>>(), vec![0x10, 0x30]);
         b.move_selection(isize::MAX / 2);
-        assert_eq!(b.current().map(|x| x.addr), Some(0x30));
+        assert_eq!(b.current().map(|x| x.addrs), Some(vec![0x30]));
         b.removed(0x30);
-        assert_eq!(b.current().map(|x| x.addr), Some(0x10));
+        assert_eq!(b.current().map(|x| x.addrs), Some(vec![0x10]));
         b.move_selection(isize::MIN / 2);
         assert_eq!(b.selected, 0);
         b.replace(&[], &[]);

@@ -4,6 +4,7 @@
 
 pub mod backtrace;
 pub mod breakpoints;
+pub mod code;
 pub mod log;
 pub mod memory;
 pub mod names;
@@ -15,6 +16,7 @@ pub mod threads;
 
 pub use backtrace::BacktraceModel;
 pub use breakpoints::BreakpointsModel;
+pub use code::{CodeModel, SourceState};
 pub use log::{LogBody, LogLine, LogModel, LOG_CAPACITY};
 pub use memory::MemoryModel;
 pub use names::PcNames;

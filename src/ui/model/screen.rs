@@ -39,6 +39,8 @@ impl ScreenModel {
             Focus::Memory => s.memory_rows(),
             Focus::Log => s.log_rows(),
             Focus::Backtrace => s.backtrace_rows(),
+            Focus::Code => s.code_rows(),
+            Focus::Source => s.source_rows(),
             Focus::Threads | Focus::Registers | Focus::Breakpoints => s.threads_rows(),
         }
     }

@@ -21,7 +21,13 @@ pub struct BacktracePane<'a> {
     pub focused: bool,
 }
 
-fn frame_lines(bt: &BacktraceView, first: usize, fit: usize, dim: bool) -> Vec<Line<'static>> {
+fn frame_lines(
+    bt: &BacktraceView,
+    first: usize,
+    fit: usize,
+    dim: bool,
+    selected: Option<usize>,
+) -> Vec<Line<'static>> {
     let addr_w = bt
         .frames
         .iter()
@@ -57,7 +63,11 @@ fn frame_lines(bt: &BacktraceView, first: usize, fit: usize, dim: bool) -> Vec<L
             if let Some(src) = &f.source {
                 spans.push(Span::raw(format!("  {src}")));
             }
-            Line::from(spans)
+            if selected == Some(i) {
+                Line::from(spans).style(theme::SELECTED)
+            } else {
+                Line::from(spans)
+            }
         })
         .collect();
     if let Some(why) = &bt.ended {
@@ -88,7 +98,8 @@ impl Widget for &BacktracePane<'_> {
         let lines = match bt {
             Some(b) => {
                 let first = m.offset.min(b.frames.len().saturating_sub(1));
-                frame_lines(b, first, fit, !current)
+                let selected = self.focused.then_some(m.selected);
+                frame_lines(b, first, fit, !current, selected)
             }
             None => {
                 let why = if self.selected.is_none() {

@@ -1,6 +1,6 @@
-//! Our breakpoints with their hit counts and the function each is in, then the hardware
-//! watchpoints (debug register, kind, length, hits, last value seen); `d` deletes the selected
-//! one.
+//! Our breakpoints with their hit counts and the function each is in (a `b FILE:LINE` of
+//! several locations on one row), then the hardware watchpoints (debug register, kind, length,
+//! hits, last value seen); `d` deletes the selected row.
 
 use super::block;
 use crate::tracer::debugregs::SLOTS;
@@ -22,7 +22,8 @@ impl Widget for &BreakpointsPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let m = self.breakpoints;
         let focused = self.focused;
-        let mut title = format!("Breakpoints ({})", m.list.len());
+        let rows = m.rows();
+        let mut title = format!("Breakpoints ({})", rows.len());
         if !m.watches.is_empty() {
             title.push_str(&format!("  watchpoints {}/{SLOTS}", m.watches.len()));
         }
@@ -35,12 +36,26 @@ impl Widget for &BreakpointsPane<'_> {
                 theme::SYMBOL,
             )
         };
-        let breakpoints = m.list.iter().map(|b| {
-            Line::from(vec![
-                Span::styled(format!("{:#x} ", b.addr), theme::ADDRESS),
-                Span::raw(format!("{:<9}", hits(b.hits))),
-                name(b.addr),
-            ])
+        let breakpoints = rows.iter().map(|b| {
+            let first = b.addrs.first().copied().unwrap_or(0);
+            let mut spans = match &b.label {
+                Some(label) => {
+                    let n = b.addrs.len();
+                    let locations = if n == 1 {
+                        format!(" {first:#x} ")
+                    } else {
+                        format!(" {n} locations ")
+                    };
+                    vec![
+                        Span::styled(label.clone(), theme::HEADER),
+                        Span::styled(locations, theme::ADDRESS),
+                    ]
+                }
+                None => vec![Span::styled(format!("{first:#x} "), theme::ADDRESS)],
+            };
+            spans.push(Span::raw(format!("{:<9}", hits(b.hits))));
+            spans.push(name(first));
+            Line::from(spans)
         });
         let watches = m.watches.iter().map(|w| {
             Line::from(vec![

@@ -3,11 +3,13 @@
 
 pub mod backtrace;
 pub mod breakpoints;
+pub mod code;
 pub mod events;
 pub mod help;
 pub mod memory;
 pub mod registers;
 pub mod screen;
+pub mod source;
 pub mod status;
 pub mod threads;
 
@@ -26,6 +28,8 @@ pub(crate) fn block(title: String, focused: bool) -> Block<'static> {
         .title(Line::from(Span::styled(format!(" {title} "), theme::TITLE)))
 }
 
+#[cfg(test)]
+mod code_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

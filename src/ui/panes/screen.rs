@@ -3,10 +3,12 @@
 
 use super::backtrace::BacktracePane;
 use super::breakpoints::BreakpointsPane;
+use super::code::CodePane;
 use super::events::EventsPane;
 use super::help::HelpOverlay;
 use super::memory::MemoryPane;
 use super::registers::RegistersPane;
+use super::source::SourcePane;
 use super::status::StatusBar;
 use super::threads::ThreadsPane;
 use crate::ui::app::Model;
@@ -26,6 +28,28 @@ pub fn threads(m: &Model) -> ThreadsPane<'_> {
         threads: &m.threads,
         process: m.process.state,
         focused: m.screen.focused(Focus::Threads),
+    }
+}
+
+pub fn code(m: &Model) -> CodePane<'_> {
+    CodePane {
+        code: &m.code,
+        selected: m
+            .threads
+            .selected_row()
+            .map(|r| (r.tid, r.regs.map(|g| g.rip()))),
+        stopped: m.process.is_stopped(),
+        breakpoints: &m.breakpoints,
+        focused: m.screen.focused(Focus::Code),
+    }
+}
+
+pub fn source(m: &Model) -> SourcePane<'_> {
+    SourcePane {
+        code: &m.code,
+        selected: m.threads.selected,
+        stopped: m.process.is_stopped(),
+        focused: m.screen.focused(Focus::Source),
     }
 }
 
@@ -93,6 +117,12 @@ impl Widget for &ScreenView<'_> {
         }
         if let Some(r) = s.threads {
             (&threads(m)).render(r, buf);
+        }
+        if let Some(r) = s.code {
+            (&code(m)).render(r, buf);
+        }
+        if let Some(r) = s.source {
+            (&source(m)).render(r, buf);
         }
         if let Some(r) = s.backtrace {
             (&backtrace(m)).render(r, buf);

@@ -30,10 +30,15 @@ pub fn process_label(s: ProcessState) -> String {
     }
 }
 
-const HINTS: [(&str, &str); 11] = [
+/// The key hints, in the order shown.
+const HINTS: [(&str, &str); 15] = [
     ("s", "stop"),
     ("c", "cont"),
     ("n", "step"),
+    ("o", "over"),
+    ("f", "fin"),
+    ("l", "line"),
+    ("a", "syntax"),
     ("b", "break"),
     ("w", "watch"),
     ("d", "del"),
@@ -43,6 +48,65 @@ const HINTS: [(&str, &str); 11] = [
     ("?", "help"),
     ("q", "quit"),
 ];
+
+/// Hints left out, in this order, when the others do not fit with them (`?` lists every key).
+const OPTIONAL: [&str; 4] = ["Tab", "q", "g", "d"];
+
+/// How the hints are spelt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Spelling {
+    /// ` s  stop `: a space around the key and around its word.
+    Full,
+    /// ` s stop`: the key's own background separates them, as in htop.
+    Packed,
+    /// ` s `: the keys alone, then `(? help)`.
+    Keys,
+}
+
+impl Spelling {
+    fn width(self, key: &str, word: &str) -> usize {
+        match self {
+            Spelling::Full => key.len() + word.len() + 4,
+            Spelling::Packed => key.len() + word.len() + 2,
+            Spelling::Keys => key.len() + 3,
+        }
+    }
+}
+
+/// The hints in `width` columns: all of them in full when they fit; else packed, leaving out
+/// the optional ones as needed; else the keys alone, the same way (cut at the edge when even
+/// those do not fit).
+fn hint_spans(width: usize) -> Vec<Span<'static>> {
+    const HELP: &str = "(? help) ";
+    let shown = |n: usize| {
+        HINTS
+            .iter()
+            .filter(move |(k, _)| !OPTIONAL[..n].contains(k))
+    };
+    let total = |how: Spelling, n: usize| -> usize {
+        let extra = if how == Spelling::Keys { HELP.len() } else { 0 };
+        shown(n).map(|(k, w)| how.width(k, w)).sum::<usize>() + extra
+    };
+    let choice = std::iter::once((Spelling::Full, 0))
+        .chain((0..=OPTIONAL.len()).map(|n| (Spelling::Packed, n)))
+        .chain((0..=OPTIONAL.len()).map(|n| (Spelling::Keys, n)))
+        .find(|(how, n)| total(*how, *n) <= width);
+    let (how, n) = choice.unwrap_or((Spelling::Keys, OPTIONAL.len()));
+    let mut spans: Vec<Span> = shown(n)
+        .flat_map(|(k, w)| {
+            let word = match how {
+                Spelling::Full => format!(" {w} "),
+                Spelling::Packed => w.to_string(),
+                Spelling::Keys => " ".to_string(),
+            };
+            [Span::styled(format!(" {k} "), theme::KEY), Span::raw(word)]
+        })
+        .collect();
+    if how == Spelling::Keys {
+        spans.push(Span::raw(HELP));
+    }
+    spans
+}
 
 impl Widget for &StatusBar<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
@@ -95,21 +159,14 @@ impl Widget for &StatusBar<'_> {
                 ])
             }
             None => {
-                let mut spans = Vec::new();
-                let full: usize = HINTS.iter().map(|(k, w)| k.len() + w.len() + 4).sum();
-                // Narrow terminals get the keys alone; `?` explains them.
-                let terse = full > area.width as usize;
-                for (k, what) in HINTS {
-                    spans.push(Span::styled(format!(" {k} "), theme::KEY));
-                    spans.push(Span::raw(if terse {
-                        " ".to_string()
-                    } else {
-                        format!(" {what} ")
-                    }));
-                }
-                if terse {
-                    spans.push(Span::raw("(? help) "));
-                }
+                let banner = self
+                    .status
+                    .banner
+                    .as_ref()
+                    .map_or(0, |b| b.chars().count() + 2);
+                // The banner (an address to type) is never cut while the keys alone can make
+                // room.
+                let mut spans = hint_spans((area.width as usize).saturating_sub(banner));
                 if let Some(b) = &self.status.banner {
                     spans.push(Span::styled(format!("  {b}"), theme::ADDRESS));
                 }
@@ -138,4 +195,44 @@ fn fit_keeping_tail(mut spans: Vec<Span<'static>>, width: usize) -> Line<'static
         );
     }
     Line::from(spans).style(Style::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(spans: &[Span]) -> String {
+        spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn hints_keep_their_words_at_120_columns_with_a_banner() {
+        let wide = text(&hint_spans(200));
+        assert!(wide.starts_with(" s  stop  c  cont "), "{wide}");
+        // 120 columns less the demo's banner (`try b ptscope_demo_hot (0x55d0c0a01139)`).
+        let narrow = hint_spans(120 - 41);
+        let t = text(&narrow);
+        assert!(t.chars().count() <= 120 - 41, "{t}");
+        for hint in [
+            " o over",
+            " f fin",
+            " l line",
+            " a syntax",
+            " = set",
+            " w watch",
+            " ? help",
+        ] {
+            assert!(t.contains(hint), "{hint} in {t}");
+        }
+        // No banner: every hint, packed.
+        let t = text(&hint_spans(120));
+        assert!(t.contains(" Tab focus") && t.contains(" q quit"), "{t}");
+        // Narrow: the keys alone, all of them while they fit.
+        let t = text(&hint_spans(72));
+        assert!(t.ends_with("(? help) ") && !t.contains("stop"), "{t}");
+        assert!(t.contains(" Tab ") && t.contains(" w "), "{t}");
+        let t = text(&hint_spans(60));
+        assert!(t.chars().count() <= 60 && !t.contains("Tab"), "{t}");
+        assert!(t.contains(" = ") && t.contains(" a "), "{t}");
+    }
 }

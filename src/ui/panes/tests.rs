@@ -232,14 +232,19 @@ fn whole_screen_normal() {
     let s = text(&t);
     for title in [
         "Threads (7)",
+        "Code 4243",
+        "Source",
         "Backtrace 4243 (6 frames)",
         "Registers 4243",
-        "Memory rsp",
         "Breakpoints (2)",
         "Event log",
     ] {
         assert!(s.contains(title), "{title} missing:\n{s}");
     }
+    // At this height the memory pane shows in the code panes' place while it has the focus.
+    m.screen.focus = Focus::Memory;
+    let s = text(&screen(&m, 120, 35));
+    assert!(s.contains("Memory rsp") && !s.contains("Code 4243"), "{s}");
 }
 
 #[test]

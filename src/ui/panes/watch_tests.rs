@@ -152,3 +152,46 @@ fn status_bar_edit_and_watch_prompts() {
         draw(100, 2, screen::status(&m)).backend()
     );
 }
+
+#[test]
+fn line_breakpoints_and_watchpoints_share_the_pane_and_d_deletes_either() {
+    use crate::tracer::event::Command;
+    const LINE_A: u64 = 0x55d0_c0a0_1500;
+    const LINE_B: u64 = 0x55d0_c0a0_1800;
+    let mut m = watched_model();
+    for a in [LINE_A, LINE_B] {
+        m.breakpoints.added(a);
+    }
+    m.breakpoints
+        .add_line("steps.rs:34".into(), vec![LINE_A, LINE_B]);
+    m.screen.focus = Focus::Breakpoints;
+    update(&mut m, Msg::Home);
+    let t = draw(57, 8, screen::breakpoints(&m));
+    insta::assert_snapshot!(t.backend());
+    let s = text(&t);
+    assert!(s.contains("Breakpoints (3)  watchpoints 2/4"), "{s}");
+    assert!(s.contains("steps.rs:34 2 locations 0 hits"), "{s}");
+    assert!(s.contains("DR2 0x7ffd5a3c1e3c rw 4"), "{s}");
+    // Rows by lowest address: the hot function, the line (both its locations), another
+    // address; then the watchpoints by debug register.
+    update(&mut m, Msg::Down);
+    let cmds = commands(&update(&mut m, Msg::DeleteBreakpoint));
+    assert_eq!(
+        cmds,
+        vec![
+            Command::RemoveBreakpoint { addr: LINE_A },
+            Command::RemoveBreakpoint { addr: LINE_B },
+        ]
+    );
+    update(&mut m, Msg::End);
+    let cmds = commands(&update(&mut m, Msg::DeleteBreakpoint));
+    assert_eq!(
+        cmds,
+        vec![Command::RemoveWatchpoint {
+            addr: 0x7ffd_5a3c_1e3c
+        }]
+    );
+    update(&mut m, Msg::Up);
+    let cmds = commands(&update(&mut m, Msg::DeleteBreakpoint));
+    assert_eq!(cmds, vec![Command::RemoveWatchpoint { addr: COUNTER }]);
+}
