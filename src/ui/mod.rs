@@ -8,6 +8,7 @@
 //!    and go through `update` again;
 //! 5. `panes/` draws each pane from the part of the model it shows.
 //!
+//! `hung.rs` is the analysis job ("why is it hung?") and what it hands the model.
 //! `layout.rs` places the panes (the model sizes its reads with it), `focus.rs` names them,
 //! `session.rs` sets up a live session (tracer, terminal, every way out).
 
@@ -15,6 +16,8 @@ pub mod app;
 #[cfg(test)]
 pub mod fixtures;
 pub mod focus;
+pub mod hung;
+pub mod hung_update;
 pub mod inspect;
 pub mod keymap;
 pub mod layout;

@@ -2,8 +2,10 @@
 //! event, a worker's answer); `Effect` is everything `update` can ask the run loop to do. Each
 //! effect that wants an answer names the `Msg` that brings it back.
 
+use super::hung::{AnalyseAsk, GroupsView, WaitsView};
 use super::inspect::{BacktraceView, UnwindAsk};
 use super::resolve::{Purpose, ResolveAsk};
+use crate::analysis::gather::PreStop;
 use crate::expr::ExprError;
 use crate::procinfo::ThreadKernelView;
 use crate::tracer::event::{Command, Event};
@@ -31,6 +33,12 @@ pub enum Msg {
     PromptBackspace,
     PromptSubmit,
     PromptCancel,
+    /// `G`: group the threads pane by identical stack, or list every thread again.
+    ToggleGroups,
+    /// Enter or Right: open the stack group under the cursor to its threads.
+    Expand,
+    /// Left: close the stack group under the cursor (or the one its thread is in).
+    Collapse,
     // The terminal and the outside world.
     Resize(u16, u16),
     /// SIGINT, SIGTERM or SIGHUP reached ptscope.
@@ -57,6 +65,13 @@ pub enum Msg {
         text: String,
         result: Result<u64, ExprError>,
     },
+    /// Off-CPU times and D-state kernel stacks read just before a stop, answering
+    /// `Effect::ReadPreStop`.
+    PreStop(Box<PreStop>),
+    /// What each thread waits on and the deadlocks, answering `Effect::Analyse`.
+    Waits(Box<WaitsView>),
+    /// Every stack walked and grouped, answering `Effect::Analyse` with `groups`.
+    Groups(Box<GroupsView>),
 }
 
 impl Msg {
@@ -84,6 +99,11 @@ pub enum Effect {
     Unwind(UnwindAsk),
     /// Work out what a prompt's text means; answered by `Msg::Resolved`.
     Resolve(ResolveAsk),
+    /// Read the facts that only hold before a stop (how long each thread has been off the
+    /// CPU); answered by `Msg::PreStop`.
+    ReadPreStop,
+    /// Work out why the stopped process is hung; answered by `Msg::Waits` and `Msg::Groups`.
+    Analyse(Box<AnalyseAsk>),
     /// End the session: the loop returns and the tracer detaches (or kills what it launched).
     Quit,
 }

@@ -4,6 +4,7 @@
 
 pub mod backtrace;
 pub mod breakpoints;
+pub mod groups;
 pub mod log;
 pub mod memory;
 pub mod names;
@@ -12,9 +13,11 @@ pub mod prompt;
 pub mod screen;
 pub mod status;
 pub mod threads;
+pub mod waits;
 
 pub use backtrace::BacktraceModel;
 pub use breakpoints::BreakpointsModel;
+pub use groups::{Grouping, GroupsModel};
 pub use log::{LogBody, LogLine, LogModel, LOG_CAPACITY};
 pub use memory::MemoryModel;
 pub use names::PcNames;
@@ -23,3 +26,4 @@ pub use prompt::{Prompt, PromptKind, PromptModel};
 pub use screen::ScreenModel;
 pub use status::{Status, StatusKind, StatusModel};
 pub use threads::{ThreadRow, ThreadsModel};
+pub use waits::WaitsModel;

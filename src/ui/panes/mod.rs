@@ -3,7 +3,9 @@
 
 pub mod backtrace;
 pub mod breakpoints;
+pub mod deadlock;
 pub mod events;
+pub mod groups;
 pub mod help;
 pub mod memory;
 pub mod registers;

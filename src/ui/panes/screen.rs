@@ -3,6 +3,7 @@
 
 use super::backtrace::BacktracePane;
 use super::breakpoints::BreakpointsPane;
+use super::deadlock::{self, DeadlockBanner};
 use super::events::EventsPane;
 use super::help::HelpOverlay;
 use super::memory::MemoryPane;
@@ -24,6 +25,8 @@ pub struct ScreenView<'a> {
 pub fn threads(m: &Model) -> ThreadsPane<'_> {
     ThreadsPane {
         threads: &m.threads,
+        waits: &m.waits,
+        groups: &m.groups,
         process: m.process.state,
         focused: m.screen.focused(Focus::Threads),
     }
@@ -92,6 +95,9 @@ impl Widget for &ScreenView<'_> {
             return;
         }
         if let Some(r) = s.threads {
+            // A deadlock is announced above the threads, for as long as it holds.
+            let (banner, r) = deadlock::split(r, m.waits.banner_lines());
+            (&DeadlockBanner { waits: &m.waits }).render(banner, buf);
             (&threads(m)).render(r, buf);
         }
         if let Some(r) = s.backtrace {

@@ -30,13 +30,14 @@ pub fn process_label(s: ProcessState) -> String {
     }
 }
 
-const HINTS: [(&str, &str); 9] = [
+const HINTS: [(&str, &str); 10] = [
     ("s", "stop"),
     ("c", "cont"),
     ("n", "step"),
     ("b", "break"),
     ("d", "del"),
     ("g", "mem"),
+    ("G", "group"),
     ("Tab", "focus"),
     ("?", "help"),
     ("q", "quit"),
@@ -93,8 +94,14 @@ impl Widget for &StatusBar<'_> {
             None => {
                 let mut spans = Vec::new();
                 let full: usize = HINTS.iter().map(|(k, w)| k.len() + w.len() + 4).sum();
-                // Narrow terminals get the keys alone; `?` explains them.
-                let terse = full > area.width as usize;
+                let banner = self
+                    .status
+                    .banner
+                    .as_ref()
+                    .map_or(0, |b| b.chars().count() + 2);
+                // Narrow terminals get the keys alone (`?` explains them), so the banner (an
+                // address to type) is never cut.
+                let terse = full + banner > area.width as usize;
                 for (k, what) in HINTS {
                     spans.push(Span::styled(format!(" {k} "), theme::KEY));
                     spans.push(Span::raw(if terse {
