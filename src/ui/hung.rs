@@ -11,7 +11,7 @@
 use super::msg::Msg;
 use crate::analysis::facts::ThreadInput;
 use crate::analysis::gather::{self, PreStop};
-use crate::analysis::{self, brief, groups, ranges, render, restart, waits};
+use crate::analysis::{self, brief, groups, ranges, render, restart, waits, Analysis};
 use crate::procinfo::{SyscallState, ThreadKernelView};
 use crate::regs::Registers;
 use crate::symbols::{self, Frame, Symbolizer};
@@ -193,6 +193,40 @@ fn needs_frames(v: Option<&ThreadKernelView>) -> bool {
     )
 }
 
+/// The answer the model takes: each wait in a few words, the deadlocks on a line each, the
+/// summary; every string sanitised (symbols and paths are the target's).
+pub fn answer_of(a: &Analysis, ask: &AnalyseAsk) -> WaitsView {
+    let cells = a
+        .waits
+        .values()
+        .map(|w| {
+            let cell = WaitCell {
+                text: sanitize(&brief::wait_brief(w, &a.facts)),
+                kind: w.wait.kind(),
+                call: ask.kernel.get(&w.tid).and_then(call_key),
+            };
+            (w.tid, cell)
+        })
+        .collect();
+    let deadlocks = a
+        .deadlocks
+        .iter()
+        .map(|d| DeadlockView {
+            tids: d.tids.clone(),
+            text: sanitize(&brief::deadlock_line(d, &a.waits, &a.facts)),
+        })
+        .collect();
+    let summary = render::summary(a);
+    let summary = summary.strip_prefix("summary: ").unwrap_or(&summary);
+    WaitsView {
+        gen: ask.gen,
+        cells,
+        deadlocks,
+        summary: sanitize(summary),
+        restarted: BTreeMap::new(),
+    }
+}
+
 struct Job<'a> {
     pid: i32,
     sym: Option<&'a Symbolizer>,
@@ -249,36 +283,7 @@ impl Job<'_> {
             .map(|t| (t.tid, t.name.clone()))
             .collect();
         let facts = gather::after_detach(self.pid, names, &ws, self.sym);
-        let a = analysis::build(&inputs, ws, facts);
-        let cells = a
-            .waits
-            .values()
-            .map(|w| {
-                let cell = WaitCell {
-                    text: sanitize(&brief::wait_brief(w, &a.facts)),
-                    kind: w.wait.kind(),
-                    call: ask.kernel.get(&w.tid).and_then(call_key),
-                };
-                (w.tid, cell)
-            })
-            .collect();
-        let deadlocks = a
-            .deadlocks
-            .iter()
-            .map(|d| DeadlockView {
-                tids: d.tids.clone(),
-                text: sanitize(&brief::deadlock_line(d, &a.waits, &a.facts)),
-            })
-            .collect();
-        let summary = render::summary(&a);
-        let summary = summary.strip_prefix("summary: ").unwrap_or(&summary);
-        WaitsView {
-            gen: ask.gen,
-            cells,
-            deadlocks,
-            summary: sanitize(summary),
-            restarted: BTreeMap::new(),
-        }
+        answer_of(&analysis::build(&inputs, ws, facts), ask)
     }
 
     fn groups(&self, ask: &AnalyseAsk) -> GroupsView {
@@ -380,6 +385,85 @@ mod tests {
         assert!(m.waits && m.groups);
         let m = ask(3, true, true).merge(ask(4, false, true));
         assert_eq!((m.gen, m.waits, m.groups), (4, false, true));
+    }
+
+    /// Two threads each holding the mutex the other wants, one of them named by a hostile
+    /// symbol, a third reading a pipe.
+    fn analysis() -> Analysis {
+        use crate::analysis::facts::{DataSymbol, ProcessFacts};
+        use crate::analysis::waits::{FdWait, LockKind, LockWait, Owner, ThreadWait, Wait};
+        let lock = |addr, owner| {
+            Wait::Lock(LockWait {
+                kind: LockKind::Mutex,
+                futex: addr,
+                addr,
+                owner: Owner::Thread(owner),
+                role: None,
+                pi: false,
+                owner_died: false,
+                by: Some("pthread_mutex_lock".into()),
+                refused: false,
+                identified: false,
+            })
+        };
+        let wait = |tid, wait, since_ms| ThreadWait {
+            tid,
+            wait,
+            since_ms,
+            at: None,
+            confirmed: true,
+        };
+        let waits = vec![
+            wait(10, lock(0x5000, 11), Some(3_000)),
+            wait(11, lock(0x6000, 10), Some(3_000)),
+            wait(
+                12,
+                Wait::Fd(FdWait {
+                    call: "read".into(),
+                    fds: vec![3],
+                }),
+                None,
+            ),
+        ];
+        let mut facts = ProcessFacts {
+            pid: 10,
+            live: [10, 11, 12].into(),
+            holders_complete: true,
+            ..Default::default()
+        };
+        facts.symbols.insert(
+            0x5000,
+            DataSymbol {
+                name: "m\x1b[2J\u{9b}evil".into(),
+                offset: 0,
+            },
+        );
+        analysis::build(&[], waits, facts)
+    }
+
+    #[test]
+    fn the_answer_is_in_few_words_and_terminal_safe() {
+        let a = analysis();
+        let v = answer_of(&a, &ask(7, true, false));
+        assert_eq!(v.gen, 7);
+        assert_eq!(v.deadlocks.len(), 1);
+        assert_eq!(v.deadlocks[0].tids, vec![10, 11]);
+        let text = &v.deadlocks[0].text;
+        assert!(
+            text.starts_with("DEADLOCK: 10 -> 11 -> 10 (mutex <m"),
+            "{text}"
+        );
+        assert!(text.ends_with(", 0x6000)"), "{text}");
+        assert_eq!(v.cells[&11].text, "mutex 0x6000 held by 10, 3.0 s");
+        assert_eq!(v.cells[&12].text, "read fd 3 (closed)");
+        assert_eq!(v.cells[&12].kind, "fd");
+        for t in std::iter::once(text).chain(v.cells.values().map(|c| &c.text)) {
+            assert!(!t.chars().any(char::is_control), "{t:?}");
+        }
+        assert_eq!(
+            v.summary,
+            "3 threads: 2 mutex, 1 fd; 1 deadlock (2 threads)"
+        );
     }
 
     #[test]

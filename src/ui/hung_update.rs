@@ -183,3 +183,7 @@ pub fn move_cursor(m: &mut Model, by: isize) {
         m.threads.selected = Some(t);
     }
 }
+
+#[cfg(test)]
+#[path = "hung_update_tests.rs"]
+mod tests;

@@ -17,6 +17,8 @@ pub mod app;
 pub mod fixtures;
 pub mod focus;
 pub mod hung;
+#[cfg(test)]
+pub mod hung_fixtures;
 pub mod hung_update;
 pub mod inspect;
 pub mod keymap;

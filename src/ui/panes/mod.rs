@@ -29,4 +29,6 @@ pub(crate) fn block(title: String, focused: bool) -> Block<'static> {
 }
 
 #[cfg(test)]
+mod hung_tests;
+#[cfg(test)]
 mod tests;

@@ -89,6 +89,10 @@ fn cap(c: Col) -> usize {
 
 /// The system call column is worth this much before the optional columns are.
 const SYSCALL_MIN: usize = 18;
+/// ... and this much beside WAITS (`futex(...)`), which says more.
+const SYSCALL_MIN_BESIDE_WAITS: usize = 10;
+/// Narrower than this, WAITS goes.
+const WAITS_MIN: usize = 16;
 
 fn header(c: Col) -> &'static str {
     match c {
@@ -209,11 +213,27 @@ fn plan(rows: &[&Cells], inner: usize, waits: bool) -> Vec<(usize, usize)> {
             .map(|(_, w)| w + 1)
             .sum()
     };
-    for drop in [Col::Pc, Col::Wchan, Col::In, Col::Waits] {
-        if used(&widths) + SYSCALL_MIN <= inner {
+    // Beside WAITS, the system call is worth less: it gives up its room first.
+    let syscall_min = if waits {
+        SYSCALL_MIN_BESIDE_WAITS
+    } else {
+        SYSCALL_MIN
+    };
+    for drop in [Col::Pc, Col::Wchan, Col::In] {
+        if used(&widths) + syscall_min <= inner {
             break;
         }
         widths.retain(|(i, _)| ALL[*i] != drop);
+    }
+    // Then WAITS narrows (its text cut with `~`), and goes when even that does not fit.
+    let over = (used(&widths) + syscall_min).saturating_sub(inner);
+    if let Some(k) = widths.iter().position(|(i, _)| ALL[*i] == Col::Waits) {
+        let w = widths[k].1;
+        if over > 0 && w.saturating_sub(over) >= WAITS_MIN {
+            widths[k].1 = w - over;
+        } else if over > 0 {
+            widths.remove(k);
+        }
     }
     let left = inner.saturating_sub(used(&widths));
     for (i, w) in widths.iter_mut() {
