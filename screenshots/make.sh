@@ -3,7 +3,9 @@
 # it with keys, capture the screen with its colours, and render each capture to PNG
 # (ANSI -> SVG with ansi2svg.py -> PNG with rsvg-convert; no browser needed).
 #
-#   screenshots/make.sh            build release and write overview.png, breakpoint.png, memory.png
+#   screenshots/make.sh            build release and write overview.png, breakpoint.png,
+#                                  memory.png (the demo) and deadlock.png (__demo hung-cycle)
+#   screenshots/make.sh deadlock   only the named ones: demo (the first three), deadlock
 #   PTSCOPE=path/to/ptscope screenshots/make.sh    use an existing binary
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -23,11 +25,22 @@ if [ -z "${PTSCOPE:-}" ]; then
     PTSCOPE=target/release/ptscope
 fi
 
+want() {
+    for w in "${SHOTS[@]}"; do [ "$w" = "$1" ] && return 0; done
+    return 1
+}
+SHOTS=("$@")
+[ ${#SHOTS[@]} -eq 0 ] && SHOTS=(demo deadlock)
+
 COLS=150
 ROWS=42
 sock="ptscope-shots-$$"
-tmux -L "$sock" new-session -d -x "$COLS" -y "$ROWS" "$PTSCOPE demo"
-trap 'tmux -L "$sock" kill-server 2>/dev/null || true' EXIT
+hung=""
+cleanup() {
+    tmux -L "$sock" kill-server 2>/dev/null || true
+    if [ -n "$hung" ]; then kill "$hung" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
 
 screen() { tmux -L "$sock" capture-pane -p; }
 keys() { tmux -L "$sock" send-keys "$@"; }
@@ -48,40 +61,70 @@ shot() {
     echo "wrote screenshots/$1"
 }
 
-wait_for ' RUNNING '
-# Let a few threads be born, die, and a few SIGUSR1s pass through the log.
-wait_for 'Event log \(([4-9][0-9]|[1-9][0-9]{2,})\)'
-keys s
-wait_for ' STOPPED '
-# Names and the selected thread's stack come from the symbol thread a moment later.
-wait_for 'Backtrace [0-9]+ \([0-9]+ frames\)'
-wait_for 'clock_nanosleep\+0x'
-shot overview.png
+if want demo; then
+    tmux -L "$sock" new-session -d -x "$COLS" -y "$ROWS" "$PTSCOPE demo"
+    wait_for ' RUNNING '
+    # Let a few threads be born, die, and a few SIGUSR1s pass through the log.
+    wait_for 'Event log \(([4-9][0-9]|[1-9][0-9]{2,})\)'
+    keys s
+    wait_for ' STOPPED '
+    # Names and the selected thread's stack come from the symbol thread a moment later.
+    wait_for 'Backtrace [0-9]+ \([0-9]+ frames\)'
+    wait_for 'clock_nanosleep\+0x'
+    shot overview.png
 
-keys b
-wait_for 'breakpoint address:'
-keys -l 'ptscope_demo_hot'
-keys Enter
-wait_for 'breakpoint set at'
-keys c
-wait_for '> [0-9]+ +worker-[0-9] +stopped +breakpoint'
-# Function names come from a symbol thread a moment later.
-wait_for 'breakpoint 0x[0-9a-f]+ .*ptscope_demo_hot'
-# The stack of the thread that hit it, unwound on the symbol thread.
-wait_for 'Backtrace [0-9]+ \([0-9]+ frames\)'
-shot breakpoint.png
+    keys b
+    wait_for 'breakpoint address:'
+    keys -l 'ptscope_demo_hot'
+    keys Enter
+    wait_for 'breakpoint set at'
+    keys c
+    wait_for '> [0-9]+ +worker-[0-9] +stopped +breakpoint'
+    # Function names come from a symbol thread a moment later.
+    wait_for 'breakpoint 0x[0-9a-f]+ .*ptscope_demo_hot'
+    # The stack of the thread that hit it, unwound on the symbol thread.
+    wait_for 'Backtrace [0-9]+ \([0-9]+ frames\)'
+    shot breakpoint.png
 
-# One instruction on the thread that hit it, then the memory at its stack.
-keys n
-wait_for 'stepped one instruction'
+    # One instruction on the thread that hit it, then the memory at its stack.
+    keys n
+    wait_for 'stepped one instruction'
 
-keys g
-wait_for 'memory address:'
-keys BSpace BSpace BSpace BSpace BSpace BSpace BSpace BSpace
-keys -l 'rsp-0x40'
-keys Enter
-wait_for 'Memory rsp-0x40 = '
-sleep 0.3
-shot memory.png
+    keys g
+    wait_for 'memory address:'
+    keys BSpace BSpace BSpace BSpace BSpace BSpace BSpace BSpace
+    keys -l 'rsp-0x40'
+    keys Enter
+    wait_for 'Memory rsp-0x40 = '
+    sleep 0.3
+    shot memory.png
 
-keys q
+    keys q
+    tmux -L "$sock" kill-server 2>/dev/null || true
+fi
+
+if want deadlock; then
+    # Three threads in a mutex cycle and one that relocks its own mutex: the inspector attached
+    # to it announces both deadlocks as soon as every thread is stopped.
+    ready="$(mktemp)"
+    "$PTSCOPE" __demo hung-cycle >"$ready" &
+    hung=$!
+    for _ in $(seq 200); do grep -q '^READY' "$ready" && break; sleep 0.1; done
+    grep -q '^READY' "$ready" || { echo "hung-cycle never got ready" >&2; exit 1; }
+    first="$(sed -n 's/.*"tids":\[\([0-9]*\).*/\1/p' "$ready")"
+    rm -f "$ready"
+    # Blocked for a moment, so the waits say for how long.
+    sleep 3
+    tmux -L "$sock" new-session -d -x "$COLS" -y "$ROWS" "$PTSCOPE $hung"
+    wait_for 'DEADLOCK: .* \(mutex <ptscope_cycle_m'
+    # The first thread of the cycle, and its stack from the symbol thread.
+    keys j
+    wait_for "Backtrace $first \\([0-9]+ frames\\)"
+    wait_for 'ptscope_cycle_take'
+    sleep 0.3
+    shot deadlock.png
+    keys q
+    sleep 0.5
+    kill "$hung" 2>/dev/null || true
+    hung=""
+fi
