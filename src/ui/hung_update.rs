@@ -50,6 +50,7 @@ fn walkable(m: &Model) -> usize {
 /// and grouped when `G` is on.
 pub fn stopped(m: &mut Model) -> Vec<Effect> {
     m.waits.stopped();
+    m.waits.status_at_stop = m.status.line.clone();
     let walk = m.groups.on();
     if walk {
         m.groups.grouping = Grouping::Walking {
@@ -98,8 +99,17 @@ pub fn waits(m: &mut Model, at: Duration, v: WaitsView) {
         m.log
             .push(at, d.tids.first().copied(), LogBody::Text(d.text.clone()));
     }
-    if let Some(s) = &m.waits.summary {
-        m.status.info(format!("why: {s}"));
+    if let Some(s) = m.waits.summary.clone() {
+        say_unless_overtaken(m, format!("why: {s}"));
+    }
+}
+
+/// An answer arrives a while after its stop: it says its piece on the status line unless a
+/// key (a step, a prompt) has put something there since.
+fn say_unless_overtaken(m: &mut Model, text: String) {
+    if m.status.line == m.waits.status_at_stop {
+        m.status.info(text);
+        m.waits.status_at_stop = m.status.line.clone();
     }
 }
 
@@ -107,9 +117,10 @@ pub fn groups(m: &mut Model, v: GroupsView) {
     let n: usize = v.groups.iter().map(|g| g.tids.len()).sum();
     let k = v.groups.len();
     if m.groups.apply(v, m.waits.gen) {
-        m.status.info(format!(
-            "grouped {n} threads into {k} stacks: Enter opens a group, Left closes it"
-        ));
+        say_unless_overtaken(
+            m,
+            format!("grouped {n} threads into {k} stacks: Enter opens a group, Left closes it"),
+        );
     }
 }
 
@@ -144,6 +155,7 @@ pub fn toggle(m: &mut Model) -> Vec<Effect> {
     let n = walkable(m);
     m.groups.grouping = Grouping::Walking { threads: n };
     m.status.info(format!("grouping: unwinding {n} threads..."));
+    m.waits.status_at_stop = m.status.line.clone();
     vec![Effect::Analyse(Box::new(ask(m, false, true)))]
 }
 

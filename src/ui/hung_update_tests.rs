@@ -254,3 +254,29 @@ fn group_keys_move_over_groups_and_the_selection_follows() {
         .text
         .contains("in the Threads pane"));
 }
+
+#[test]
+fn a_late_answer_does_not_talk_over_a_key() {
+    let mut m = demo_model();
+    update(
+        &mut m,
+        Msg::Tracer(event(
+            31,
+            3100,
+            EventKind::AllStopped(Box::new(demo_snapshot())),
+        )),
+    );
+    update(&mut m, Msg::Step);
+    let said = m.status.line.clone().unwrap().text;
+    assert!(said.starts_with("stepping thread"), "{said}");
+    let gen = m.waits.gen;
+    update(&mut m, Msg::Waits(Box::new(hung_waits(gen))));
+    assert_eq!(m.status.line.as_ref().unwrap().text, said);
+    assert!(
+        log_texts(&m).iter().any(|l| l.starts_with("DEADLOCK: ")),
+        "the log still says it"
+    );
+    // Untouched since the stop, the status line takes the answer.
+    let (m, _) = hung_model_and_effects();
+    assert!(m.status.line.unwrap().text.starts_with("why: 10 threads"));
+}

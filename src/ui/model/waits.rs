@@ -11,6 +11,7 @@ use crate::procinfo::ThreadKernelView;
 use crate::tracer::thread::Tid;
 use crate::ui::hung::{call_key, DeadlockView, WaitCell, WaitsView};
 use crate::ui::inspect::is_our_stop;
+use crate::ui::model::Status;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most deadlock lines the banner takes; the rest are in the log.
@@ -45,6 +46,9 @@ pub struct WaitsModel {
     pub summary: Option<String>,
     /// The process runs: waits are checked against each live reading.
     pub running: bool,
+    /// The status line as the stop left it: the answer's summary replaces it only if no key
+    /// has said something since.
+    pub status_at_stop: Option<Status>,
 }
 
 impl WaitsModel {
