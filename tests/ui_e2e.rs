@@ -2,6 +2,7 @@
 //! bundled demo: launched (`ptscope demo`) and attached (`ptscope PID`).
 
 mod common;
+mod hung_support;
 mod symbols_support;
 
 use common::{assert_untraced_and_running, bin, task_ids};
@@ -69,8 +70,17 @@ impl Ui {
     }
 
     /// Waits (bounded) until the screen satisfies `pred`, returning what it returned.
-    fn wait<T>(&self, what: &str, mut pred: impl FnMut(&str) -> Option<T>) -> T {
-        let deadline = Instant::now() + TIMEOUT;
+    fn wait<T>(&self, what: &str, pred: impl FnMut(&str) -> Option<T>) -> T {
+        self.wait_within(what, TIMEOUT, pred)
+    }
+
+    fn wait_within<T>(
+        &self,
+        what: &str,
+        within: Duration,
+        mut pred: impl FnMut(&str) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + within;
         loop {
             let text = self.text();
             if let Some(v) = pred(&text) {
@@ -536,4 +546,170 @@ fn a_source_line_breakpoint_shows_its_instruction_and_its_line_and_l_steps_a_lin
     ui.keys("q");
     assert_eq!(ui.wait_exit(), 0);
     assert_untraced_and_running(pid);
+}
+
+/// The analysis walks stacks and loads symbols on its worker: in a debug build on a busy
+/// machine that takes seconds.
+const ANALYSIS: Duration = Duration::from_secs(60);
+
+/// `4101-4103, 4107`, as the grouped pane writes tid lists.
+fn ranges(tids: &[i32]) -> String {
+    let mut t = tids.to_vec();
+    t.sort_unstable();
+    let mut runs: Vec<(i32, i32)> = Vec::new();
+    for x in t {
+        match runs.last_mut() {
+            Some((_, end)) if *end + 1 == x => *end = x,
+            _ => runs.push((x, x)),
+        }
+    }
+    runs.iter()
+        .map(|&(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[test]
+fn a_deadlock_is_announced_with_its_threads_and_g_groups_them() {
+    let demo = hung_support::Demo::start("hung-cycle", &[]);
+    let cycle = demo.tids("tids");
+    let relock = demo.tid("relock");
+    let mut all = cycle.clone();
+    all.push(relock);
+    demo.wait_blocked(&all, "futex");
+    let pid = demo.pid;
+
+    let mut ui = Ui::start(&[&pid.to_string()]);
+    // Each waits for the mutex the next holds; the banner starts the cycle at its lowest tid.
+    let (order, _) = hung_support::rotate_to_lowest(&cycle, &cycle);
+    let path: Vec<String> = order.iter().map(i32::to_string).collect();
+    let want = format!("DEADLOCK: {} -> {}", path.join(" -> "), path[0]);
+    let own = format!("DEADLOCK: {relock} -> {relock} (mutex <ptscope_cycle_self>)");
+    ui.wait_within("the deadlock banner", ANALYSIS, |t| {
+        let lines: Vec<&str> = t.lines().collect();
+        let banner = lines
+            .iter()
+            .take(2)
+            .any(|l| l.trim_start().starts_with(&want));
+        (banner && lines.iter().take(2).any(|l| l.contains(&own))).then_some(())
+    });
+    let text = ui.text();
+    assert!(
+        text.contains("(mutex <ptscope_cycle_m"),
+        "the locks are named by their symbols:\n{text}"
+    );
+    // The cycle's threads are marked, with what each waits on; the main thread is not.
+    let rows = thread_rows(&text);
+    for tid in &all {
+        let (_, r) = rows.iter().find(|(t, _)| t == tid).expect("listed");
+        assert!(
+            r.starts_with(" !") || r.starts_with(">!"),
+            "{tid} marked:\n{text}"
+        );
+        assert!(r.contains("mutex <ptscope_cycle_"), "{tid} waits:\n{text}");
+    }
+    let (_, main) = rows.iter().find(|(t, _)| *t == pid).expect("main listed");
+    assert!(!main.starts_with(" !"), "{text}");
+    assert!(main.contains("signal wait (pause)"), "{text}");
+    // The event log says it too.
+    assert!(
+        text.lines()
+            .any(|l| l.contains(&format!("{} DEADLOCK: {}", path[0], path[0]))),
+        "logged:\n{text}"
+    );
+
+    // G: the three threads of the cycle share a stack.
+    ui.keys("G");
+    let group = format!("3 threads  {}  ", ranges(&cycle));
+    ui.wait_within("the stack groups", ANALYSIS, |t| {
+        t.lines()
+            .find(|l| l.contains(&group))
+            .filter(|l| l.contains("ptscope_cycle_take") && l.contains("3 in a deadlock"))
+            .map(|_| ())
+    });
+    let text = ui.text();
+    assert!(text.contains("in 3 stack groups"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains(&format!("1 thread   {relock}  "))
+                && l.contains("ptscope_cycle_relock")),
+        "{text}"
+    );
+    // Home goes to the largest group, Enter opens it to its threads.
+    ui.keys("\x1b[H\r");
+    ui.wait("the cycle's group open", |t| {
+        let open = t
+            .lines()
+            .position(|l| l.contains("▾") && l.contains(&group))?;
+        let below: Vec<&str> = t.lines().skip(open + 1).take(3).collect();
+        cycle
+            .iter()
+            .all(|tid| below.iter().any(|l| l.contains(&format!("! {tid} cycle-"))))
+            .then_some(())
+    });
+
+    ui.keys("q");
+    assert_eq!(ui.wait_exit(), 0);
+    assert_untraced_and_running(pid);
+}
+
+/// The row of `tid`, once there is one.
+fn row_of(text: &str, tid: i32) -> Option<String> {
+    thread_rows(text)
+        .into_iter()
+        .find(|(t, _)| *t == tid)
+        .map(|(_, r)| r)
+}
+
+#[test]
+fn the_first_screen_after_attaching_says_a_sleeper_sleeps() {
+    // glibc's sleep(1) sleeps in clock_nanosleep.
+    let mut sleeper = std::process::Command::new("sleep")
+        .arg("600")
+        .spawn()
+        .expect("start sleep(1)");
+    let pid = sleeper.id() as i32;
+    let syscall = |pid: i32| {
+        ptscope::procinfo::ProcReader::new()
+            .thread(pid, pid)
+            .ok()
+            .and_then(|v| v.syscall.name())
+    };
+    common::eventually("sleep in clock_nanosleep", || {
+        syscall(pid).as_deref() == Some("clock_nanosleep")
+    });
+    for round in ["never traced", "stopped by a tracer before"] {
+        let mut ui = Ui::start(&[&pid.to_string()]);
+        // The first screen that lists the thread, long before the analysis answers.
+        let row = ui.wait("the sleeper listed", |t| {
+            t.contains("STOPPED").then(|| row_of(t, pid)).flatten()
+        });
+        assert!(
+            row.contains("clock_nanosleep(") && !row.contains("restart_syscall"),
+            "{round}: {row}\n{}",
+            ui.text()
+        );
+        ui.wait_within("what it waits on", ANALYSIS, |t| {
+            row_of(t, pid)
+                .filter(|r| r.contains("sleep (clock_nanosleep)"))
+                .map(|_| ())
+        });
+        ui.keys("q");
+        assert_eq!(ui.wait_exit(), 0);
+        assert_untraced_and_running(pid);
+        // Our stop interrupted the sleep: once it runs again the kernel shows it as
+        // restart_syscall(), which is what the second round attaches to.
+        common::eventually(
+            "the interrupted clock_nanosleep restarted through restart_syscall",
+            || syscall(pid).as_deref() == Some("restart_syscall"),
+        );
+    }
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
 }

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 /// Longest search of other processes for the far end of a pipe or local socket.
 const HOLDER_SEARCH: Duration = Duration::from_millis(200);
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PreStop {
     pub off_cpu_ms: BTreeMap<Tid, u64>,
     pub kstacks: BTreeMap<Tid, Vec<String>>,

@@ -5,12 +5,15 @@
 //! - `locks`: glibc's mutex and rwlock layouts and the kernel's PI futex word;
 //! - `graph`: the wait-for graph, its cycles (deadlocks) and chains to a root holder;
 //! - `groups`: identical stacks collapsed; `ranges`: tid lists as ranges;
-//! - `describe`: a wait in words; `render` and `json`: the dump's sections;
+//! - `describe`: a wait in words; `render` and `json`: the dump's sections; `brief`: a wait
+//!   in a few words, for the inspector's column;
+//! - `restart`: what a thread in `restart_syscall()` (after any tracer's stop) is doing;
 //! - `facts`: the input as plain data; `gather`: reading it (through `procinfo`, the tracer's
 //!   memory reader and the symbolizer), each fact at the moment it is true.
 //!
 //! Everything but `gather` is pure and unit-tested on fixed facts.
 
+pub mod brief;
 pub mod describe;
 pub mod facts;
 pub mod gather;
@@ -20,6 +23,7 @@ pub mod json;
 pub mod locks;
 pub mod ranges;
 pub mod render;
+pub mod restart;
 pub mod waits;
 
 use crate::tracer::Tid;

@@ -6,12 +6,13 @@
 use super::assign::{self, Edit, EditAsk};
 use super::code_update;
 use super::focus::Focus;
+use super::hung_update;
 use super::inspect::UnwindAsk;
 use super::model::breakpoints::Selected;
 use super::model::code::AfterFailedRead;
 use super::model::{
-    BacktraceModel, BreakpointsModel, CodeModel, LogBody, LogModel, MemoryModel, ProcessModel,
-    PromptKind, PromptModel, ScreenModel, StatusModel, ThreadsModel,
+    BacktraceModel, BreakpointsModel, CodeModel, GroupsModel, LogBody, LogModel, MemoryModel,
+    ProcessModel, PromptKind, PromptModel, ScreenModel, StatusModel, ThreadsModel, WaitsModel,
 };
 use super::msg::{Effect, Msg};
 use super::resolve::{Purpose, ResolveAsk};
@@ -34,6 +35,8 @@ pub enum KernelReading {
     Asked,
     /// `s` was pressed: the stop is sent once the reading on its way is back.
     AskedThenStop,
+    /// The reading is back; the stop is sent once the pre-stop facts are (`Msg::PreStop`).
+    ReadThenStop,
 }
 
 #[derive(Clone, Debug)]
@@ -48,6 +51,10 @@ pub struct Model {
     pub prompt: PromptModel,
     pub screen: ScreenModel,
     pub status: StatusModel,
+    /// What each thread waits on, and the deadlocks.
+    pub waits: WaitsModel,
+    /// `G`: the threads grouped by identical stack.
+    pub groups: GroupsModel,
     /// Tracer commands sent and not answered yet, by id.
     pub pending: HashMap<u64, Command>,
     pub kernel_reading: KernelReading,
@@ -66,6 +73,8 @@ impl Model {
             prompt: PromptModel::default(),
             screen: ScreenModel::default(),
             status: StatusModel::default(),
+            waits: WaitsModel::default(),
+            groups: GroupsModel::default(),
             pending: HashMap::new(),
             kernel_reading: KernelReading::Idle,
         }
@@ -75,6 +84,25 @@ impl Model {
     /// matched to it.
     pub fn sent(&mut self, id: u64, cmd: Command) {
         self.pending.insert(id, cmd);
+    }
+
+    /// The time log lines that no tracer event carries are put at: the last event's (the
+    /// analysis of a stop is logged at that stop).
+    fn log_now(&self) -> std::time::Duration {
+        self.log
+            .lines
+            .back()
+            .map_or(std::time::Duration::ZERO, |l| l.at)
+    }
+
+    /// Thread rows the pane shows: the layout's, less the deadlock banner above it.
+    pub fn threads_rows(&self) -> usize {
+        let banner = self.waits.banner_lines() as usize;
+        self.screen
+            .layout()
+            .threads_rows()
+            .saturating_sub(banner)
+            .max(1)
     }
 
     /// The read that fills the memory pane as it is laid out now.
@@ -105,7 +133,7 @@ impl Model {
 
     fn apply_snapshot(&mut self, s: &Snapshot) {
         self.process.state = s.state;
-        let rows = self.screen.layout().threads_rows();
+        let rows = self.threads_rows();
         let moved = self.threads.apply_snapshot(s, rows);
         self.breakpoints.replace(&s.breakpoints, &s.watchpoints);
         if moved {
@@ -121,6 +149,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Effect> {
     let before = m.threads.selected;
     let addresses = may_show_new_addresses(&msg, m.screen.focus);
     let mut fx = apply(m, msg);
+    m.screen.threads_lines = m.threads.rows.len() + m.waits.banner_lines() as usize;
     if m.threads.selected != before {
         m.backtrace.offset = 0;
         m.backtrace.selected = 0;
@@ -255,7 +284,7 @@ fn apply(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::PromptSubmit => submit_prompt(m),
         Msg::Resize(w, h) => {
             m.screen.size = (w, h);
-            let rows = m.screen.layout().threads_rows();
+            let rows = m.threads_rows();
             m.threads.keep_selection_visible(rows);
             Vec::new()
         }
@@ -267,13 +296,41 @@ fn apply(m: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Kernel(views) => {
             let then_stop = m.kernel_reading == KernelReading::AskedThenStop;
             m.kernel_reading = KernelReading::Idle;
+            for ended in m.waits.apply_kernel(&views) {
+                m.log.push(m.log_now(), None, LogBody::Text(ended));
+            }
             m.threads.apply_kernel(views);
-            if then_stop && m.process.gone().is_none() {
-                vec![Effect::Tracer(Command::Stop)]
+            if then_stop && m.waits.prestop_asked {
+                m.kernel_reading = KernelReading::ReadThenStop;
+                Vec::new()
+            } else if then_stop {
+                send_stop(m)
             } else {
                 Vec::new()
             }
         }
+        Msg::PreStop(p) => {
+            m.waits.prestop = *p;
+            m.waits.prestop_asked = false;
+            if m.kernel_reading == KernelReading::ReadThenStop {
+                m.kernel_reading = KernelReading::Idle;
+                send_stop(m)
+            } else {
+                Vec::new()
+            }
+        }
+        Msg::Waits(v) => {
+            let at = m.log_now();
+            hung_update::waits(m, at, *v);
+            Vec::new()
+        }
+        Msg::Groups(v) => {
+            hung_update::groups(m, *v);
+            Vec::new()
+        }
+        Msg::ToggleGroups => hung_update::toggle(m),
+        Msg::Expand => hung_update::open_close(m, true),
+        Msg::Collapse => hung_update::open_close(m, false),
         Msg::Backtrace(bt) => {
             let stopped = m.process.is_stopped();
             m.backtrace.apply(bt, stopped);
@@ -294,6 +351,15 @@ fn apply(m: &mut Model, msg: Msg) -> Vec<Effect> {
     }
 }
 
+/// The stop the readings before it were waiting for.
+fn send_stop(m: &mut Model) -> Vec<Effect> {
+    if m.process.gone().is_none() {
+        vec![Effect::Tracer(Command::Stop)]
+    } else {
+        Vec::new()
+    }
+}
+
 fn stop(m: &mut Model) -> Vec<Effect> {
     if let Some(why) = m.process.gone() {
         m.status.error(format!("cannot stop: {why}"));
@@ -304,19 +370,23 @@ fn stop(m: &mut Model) -> Vec<Effect> {
         return Vec::new();
     }
     m.status.info("stopping every thread...");
+    // How long each thread has been off the CPU is read before the stop too (stopping a
+    // thread makes it run); the kernel thread answers it before the reading asked after it.
     match m.kernel_reading {
-        KernelReading::AskedThenStop => Vec::new(),
+        KernelReading::AskedThenStop | KernelReading::ReadThenStop => Vec::new(),
         // A reading is on its way already: it is the picture from before the stop.
         KernelReading::Asked => {
             m.process.state = ProcessState::Stopping;
             m.kernel_reading = KernelReading::AskedThenStop;
-            Vec::new()
+            m.waits.prestop_asked = true;
+            vec![Effect::ReadPreStop]
         }
         // What the threads were doing is read first: once stopped, /proc shows our stop.
         KernelReading::Idle => {
             m.process.state = ProcessState::Stopping;
             m.kernel_reading = KernelReading::AskedThenStop;
-            vec![Effect::ReadKernel]
+            m.waits.prestop_asked = true;
+            vec![Effect::ReadPreStop, Effect::ReadKernel]
         }
     }
 }
@@ -436,7 +506,8 @@ fn edit_resolved(m: &mut Model, result: Result<Edit, assign::AssignError>) -> Ve
 fn move_selection(m: &mut Model, by: isize) -> Vec<Effect> {
     let s = m.screen.layout();
     match m.screen.focus {
-        Focus::Threads | Focus::Registers => m.threads.move_selection(by, s.threads_rows()),
+        Focus::Threads | Focus::Registers if m.groups.showing() => hung_update::move_cursor(m, by),
+        Focus::Threads | Focus::Registers => m.threads.move_selection(by, m.threads_rows()),
         Focus::Code => m.code.scroll_code(by),
         Focus::Source => m.code.scroll_source(by),
         Focus::Backtrace => {
@@ -609,7 +680,9 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
             };
             m.log.push(at, s.stopped_by, LogBody::Text(why.clone()));
             m.status.info(why);
-            m.memory_read().into_iter().collect()
+            let mut fx: Vec<Effect> = m.memory_read().into_iter().collect();
+            fx.extend(hung_update::stopped(m));
+            fx
         }
         EventKind::Resumed => {
             // The last stop's stacks stay on screen, marked as such, until the next one.
@@ -617,6 +690,7 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
             m.code.next_generation();
             m.process.state = ProcessState::Running;
             m.threads.stopped_by = None;
+            hung_update::resumed(m);
             m.log.push(at, None, LogBody::Text("resumed".into()));
             m.status.info("running");
             Vec::new()
@@ -639,6 +713,7 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
         }
         EventKind::ProcessExited(kind) => {
             m.process.state = ProcessState::Exited { status: kind };
+            hung_update::gone(m);
             let text = match kind {
                 ExitKind::Code { code } => format!("process exited with code {code}"),
                 ExitKind::Signal { .. } => format!("process killed by {kind}"),
@@ -649,6 +724,7 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
         }
         EventKind::Detached => {
             m.process.state = ProcessState::Detached;
+            hung_update::gone(m);
             m.log.push(at, None, LogBody::Text("detached".into()));
             Vec::new()
         }

@@ -32,11 +32,11 @@ fn commands_follow_the_process_state() {
     type Case = (fn() -> Model, Msg, Vec<Effect>, StatusKind, &'static str);
     let selected = crate::ui::fixtures::PID + 1;
     let cases: Vec<Case> = vec![
-        // The stop waits for the kernel-view reading before it (see below).
+        // The stop waits for the readings before it (see below).
         (
             running,
             Msg::Stop,
-            vec![Effect::ReadKernel],
+            vec![Effect::ReadPreStop, Effect::ReadKernel],
             StatusKind::Info,
             "stopping",
         ),
@@ -203,12 +203,15 @@ fn a_stop_is_sent_only_after_the_kernel_view_before_it() {
     let mut m = running_model();
     assert_eq!(
         update(&mut m, Msg::Stop),
-        vec![Effect::ReadKernel],
-        "a /proc reading is asked for first"
+        vec![Effect::ReadPreStop, Effect::ReadKernel],
+        "/proc readings are asked for first: off-CPU times, then the kernel view"
     );
     assert_eq!(m.process.state, ProcessState::Stopping);
     // A second s while waiting does not ask twice.
     assert!(update(&mut m, Msg::Stop).is_empty(), "once");
+    // The kernel thread answers in the order asked.
+    assert!(update(&mut m, Msg::PreStop(Box::new(prestop()))).is_empty());
+    assert_eq!(m.waits.prestop, prestop());
     let fx = update(&mut m, Msg::Kernel(kernel_views()));
     assert_eq!(fx, vec![Effect::Tracer(Command::Stop)]);
     assert_eq!(
@@ -226,11 +229,28 @@ fn a_stop_is_sent_only_after_the_kernel_view_before_it() {
 fn a_stop_pressed_while_a_reading_is_on_its_way_waits_for_that_one() {
     let mut m = running_model();
     assert_eq!(update(&mut m, Msg::Tick), vec![Effect::ReadKernel]);
-    assert!(update(&mut m, Msg::Stop).is_empty(), "no second reading");
     assert_eq!(
-        update(&mut m, Msg::Kernel(kernel_views())),
+        update(&mut m, Msg::Stop),
+        vec![Effect::ReadPreStop],
+        "no second kernel view; the off-CPU times still come first"
+    );
+    assert!(
+        update(&mut m, Msg::Kernel(kernel_views())).is_empty(),
+        "the stop waits for the off-CPU times too"
+    );
+    assert!(update(&mut m, Msg::Stop).is_empty(), "still once");
+    assert_eq!(
+        update(&mut m, Msg::PreStop(Box::new(prestop()))),
         vec![Effect::Tracer(Command::Stop)]
     );
+    assert_eq!(m.kernel_reading, KernelReading::Idle);
+}
+
+pub(crate) fn prestop() -> crate::analysis::gather::PreStop {
+    crate::analysis::gather::PreStop {
+        off_cpu_ms: [(PID + 2, 41_000)].into(),
+        kstacks: Default::default(),
+    }
 }
 
 #[test]

@@ -87,10 +87,12 @@ impl Screen {
     }
 }
 
-/// `focus` matters only in the compact layout, which shows the threads and the focused pane.
-pub fn compute(area: Rect, focus: Focus) -> Screen {
+/// `focus` matters only in the compact layout, which shows the threads and the focused pane;
+/// `threads_lines` (the thread rows and the deadlock banner there are) only below `TALL`, where
+/// the threads pane grows from its 8 rows to 12 for them.
+pub fn compute(area: Rect, focus: Focus, threads_lines: usize) -> Screen {
     if area.width >= FULL_MIN.0 && area.height >= FULL_MIN.1 {
-        full(area, focus)
+        full(area, focus, threads_lines)
     } else if area.width >= COMPACT_MIN.0 && area.height >= COMPACT_MIN.1 {
         compact(area, focus)
     } else {
@@ -105,14 +107,19 @@ pub fn compute(area: Rect, focus: Focus) -> Screen {
 /// column. Below it on the left the selected thread's code and source, its backtrace, memory
 /// and the log; its registers in two columns and the breakpoints on the right. Below `TALL`
 /// the Memory pane shows in the code panes' place while it has the focus.
-fn full(area: Rect, focus: Focus) -> Screen {
+fn full(area: Rect, focus: Focus, threads_lines: usize) -> Screen {
     let [body, status] =
         Layout::vertical([Constraint::Fill(1), Constraint::Length(STATUS_HEIGHT)]).areas(area);
     let tall = body.height >= TALL;
+    // The threads are what a hung process is read from: below `TALL` the pane grows past its 8
+    // rows while it has more lines to show (a deadlock banner above the threads, more threads),
+    // by most of each row the terminal has over 35 (so that every other pane still fits).
     let threads_h = if tall {
         (body.height.saturating_sub(10) * 3 / 10).clamp(8, 16)
     } else {
-        8
+        let room = (8 + body.height.saturating_sub(33) * 3 / 5).min(12);
+        let wanted = u16::try_from(threads_lines + 3).unwrap_or(u16::MAX);
+        wanted.clamp(8, room.max(8))
     };
     let [threads, lower] =
         Layout::vertical([Constraint::Length(threads_h), Constraint::Fill(1)]).areas(body);
@@ -230,8 +237,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn below_tall_the_threads_pane_grows_for_its_lines_where_there_is_room() {
+        let h = |w, rows, lines| {
+            compute(Rect::new(0, 0, w, rows), Focus::Threads, lines)
+                .threads
+                .unwrap()
+                .height
+        };
+        assert_eq!(h(150, 40, 3), 8, "few threads: the usual 8 rows");
+        // Five threads and a two-line banner: header and borders make 10.
+        assert_eq!(h(150, 40, 7), 10);
+        assert_eq!(h(150, 40, 400), 11, "no more than the room at 40 rows");
+        assert_eq!(h(120, 35, 400), 8, "none at 35 rows");
+        let s = compute(Rect::new(0, 0, 150, 40), Focus::Threads, 400);
+        assert!(s.backtrace.unwrap().height >= 5 && s.code.unwrap().height >= 9);
+    }
+
+    #[test]
     fn every_pane_at_120x35() {
-        let s = compute(Rect::new(0, 0, 120, 35), Focus::Threads);
+        let s = compute(Rect::new(0, 0, 120, 35), Focus::Threads, 0);
         for f in Focus::ALL.iter().filter(|f| **f != Focus::Memory) {
             let r = s.pane(*f).unwrap_or_else(|| panic!("{f:?} missing"));
             assert!(r.width >= 10 && r.height >= 5, "{f:?} too small: {r:?}");
@@ -239,7 +263,7 @@ mod tests {
         assert!(s.code.unwrap().height >= 9, "seven instructions at least");
         assert!(s.code.unwrap().width >= 60);
         // The memory pane takes the code panes' place while focused.
-        let m = compute(Rect::new(0, 0, 120, 35), Focus::Memory);
+        let m = compute(Rect::new(0, 0, 120, 35), Focus::Memory, 0);
         assert!(m.code.is_none() && m.source.is_none());
         // 8 bytes a row need 53 columns inside the memory pane's borders.
         assert!(m.memory.unwrap().width >= 55 && m.memory.unwrap().height >= 10);
@@ -258,7 +282,7 @@ mod tests {
 
     #[test]
     fn every_pane_of_its_own_at_200x60_code_beside_source() {
-        let s = compute(Rect::new(0, 0, 200, 60), Focus::Threads);
+        let s = compute(Rect::new(0, 0, 200, 60), Focus::Threads, 0);
         for f in Focus::ALL {
             let r = s.pane(f).unwrap_or_else(|| panic!("{f:?} missing"));
             assert!(r.width >= 20 && r.height >= 8, "{f:?} too small: {r:?}");
@@ -285,7 +309,7 @@ mod tests {
         for w in 0..140u16 {
             for h in 0..45u16 {
                 let area = Rect::new(0, 0, w, h);
-                let s = compute(area, Focus::Memory);
+                let s = compute(area, Focus::Memory, 0);
                 let panes: Vec<Rect> = Focus::ALL
                     .iter()
                     .filter_map(|f| s.pane(*f))

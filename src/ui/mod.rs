@@ -9,6 +9,7 @@
 //!    and go through `update` again;
 //! 5. `panes/` draws each pane from the part of the model it shows.
 //!
+//! `hung.rs` is the analysis job ("why is it hung?") and what it hands the model.
 //! `layout.rs` places the panes (the model sizes its reads with it), `focus.rs` names them,
 //! `session.rs` sets up a live session (tracer, terminal, every way out).
 
@@ -24,6 +25,10 @@ pub mod code_view;
 #[cfg(test)]
 pub mod fixtures;
 pub mod focus;
+pub mod hung;
+#[cfg(test)]
+pub mod hung_fixtures;
+pub mod hung_update;
 pub mod inspect;
 pub mod keymap;
 pub mod layout;

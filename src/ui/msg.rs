@@ -4,8 +4,10 @@
 
 use super::assign::{AssignError, Edit, EditAsk};
 use super::code_view::{CodeAsk, CodeView, SourceAsk};
+use super::hung::{AnalyseAsk, GroupsView, WaitsView};
 use super::inspect::{BacktraceView, UnwindAsk};
 use super::resolve::{Purpose, ResolveAsk};
+use crate::analysis::gather::PreStop;
 use crate::expr::ExprError;
 use crate::procinfo::ThreadKernelView;
 use crate::symbols::{LineMatch, SourceFile};
@@ -47,6 +49,12 @@ pub enum Msg {
     StepLine,
     /// `a`: Intel or AT&T syntax in the code pane.
     ToggleSyntax,
+    /// `G`: group the threads pane by identical stack, or list every thread again.
+    ToggleGroups,
+    /// Enter or Right: open the stack group under the cursor to its threads.
+    Expand,
+    /// Left: close the stack group under the cursor (or the one its thread is in).
+    Collapse,
     // The terminal and the outside world.
     Resize(u16, u16),
     /// SIGINT, SIGTERM or SIGHUP reached ptscope.
@@ -92,6 +100,13 @@ pub enum Msg {
         text: String,
         result: Result<Edit, AssignError>,
     },
+    /// Off-CPU times and D-state kernel stacks read just before a stop, answering
+    /// `Effect::ReadPreStop`.
+    PreStop(Box<PreStop>),
+    /// What each thread waits on and the deadlocks, answering `Effect::Analyse`.
+    Waits(Box<WaitsView>),
+    /// Every stack walked and grouped, answering `Effect::Analyse` with `groups`.
+    Groups(Box<GroupsView>),
 }
 
 impl Msg {
@@ -126,6 +141,11 @@ pub enum Effect {
     ReadSource(SourceAsk),
     /// Work out the write an `=` prompt asks for; answered by `Msg::EditResolved`.
     ResolveEdit(EditAsk),
+    /// Read the facts that only hold before a stop (how long each thread has been off the
+    /// CPU); answered by `Msg::PreStop`.
+    ReadPreStop,
+    /// Work out why the stopped process is hung; answered by `Msg::Waits` and `Msg::Groups`.
+    Analyse(Box<AnalyseAsk>),
     /// End the session: the loop returns and the tracer detaches (or kills what it launched).
     Quit,
 }

@@ -9,7 +9,7 @@ use super::keymap::{self, Mode};
 use super::msg::{Effect, Msg};
 use super::panes::screen::ScreenView;
 use super::resolve;
-use super::workers::{SymbolAsk, Workers};
+use super::workers::{KernelAsk, SymbolAsk, Workers};
 use crate::tracer::event::{Command, Event};
 use crossbeam_channel::{never, select, tick, Receiver, SendError, TryRecvError};
 use ratatui::backend::Backend;
@@ -74,7 +74,7 @@ fn urgent(msg: &Msg) -> bool {
             e.kind,
             K::AllStopped(_) | K::Resumed | K::ProcessExited(_) | K::Detached | K::Reply { .. }
         ),
-        Msg::Tick | Msg::PcNames { .. } | Msg::Kernel(_) => false,
+        Msg::Tick | Msg::PcNames { .. } | Msg::Kernel(_) | Msg::PreStop(_) => false,
         _ => true,
     }
 }
@@ -113,10 +113,21 @@ impl<T: Tracer> Effects<'_, T> {
                 m.sent(id, cmd);
                 None
             }
-            Effect::ReadKernel => match w.map(|w| w.kernel.send(())) {
+            Effect::ReadKernel => match w.map(|w| w.kernel.send(KernelAsk::View)) {
                 Some(Ok(())) => None,
                 _ => Some(Msg::Kernel(Vec::new())),
             },
+            Effect::ReadPreStop => match w.map(|w| w.kernel.send(KernelAsk::PreStop)) {
+                Some(Ok(())) => None,
+                _ => Some(Msg::PreStop(Box::default())),
+            },
+            // Without workers nothing is analysed: the columns stay as they are.
+            Effect::Analyse(ask) => {
+                if let Some(w) = w {
+                    let _ = w.analysis.send(ask);
+                }
+                None
+            }
             Effect::NamePcs { image, pcs } => {
                 if let Some(w) = w {
                     let _ = w.symbols.send(SymbolAsk::Names { image, pcs });

@@ -167,12 +167,14 @@ fn every_event_of_a_burst_is_applied_before_a_later_signal() {
 fn names_come_from_the_symbol_thread() {
     let (tracer, ev_tx, in_tx, in_rx) = setup();
     let (ask_tx, ask_rx) = unbounded::<SymbolAsk>();
-    let (kernel_tx, _kernel_rx) = unbounded::<()>();
+    let (kernel_tx, _kernel_rx) = unbounded::<KernelAsk>();
+    let (analysis_tx, _analysis_rx) = unbounded();
     let (ans_tx, ans_rx) = unbounded();
     let pending_answers = ans_rx.clone();
     let namer = Workers {
         symbols: ask_tx,
         kernel: kernel_tx,
+        analysis: analysis_tx,
         answers: ans_rx,
     };
     let mut term = Terminal::new(TestBackend::new(120, 35)).unwrap();
@@ -245,11 +247,13 @@ fn without_workers_prompts_are_worked_out_in_the_loop() {
 fn prompts_go_to_the_symbol_worker_and_come_back() {
     let (tracer, _ev_tx, in_tx, in_rx) = setup();
     let (ask_tx, ask_rx) = unbounded::<SymbolAsk>();
-    let (kernel_tx, _kernel_rx) = unbounded::<()>();
+    let (kernel_tx, _kernel_rx) = unbounded::<KernelAsk>();
+    let (analysis_tx, _analysis_rx) = unbounded();
     let (ans_tx, ans_rx) = unbounded();
     let workers = Workers {
         symbols: ask_tx,
         kernel: kernel_tx,
+        analysis: analysis_tx,
         answers: ans_rx,
     };
     let mut term = Terminal::new(TestBackend::new(120, 35)).unwrap();

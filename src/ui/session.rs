@@ -4,7 +4,9 @@
 //! one is killed.
 
 use super::app::Model;
+use super::hung;
 use super::run::{self, Input, Tracer};
+use crate::analysis::gather;
 use crate::demo::{addr, service};
 use crate::procinfo;
 use crate::tracer::event::{Command, Event};
@@ -63,11 +65,21 @@ pub fn start(target: Target, settings: &Settings) -> Result<(TracerHandle, Model
     };
     match target {
         Target::Attach(pid) => {
-            // What each thread is doing, read before the attach stops them all: afterwards
-            // /proc would only show our stop.
-            let before = procinfo::read_threads(pid).unwrap_or_default();
+            // What each thread is doing and how long it has been off the CPU, read before
+            // the attach stops them all (afterwards /proc would only show our stop): both
+            // passes side by side, as `ptscope dump` does.
+            let (mut before, prestop) = std::thread::scope(|s| {
+                let pre = s.spawn(|| gather::before_stop(pid));
+                let before = procinfo::read_threads(pid).unwrap_or_default();
+                (before, pre.join().unwrap_or_default())
+            });
+            // A sleeper some tracer stopped before reads as restart_syscall(): the first
+            // screen says what it sleeps in.
+            hung::name_restarts_with(pid, &mut before);
             let h = TracerHandle::attach(pid, opts)?;
             let mut model = Model::new(h.pid(), &cmdline_of(h.pid()), false);
+            model.waits.apply_kernel(&before);
+            model.waits.prestop = prestop;
             model.threads.apply_kernel(before);
             Ok((h, model))
         }

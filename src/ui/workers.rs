@@ -5,18 +5,23 @@
 //!   map re-read per batch) and answers PC names, stack walks, the prompts' expressions
 //!   (`FILE:LINE` among them), the code pane's disassembly and the source files it names;
 //! - the kernel-view thread reads /proc/PID/task/*/{stat,wchan,syscall} when asked: on each
-//!   tick while the process runs, and just before a user's stop is sent.
+//!   tick while the process runs, and just before a user's stop is sent (with, first, how long
+//!   each thread has been off the CPU);
+//! - the analysis thread works out why the process is hung at each stop (`hung.rs`): it walks
+//!   stacks with a `Symbolizer` of its own that shares the symbol thread's parsed modules.
 //!
-//! Both answer with `Msg`s on one channel the run loop waits on.
+//! All answer with `Msg`s on one channel the run loop waits on.
 
 use super::assign::{self, EditAsk};
 use super::code_view::{self, CodeAsk, SourceAsk};
+use super::hung::{self, AnalyseAsk};
 use super::inspect::{BacktraceView, UnwindAsk};
 use super::msg::Msg;
 use super::resolve::{self, ResolveAsk};
+use crate::analysis::gather;
 use crate::expr::{Env, ExprError};
 use crate::procinfo::ProcReader;
-use crate::symbols::{self, Symbolizer};
+use crate::symbols::{self, ModuleCache, Symbolizer};
 use crate::tracer::memory::Memory;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use std::io;
@@ -35,18 +40,30 @@ pub enum SymbolAsk {
     Edit(Box<EditAsk>),
 }
 
+/// What the kernel-view thread reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelAsk {
+    /// Every thread's kernel view: `Msg::Kernel`.
+    View,
+    /// Off-CPU times and D-state kernel stacks, just before a stop: `Msg::PreStop`.
+    PreStop,
+}
+
 /// What the run loop talks to; tests build one from plain channels.
 pub struct Workers {
     pub symbols: Sender<SymbolAsk>,
-    pub kernel: Sender<()>,
+    pub kernel: Sender<KernelAsk>,
+    pub analysis: Sender<Box<AnalyseAsk>>,
     pub answers: Receiver<Msg>,
 }
 
 pub fn spawn(pid: i32) -> io::Result<Workers> {
     let (answer, answers) = unbounded();
+    let cache = ModuleCache::new();
     Ok(Workers {
-        symbols: spawn_symbols(pid, answer.clone())?,
-        kernel: spawn_kernel(pid, answer)?,
+        symbols: spawn_symbols(pid, cache.clone(), answer.clone())?,
+        kernel: spawn_kernel(pid, answer.clone())?,
+        analysis: spawn_analysis(pid, cache, answer)?,
         answers,
     })
 }
@@ -195,7 +212,11 @@ fn with_env<T>(
     }
 }
 
-fn spawn_symbols(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<SymbolAsk>> {
+fn spawn_symbols(
+    pid: i32,
+    cache: std::sync::Arc<ModuleCache>,
+    answer: Sender<Msg>,
+) -> io::Result<Sender<SymbolAsk>> {
     let (ask, asks) = unbounded::<SymbolAsk>();
     std::thread::Builder::new()
         .name("ptscope-symbols".into())
@@ -230,7 +251,7 @@ fn spawn_symbols(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<SymbolAsk>>
                     Some(s) => {
                         let _ = s.refresh();
                     }
-                    None => match Symbolizer::new(pid) {
+                    None => match Symbolizer::with_cache(pid, cache.clone()) {
                         Ok(s) => symbols = Some(s),
                         Err(e) => why_none = e.to_string(),
                     },
@@ -296,18 +317,49 @@ fn spawn_symbols(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<SymbolAsk>>
     Ok(ask)
 }
 
-fn spawn_kernel(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<()>> {
-    let (ask, asks) = unbounded::<()>();
+fn spawn_kernel(pid: i32, answer: Sender<Msg>) -> io::Result<Sender<KernelAsk>> {
+    let (ask, asks) = unbounded::<KernelAsk>();
     std::thread::Builder::new()
         .name("ptscope-kernel".into())
         .spawn(move || {
             let mut reader = ProcReader::new();
-            for () in asks {
-                // A gone process reads as no threads; the model keeps its last picture.
-                let views = reader.threads(pid).unwrap_or_default();
-                if answer.send(Msg::Kernel(views)).is_err() {
+            for a in asks {
+                let msg = match a {
+                    // A gone process reads as no threads; the model keeps its last picture.
+                    KernelAsk::View => Msg::Kernel(reader.threads(pid).unwrap_or_default()),
+                    KernelAsk::PreStop => Msg::PreStop(Box::new(gather::before_stop(pid))),
+                };
+                if answer.send(msg).is_err() {
                     return;
                 }
+            }
+        })?;
+    Ok(ask)
+}
+
+/// Only the newest stop's ask is worth working on: the process may have run on past the
+/// others. Memory is read like the stacks above, without a ptrace call.
+fn spawn_analysis(
+    pid: i32,
+    cache: std::sync::Arc<ModuleCache>,
+    answer: Sender<Msg>,
+) -> io::Result<Sender<Box<AnalyseAsk>>> {
+    let (ask, asks) = unbounded::<Box<AnalyseAsk>>();
+    std::thread::Builder::new()
+        .name("ptscope-analysis".into())
+        .spawn(move || {
+            let mut symbols: Option<Symbolizer> = None;
+            while let Ok(first) = asks.recv() {
+                let job = asks.try_iter().fold(*first, |a, b| a.merge(*b));
+                match symbols.as_mut() {
+                    Some(s) => {
+                        let _ = s.refresh();
+                    }
+                    // Without symbols waits are still told from /proc, with fewer kinds.
+                    None => symbols = Symbolizer::with_cache(pid, cache.clone()).ok(),
+                }
+                let mut send = |m: Msg| answer.send(m).is_ok();
+                hung::run(pid, &job, symbols.as_ref(), &mut send);
             }
         })?;
     Ok(ask)

@@ -5,6 +5,7 @@
 pub mod backtrace;
 pub mod breakpoints;
 pub mod code;
+pub mod groups;
 pub mod log;
 pub mod memory;
 pub mod names;
@@ -13,10 +14,12 @@ pub mod prompt;
 pub mod screen;
 pub mod status;
 pub mod threads;
+pub mod waits;
 
 pub use backtrace::BacktraceModel;
 pub use breakpoints::BreakpointsModel;
 pub use code::{CodeModel, SourceState};
+pub use groups::{Grouping, GroupsModel};
 pub use log::{LogBody, LogLine, LogModel, LOG_CAPACITY};
 pub use memory::MemoryModel;
 pub use names::PcNames;
@@ -25,3 +28,4 @@ pub use prompt::{Prompt, PromptKind, PromptModel};
 pub use screen::ScreenModel;
 pub use status::{Status, StatusKind, StatusModel};
 pub use threads::{ThreadRow, ThreadsModel};
+pub use waits::WaitsModel;

@@ -10,6 +10,9 @@ pub struct ScreenModel {
     pub size: (u16, u16),
     pub focus: Focus,
     pub help: bool,
+    /// Lines the threads pane has to show (rows and the deadlock banner); the layout grows
+    /// the pane for them where there is room. Kept by `app::update` after every message.
+    pub threads_lines: usize,
 }
 
 impl Default for ScreenModel {
@@ -18,6 +21,7 @@ impl Default for ScreenModel {
             size: (120, 35),
             focus: Focus::Threads,
             help: false,
+            threads_lines: 0,
         }
     }
 }
@@ -25,7 +29,11 @@ impl Default for ScreenModel {
 impl ScreenModel {
     /// Where each pane is, as the renderer will draw it.
     pub fn layout(&self) -> Screen {
-        layout::compute(Rect::new(0, 0, self.size.0, self.size.1), self.focus)
+        layout::compute(
+            Rect::new(0, 0, self.size.0, self.size.1),
+            self.focus,
+            self.threads_lines,
+        )
     }
 
     pub fn focused(&self, f: Focus) -> bool {

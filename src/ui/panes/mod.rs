@@ -4,7 +4,9 @@
 pub mod backtrace;
 pub mod breakpoints;
 pub mod code;
+pub mod deadlock;
 pub mod events;
+pub mod groups;
 pub mod help;
 pub mod memory;
 pub mod registers;
@@ -30,6 +32,8 @@ pub(crate) fn block(title: String, focused: bool) -> Block<'static> {
 
 #[cfg(test)]
 mod code_tests;
+#[cfg(test)]
+mod hung_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use super::backtrace::BacktracePane;
 use super::breakpoints::BreakpointsPane;
 use super::code::CodePane;
+use super::deadlock::{self, DeadlockBanner};
 use super::events::EventsPane;
 use super::help::HelpOverlay;
 use super::memory::MemoryPane;
@@ -26,6 +27,8 @@ pub struct ScreenView<'a> {
 pub fn threads(m: &Model) -> ThreadsPane<'_> {
     ThreadsPane {
         threads: &m.threads,
+        waits: &m.waits,
+        groups: &m.groups,
         process: m.process.state,
         focused: m.screen.focused(Focus::Threads),
     }
@@ -104,7 +107,7 @@ pub fn status(m: &Model) -> StatusBar<'_> {
 impl Widget for &ScreenView<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let m = self.model;
-        let s = layout::compute(area, m.screen.focus);
+        let s = layout::compute(area, m.screen.focus, m.screen.threads_lines);
         if let Some(r) = s.too_small {
             let msg = format!(
                 "terminal too small: {}x{}, ptscope needs {}x{}",
@@ -116,6 +119,9 @@ impl Widget for &ScreenView<'_> {
             return;
         }
         if let Some(r) = s.threads {
+            // A deadlock is announced above the threads, for as long as it holds.
+            let (banner, r) = deadlock::split(r, m.waits.banner_lines());
+            (&DeadlockBanner { waits: &m.waits }).render(banner, buf);
             (&threads(m)).render(r, buf);
         }
         if let Some(r) = s.code {

@@ -31,7 +31,7 @@ pub fn process_label(s: ProcessState) -> String {
 }
 
 /// The key hints, in the order shown.
-const HINTS: [(&str, &str); 15] = [
+const HINTS: [(&str, &str); 16] = [
     ("s", "stop"),
     ("c", "cont"),
     ("n", "step"),
@@ -44,13 +44,14 @@ const HINTS: [(&str, &str); 15] = [
     ("d", "del"),
     ("g", "mem"),
     ("=", "set"),
+    ("G", "group"),
     ("Tab", "focus"),
     ("?", "help"),
     ("q", "quit"),
 ];
 
 /// Hints left out, in this order, when the others do not fit with them (`?` lists every key).
-const OPTIONAL: [&str; 4] = ["Tab", "q", "g", "d"];
+const OPTIONAL: [&str; 5] = ["G", "Tab", "q", "g", "d"];
 
 /// How the hints are spelt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -347,6 +347,10 @@ fn help_overlay() {
     let t = screen(&m, 120, 35);
     insta::assert_snapshot!(t.backend());
     assert!(text(&t).contains("step the selected thread"));
+    assert!(
+        text(&t).contains("  G            group the threads by identical stack"),
+        "? lists G"
+    );
 }
 
 #[test]

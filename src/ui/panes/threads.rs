@@ -1,17 +1,22 @@
-//! A row per thread: ptscope's view (state, stop cause, PC and the function it is in) beside
-//! the kernel's (scheduler state, wait channel, blocked system call, CPU time). The thread that
-//! stopped the process is marked, the selected one reversed.
+//! A row per thread: ptscope's view (state, stop cause, PC and the function it is in), what
+//! the analysis says it waits on (WAITS), and the kernel's view (scheduler state, wait
+//! channel, blocked system call, CPU time). The thread that stopped the process is marked `>`,
+//! the threads of a deadlock `!`, the selected one reversed. With `G` the rows are stack
+//! groups that open to their threads (`groups.rs` draws those lines).
 //!
 //! Columns are as wide as what they show this frame; when the pane is too narrow the least
-//! needed ones go first (the raw PC, which the registers pane also shows; then wchan).
+//! needed ones go first (the raw PC, which the registers pane also shows; then wchan, the
+//! function name, and last WAITS).
 
 use super::block;
+use super::groups::{group_line, GroupTitle};
 use crate::tracer::event::ProcessState;
 use crate::tracer::signals::signal_name;
 use crate::tracer::thread::ThreadState;
 use crate::ui::inspect::{cpu_text, fit_call};
 use crate::ui::layout::inner_height;
-use crate::ui::model::{ThreadRow, ThreadsModel};
+use crate::ui::model::groups::{visible_offset, Grouping, Line as GroupedLine};
+use crate::ui::model::{GroupsModel, ThreadRow, ThreadsModel, WaitsModel};
 use crate::ui::theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
@@ -21,6 +26,8 @@ use ratatui::widgets::{Cell, Row, Table, Widget};
 
 pub struct ThreadsPane<'a> {
     pub threads: &'a ThreadsModel,
+    pub waits: &'a WaitsModel,
+    pub groups: &'a GroupsModel,
     /// Whose moment the kernel columns describe depends on it.
     pub process: ProcessState,
     pub focused: bool,
@@ -55,6 +62,7 @@ enum Col {
     Cause,
     Pc,
     In,
+    Waits,
     KState,
     Wchan,
     Syscall,
@@ -64,13 +72,15 @@ enum Col {
 /// Widest each column may grow to; SYSCALL takes whatever is left.
 fn cap(c: Col) -> usize {
     match c {
-        Col::Mark | Col::KState => 1,
+        Col::Mark => 2,
+        Col::KState => 1,
         Col::Tid => 7,
         Col::Name => 15,
         Col::State => 8,
         Col::Cause => 26,
         Col::Pc => 14,
         Col::In => 24,
+        Col::Waits => 48,
         Col::Wchan => 18,
         Col::Syscall => usize::MAX,
         Col::Cpu => 6,
@@ -79,6 +89,10 @@ fn cap(c: Col) -> usize {
 
 /// The system call column is worth this much before the optional columns are.
 const SYSCALL_MIN: usize = 18;
+/// ... and this much beside WAITS (`futex(...)`), which says more.
+const SYSCALL_MIN_BESIDE_WAITS: usize = 10;
+/// Narrower than this, WAITS goes.
+const WAITS_MIN: usize = 16;
 
 fn header(c: Col) -> &'static str {
     match c {
@@ -89,6 +103,7 @@ fn header(c: Col) -> &'static str {
         Col::Cause => "CAUSE",
         Col::Pc => "PC",
         Col::In => "IN",
+        Col::Waits => "WAITS",
         Col::KState => "K",
         Col::Wchan => "WCHAN",
         Col::Syscall => "SYSCALL",
@@ -101,8 +116,15 @@ struct Cells {
     styles: Vec<Style>,
 }
 
-fn cells(m: &ThreadsModel, r: &ThreadRow) -> Cells {
+fn cells(m: &ThreadsModel, w: &WaitsModel, r: &ThreadRow) -> Cells {
     let marked = m.stopped_by == Some(r.tid);
+    let deadlocked = w.deadlocked(r.tid);
+    let mark = match (marked, deadlocked) {
+        (true, true) => ">!",
+        (false, true) => " !",
+        (true, false) => ">",
+        (false, false) => " ",
+    };
     let pc_style = if r.state == ThreadState::Running {
         theme::DIM
     } else {
@@ -110,7 +132,7 @@ fn cells(m: &ThreadsModel, r: &ThreadRow) -> Cells {
     };
     let k = m.kernel.get(&r.tid);
     let text = vec![
-        (if marked { ">" } else { " " }).to_string(),
+        mark.to_string(),
         r.tid.to_string(),
         r.name.clone(),
         r.state.name().to_string(),
@@ -122,6 +144,7 @@ fn cells(m: &ThreadsModel, r: &ThreadRow) -> Cells {
             .and_then(|g| m.names.get(g.rip()))
             .unwrap_or("")
             .to_string(),
+        w.cell(r.tid).map(|c| c.text.clone()).unwrap_or_default(),
         k.map(|k| k.state.to_string()).unwrap_or_else(|| "-".into()),
         k.and_then(|k| k.wchan.clone()).unwrap_or_default(),
         k.and_then(|k| k.call.clone()).unwrap_or_default(),
@@ -135,6 +158,11 @@ fn cells(m: &ThreadsModel, r: &ThreadRow) -> Cells {
         Style::new(),
         pc_style,
         pc_style,
+        if deadlocked {
+            theme::MARK
+        } else {
+            Style::new()
+        },
         k.map(|k| theme::kernel_state(k.state))
             .unwrap_or(theme::DIM),
         theme::KERNEL,
@@ -147,7 +175,7 @@ fn cells(m: &ThreadsModel, r: &ThreadRow) -> Cells {
 /// Index of the PC in `ALL` (and in each row's cells).
 const PC: usize = 5;
 
-const ALL: [Col; 11] = [
+const ALL: [Col; 12] = [
     Col::Mark,
     Col::Tid,
     Col::Name,
@@ -155,14 +183,16 @@ const ALL: [Col; 11] = [
     Col::Cause,
     Col::Pc,
     Col::In,
+    Col::Waits,
     Col::KState,
     Col::Wchan,
     Col::Syscall,
     Col::Cpu,
 ];
 
-/// Which columns are shown and how wide, for `inner` columns and these rows.
-fn plan(rows: &[&Cells], inner: usize) -> Vec<(usize, usize)> {
+/// Which columns are shown and how wide, for `inner` columns and these rows. WAITS is shown
+/// only when some thread has a wait told.
+fn plan(rows: &[&Cells], inner: usize, waits: bool) -> Vec<(usize, usize)> {
     let mut widths: Vec<(usize, usize)> = ALL
         .iter()
         .enumerate()
@@ -175,6 +205,7 @@ fn plan(rows: &[&Cells], inner: usize) -> Vec<(usize, usize)> {
             let head = header(*c).len();
             (i, content.max(head).min(cap(*c)))
         })
+        .filter(|(i, _)| waits || ALL[*i] != Col::Waits)
         .collect();
     let used = |w: &[(usize, usize)]| -> usize {
         w.iter()
@@ -182,11 +213,27 @@ fn plan(rows: &[&Cells], inner: usize) -> Vec<(usize, usize)> {
             .map(|(_, w)| w + 1)
             .sum()
     };
+    // Beside WAITS, the system call is worth less: it gives up its room first.
+    let syscall_min = if waits {
+        SYSCALL_MIN_BESIDE_WAITS
+    } else {
+        SYSCALL_MIN
+    };
     for drop in [Col::Pc, Col::Wchan, Col::In] {
-        if used(&widths) + SYSCALL_MIN <= inner {
+        if used(&widths) + syscall_min <= inner {
             break;
         }
         widths.retain(|(i, _)| ALL[*i] != drop);
+    }
+    // Then WAITS narrows (its text cut with `~`), and goes when even that does not fit.
+    let over = (used(&widths) + syscall_min).saturating_sub(inner);
+    if let Some(k) = widths.iter().position(|(i, _)| ALL[*i] == Col::Waits) {
+        let w = widths[k].1;
+        if over > 0 && w.saturating_sub(over) >= WAITS_MIN {
+            widths[k].1 = w - over;
+        } else if over > 0 {
+            widths.remove(k);
+        }
     }
     let left = inner.saturating_sub(used(&widths));
     for (i, w) in widths.iter_mut() {
@@ -209,11 +256,92 @@ pub fn kernel_label(m: &ThreadsModel, process: ProcessState) -> &'static str {
     }
 }
 
+/// `…~`: a cell's text cut to its column.
+fn clip(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    if width > 0 {
+        out.push('~');
+    }
+    out
+}
+
+/// A line of the table: a thread's row, or a stack group's (drawn over a blank row).
+enum PaneLine {
+    Thread { cells: Cells, selected: bool },
+    Group { title: GroupTitle, selected: bool },
+}
+
+impl ThreadsPane<'_> {
+    fn title(&self) -> String {
+        let n = self.threads.rows.len();
+        match self.groups.grouping {
+            Grouping::Off => format!("Threads ({n})"),
+            Grouping::NextStop => format!("Threads ({n}) grouped by stack at the next stop"),
+            Grouping::Walking { threads } => {
+                format!("Threads ({n}) grouping: unwinding {threads} threads...")
+            }
+            Grouping::Shown => {
+                let k = self.groups.view.as_ref().map_or(0, |v| v.groups.len());
+                let when = if self.process == ProcessState::Running {
+                    ", as of the last stop"
+                } else {
+                    ""
+                };
+                format!("Threads ({n}) in {k} stack groups{when}: Enter opens, Left closes")
+            }
+        }
+    }
+
+    /// The lines in view, `rows` of them at most.
+    fn lines(&self, rows: usize) -> Vec<PaneLine> {
+        let m = self.threads;
+        if !self.groups.showing() {
+            let offset = m.visible_offset(rows);
+            return m
+                .rows
+                .values()
+                .skip(offset)
+                .take(rows)
+                .map(|r| PaneLine::Thread {
+                    cells: cells(m, self.waits, r),
+                    selected: m.selected == Some(r.tid),
+                })
+                .collect();
+        }
+        let shown = self.groups.shown(&m.rows);
+        let all = GroupsModel::lines(&shown);
+        let cur = self.groups.cursor_index(&shown, &all, m.selected);
+        let off = visible_offset(self.groups.offset, cur, rows, all.len());
+        all.iter()
+            .enumerate()
+            .skip(off)
+            .take(rows)
+            .filter_map(|(k, l)| {
+                Some(match l {
+                    GroupedLine::Group(i) => PaneLine::Group {
+                        title: GroupTitle::new(&shown[*i], self.waits),
+                        selected: k == cur,
+                    },
+                    GroupedLine::Thread { tid, .. } => {
+                        let row = m.rows.get(tid)?;
+                        PaneLine::Thread {
+                            cells: cells(m, self.waits, row),
+                            selected: k == cur,
+                        }
+                    }
+                })
+            })
+            .collect()
+    }
+}
+
 impl Widget for &ThreadsPane<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let m = self.threads;
-        let title = format!("Threads ({})", m.rows.len());
-        let block = block(title, self.focused).title_top(
+        let block = block(self.title(), self.focused).title_top(
             Line::styled(
                 format!(" {} ", kernel_label(m, self.process)),
                 theme::KERNEL,
@@ -221,34 +349,48 @@ impl Widget for &ThreadsPane<'_> {
             .right_aligned(),
         );
         let rows_fit = inner_height(area).saturating_sub(1);
-        let offset = m.visible_offset(rows_fit);
-        let shown: Vec<(&ThreadRow, Cells)> = m
-            .rows
-            .values()
-            .skip(offset)
-            .take(rows_fit)
-            .map(|r| (r, cells(m, r)))
+        let lines = self.lines(rows_fit);
+        let refs: Vec<&Cells> = lines
+            .iter()
+            .filter_map(|l| match l {
+                PaneLine::Thread { cells, .. } => Some(cells),
+                PaneLine::Group { .. } => None,
+            })
             .collect();
-        let refs: Vec<&Cells> = shown.iter().map(|(_, c)| c).collect();
-        let cols = plan(&refs, area.width.saturating_sub(2) as usize);
+        let cols = plan(
+            &refs,
+            area.width.saturating_sub(2) as usize,
+            self.waits.any(),
+        );
         let pc_shown = cols.iter().any(|(i, _)| ALL[*i] == Col::Pc);
-        let rows = shown.iter().map(|(r, c)| {
-            let row = Row::new(cols.iter().map(|(i, w)| {
-                let text = match ALL[*i] {
-                    Col::Syscall => fit_call(&c.text[*i], *w),
-                    // Without its own column, an unnamed PC is still shown.
-                    Col::In if !pc_shown && c.text[*i].is_empty() => c.text[PC].clone(),
-                    _ => c.text[*i].clone(),
-                };
-                Cell::from(Span::styled(text, c.styles[*i]))
-            }));
-            if m.selected == Some(r.tid) {
-                row.style(theme::SELECTED)
-            } else {
-                row
+        let rows = lines.iter().map(|l| match l {
+            PaneLine::Thread {
+                cells: c, selected, ..
+            } => {
+                let row = Row::new(cols.iter().map(|(i, w)| {
+                    let text = match ALL[*i] {
+                        Col::Syscall => fit_call(&c.text[*i], *w),
+                        // Without its own column, an unnamed PC is still shown.
+                        Col::In if !pc_shown && c.text[*i].is_empty() => c.text[PC].clone(),
+                        Col::Waits => clip(&c.text[*i], *w),
+                        _ => c.text[*i].clone(),
+                    };
+                    Cell::from(Span::styled(text, c.styles[*i]))
+                }));
+                if *selected {
+                    row.style(theme::SELECTED)
+                } else {
+                    row
+                }
             }
+            PaneLine::Group { .. } => Row::new(cols.iter().map(|_| Cell::from(""))),
         });
-        let header = Row::new(cols.iter().map(|(i, _)| header(ALL[*i]))).style(theme::HEADER);
+        // Only closed groups in view: no column has anything under it.
+        let header = if refs.is_empty() && self.groups.showing() {
+            Row::new(cols.iter().map(|_| ""))
+        } else {
+            Row::new(cols.iter().map(|(i, _)| header(ALL[*i]))).style(theme::HEADER)
+        };
         let widths: Vec<Constraint> = cols
             .iter()
             .map(|(_, w)| Constraint::Length(*w as u16))
@@ -258,6 +400,20 @@ impl Widget for &ThreadsPane<'_> {
             .column_spacing(1)
             .block(block);
         Widget::render(table, area, buf);
+        // Group lines span the columns: drawn over their blank rows.
+        for (k, l) in lines.iter().enumerate() {
+            if let PaneLine::Group { title, selected } = l {
+                let r = Rect {
+                    x: area.x + 1,
+                    y: area.y + 2 + k as u16,
+                    width: area.width.saturating_sub(2),
+                    height: 1,
+                };
+                if r.y + 1 < area.y + area.height {
+                    group_line(title, *selected).render(r, buf);
+                }
+            }
+        }
         if m.rows.is_empty() && area.height > 3 {
             let inner = Rect {
                 x: area.x + 2,
