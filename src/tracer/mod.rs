@@ -9,6 +9,7 @@ mod launch;
 pub mod memory;
 mod preflight;
 mod ptrace;
+pub mod rules;
 pub mod signals;
 pub mod status;
 pub mod thread;
@@ -20,9 +21,10 @@ pub use crate::regs::Registers;
 pub use debugregs::WatchKind;
 pub use error::{Result, TraceError};
 pub use event::{
-    BreakpointInfo, Command, Event, EventKind, MemoryRead, ProcessState, Reply, Snapshot,
-    ThreadInfo, Transition, WatchHit, WatchpointInfo, WriteRecord,
+    BreakpointInfo, Command, Event, EventKind, LogLine, MemoryRead, ProcessState, Reply, Snapshot,
+    ThreadInfo, TraceHit, Transition, WatchHit, WatchpointInfo, WriteRecord,
 };
+pub use rules::{HitRule, OnHit, RuleInfo};
 pub use signals::{signal_name, Policy};
 pub use status::{ExitKind, RawStatus, WaitStatus};
 pub use thread::{StopCause, ThreadState, Tid};
@@ -50,6 +52,9 @@ pub struct Options {
     /// Whether thread creation and exit stop every thread (the seed's behaviour).
     pub stop_on_thread_events: bool,
     pub stdio: LaunchStdio,
+    /// How a breakpoint hit that does not stop (false condition, ignored, logpoint, trace)
+    /// lets the thread past the breakpoint.
+    pub pass_hits: PassHits,
 }
 
 impl Default for Options {
@@ -57,8 +62,22 @@ impl Default for Options {
         Options {
             stop_on_thread_events: true,
             stdio: LaunchStdio::Inherit,
+            pass_hits: PassHits::OutOfLine,
         }
     }
+}
+
+/// The two ways past a breakpoint for a hit that does not stop; both never let another thread
+/// run through the address unseen. Measured in the benchmark (`trace` rows).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PassHits {
+    /// The original instruction, relocated to a scratch page in the target and followed by a
+    /// jump back, runs there: only the hitting thread stops, once (the default).
+    #[default]
+    OutOfLine,
+    /// Every thread is stopped, the hitting one steps over the instruction in place, all are
+    /// resumed: what is done anyway where an instruction cannot be relocated.
+    StopTheWorld,
 }
 
 pub(crate) enum ReplyTo {

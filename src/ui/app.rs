@@ -148,6 +148,7 @@ fn may_show_new_addresses(msg: &Msg, focus: Focus) -> bool {
             | EventKind::ProcessExited(_)
             | EventKind::Detached => false,
             EventKind::Wrote(_) => false,
+            EventKind::Logged(_) | EventKind::TraceHit(_) => false,
         },
         Msg::Resolved { .. } => true,
         Msg::Up | Msg::Down | Msg::PageUp | Msg::PageDown => focus == Focus::Memory,
@@ -594,6 +595,22 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
             Vec::new()
         }
         EventKind::Reply { id, result } => on_reply(m, id, result),
+        EventKind::Logged(line) => {
+            m.breakpoints.passed_hit(line.addr);
+            let text = format!("log {:#x}: {}", line.addr, sanitize(&line.text));
+            m.log.push(at, Some(line.tid), LogBody::Text(text));
+            Vec::new()
+        }
+        EventKind::TraceHit(hit) => {
+            m.breakpoints.passed_hit(hit.addr);
+            let a = hit.args;
+            let text = format!(
+                "trace {:#x}: rdi={:#x} rsi={:#x} rdx={:#x} rcx={:#x} r8={:#x} r9={:#x}",
+                hit.addr, a[0], a[1], a[2], a[3], a[4], a[5]
+            );
+            m.log.push(at, Some(hit.tid), LogBody::Text(text));
+            Vec::new()
+        }
         EventKind::WatchpointHit(hit) => {
             m.breakpoints.watch_hit(&hit);
             m.log.push(at, Some(hit.tid), LogBody::Watch(hit));

@@ -98,10 +98,15 @@ pub fn demo_snapshot() -> Snapshot {
             ),
         ],
         breakpoints: vec![
-            BreakpointInfo { addr: HOT, hits: 3 },
+            BreakpointInfo {
+                addr: HOT,
+                hits: 3,
+                rule: None,
+            },
             BreakpointInfo {
                 addr: 0x55d0_c0a0_2000,
                 hits: 0,
+                rule: None,
             },
         ],
         watchpoints: Vec::new(),

@@ -62,7 +62,7 @@ impl Engine {
             // A detach asked for earlier still stands.
             Phase::AllStopping { by: first, then: t } => Phase::AllStopping {
                 by: first.or(by),
-                then: if t == AfterStop::Detach { t } else { then },
+                then: t.merge(then),
             },
             // The continue is cut short: the threads stepping over were interrupted with the
             // rest, and the first of them that did not end with its step stopped the world.
@@ -75,9 +75,10 @@ impl Engine {
         };
     }
 
-    /// Every thread has reported: take our bytes out and publish the picture. False when a
-    /// queued trap had to be let through first: the all-stop goes on until it is reported.
-    pub(super) fn complete_all_stop(&mut self) -> bool {
+    /// Every thread has reported: take our bytes out and read the registers that changed.
+    /// False when a queued trap had to be let through first: the all-stop goes on until it is
+    /// reported.
+    pub(super) fn picture_ready(&mut self) -> bool {
         if let Err(e) = self.remove_breakpoints() {
             self.note(
                 None,
@@ -90,22 +91,24 @@ impl Engine {
         // single step that is one thread, not all of them.
         for tid in &tids {
             if self.tracees.get(*tid).is_some_and(|t| t.regs.is_none()) {
-                let regs = pt::getregs(*tid).ok();
+                // A thread that stopped in an out-of-line slot goes back to the original code.
+                let regs = pt::getregs(*tid).ok().map(|r| self.bring_back(*tid, r));
                 if let Some(t) = self.tracees.get_mut(*tid) {
                     t.regs = regs;
                 }
             }
         }
-        if self.kick_pending_traps(&tids, &watched) {
-            return false;
-        }
+        !self.kick_pending_traps(&tids, &watched)
+    }
+
+    /// The world holds still and the picture is ready: publish it.
+    pub(super) fn publish_stop(&mut self) {
         self.refresh_names(false);
         self.phase = Phase::Stopped {
             by: self.phase.stopped_by(),
         };
         let snap = self.snapshot();
         self.emit(EventKind::AllStopped(Box::new(snap)));
-        true
     }
 
     /// A thread interrupted right after it ran one of our int3 bytes may have its SIGTRAP still
@@ -216,7 +219,7 @@ impl Engine {
             pid: self.pid,
             state: self.process_state(),
             threads: self.tracees.iter().map(|(tid, t)| t.info(tid)).collect(),
-            breakpoints: self.bps.info(),
+            breakpoints: self.breakpoint_info(),
             watchpoints: self.watch.info(),
             stopped_by: self.phase.stopped_by(),
         }

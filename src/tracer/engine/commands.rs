@@ -54,9 +54,10 @@ impl Engine {
                 Err(e) => Err(e),
             },
             Command::AddBreakpoint { addr } => self.add_breakpoint(addr).map(|_| Reply::Done),
-            Command::RemoveBreakpoint { addr } => {
-                self.bps.remove(&self.mem, addr).map(|_| Reply::Done)
-            }
+            Command::RemoveBreakpoint { addr } => self.bps.remove(&self.mem, addr).map(|_| {
+                self.forget_rule(addr);
+                Reply::Done
+            }),
             Command::GetRegisters { tid } => self.stopped_thread(tid).and_then(|_| {
                 let regs = pt::getregs(tid)?;
                 Ok(Reply::Registers(Box::new(regs)))
@@ -84,6 +85,7 @@ impl Engine {
                 }
                 return;
             }
+            Command::AddBreakpointWith { addr, rule } => self.add_breakpoint_with(addr, *rule),
             Command::Kill => {
                 if !self.launched {
                     Err(TraceError::WrongState(
@@ -132,7 +134,7 @@ impl Engine {
         }
     }
 
-    fn start_continue(&mut self) -> Result<()> {
+    pub(super) fn start_continue(&mut self) -> Result<()> {
         self.require_world_stopped("continue")?;
         self.expect_reports = true;
         self.note_watched_values();
@@ -269,7 +271,7 @@ impl Engine {
         Ok(())
     }
 
-    fn add_breakpoint(&mut self, addr: u64) -> Result<()> {
+    pub(super) fn add_breakpoint(&mut self, addr: u64) -> Result<()> {
         match maps::mapping_at(self.pid, addr) {
             None => return Err(TraceError::NotMapped(addr)),
             Some(m) if !m.executable() => return Err(TraceError::NotExecutable(addr)),

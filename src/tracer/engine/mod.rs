@@ -14,9 +14,12 @@
 mod all_stop;
 mod attach;
 mod commands;
+mod conditions;
 mod detach;
+mod inject;
 mod int3;
 mod phase;
+mod step_out_of_line;
 mod stops;
 #[cfg(test)]
 mod tests;
@@ -28,13 +31,14 @@ use super::error::{Result, TraceError};
 use super::event::{Event, EventKind, Reply, Transition};
 use super::memory::Memory;
 use super::ptrace as pt;
+use super::rules::Rules;
 use super::signals::SignalPolicy;
 use super::status::RawStatus;
 use super::thread::{ThreadState, Tid};
 use super::tracee::Tracees;
 use super::wakeup::{ChildWakeup, CommandBell};
 use super::watchpoints::Watchpoints;
-use super::{Options, ReplyTo, Request, Shared, Target};
+use super::{Options, PassHits, ReplyTo, Request, Shared, Target};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use nix::errno::Errno;
 use phase::{Phase, Waiter};
@@ -48,6 +52,11 @@ pub(super) struct Engine {
     my_tid: Tid,
     tracees: Tracees,
     bps: Breakpoints,
+    /// What breakpoints with a condition, ignore count, log text or trace do at a hit.
+    rules: Rules,
+    /// Scratch pages where hits that do not stop run the breakpoint's instruction.
+    ool: step_out_of_line::OutOfLine,
+    pass_hits: PassHits,
     /// What ptscope wants in the debug registers; each tracee records what they hold.
     watch: Watchpoints,
     mem: Memory,
@@ -121,6 +130,9 @@ impl Engine {
             my_tid: pt::gettid(),
             tracees: Tracees::default(),
             bps: Breakpoints::default(),
+            rules: Rules::default(),
+            ool: step_out_of_line::OutOfLine::default(),
+            pass_hits: opts.pass_hits,
             watch: Watchpoints::default(),
             mem,
             policy: SignalPolicy::default(),

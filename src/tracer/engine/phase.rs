@@ -44,6 +44,22 @@ pub(super) enum AfterStop {
     Rest,
     /// Publish the picture, then detach every thread.
     Detach,
+    /// Publish nothing and continue again: only threads whose breakpoint hits do not stop
+    /// ran into int3 bytes, and they are stepped past them on the way (`conditions.rs`).
+    Resume,
+}
+
+impl AfterStop {
+    /// Two reasons for one all-stop: a detach asked for stands, and any real stop outweighs
+    /// a resume.
+    pub(super) fn merge(self, other: AfterStop) -> AfterStop {
+        use AfterStop::*;
+        match (self, other) {
+            (Detach, _) | (_, Detach) => Detach,
+            (Rest, _) | (_, Rest) => Rest,
+            (Resume, Resume) => Resume,
+        }
+    }
 }
 
 /// A command answered once the process has got somewhere.
@@ -169,9 +185,13 @@ impl Engine {
             Phase::Stepping { .. } => AfterStop::Rest,
             _ => return false,
         };
-        if !self.tracees.all_settled() || !self.complete_all_stop() {
+        if !self.tracees.all_settled() || !self.picture_ready() {
             return false;
         }
+        if then == AfterStop::Resume && self.resume_passed() {
+            return false;
+        }
+        self.publish_stop();
         then == AfterStop::Detach
     }
 

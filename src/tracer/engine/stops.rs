@@ -1,6 +1,7 @@
 //! One wait status at a time: the facts gathered for `decide`, the action carried out, and
 //! what follows from ptrace events (newborn threads, forked children, exec).
 
+use super::conditions::HitOutcome;
 use super::phase::{AfterStop, Phase};
 use super::Engine;
 use crate::procinfo::tasks;
@@ -46,7 +47,22 @@ impl Engine {
             }
             _ => {}
         }
-        let d = decide(prev, status.decoded, &facts);
+        let mut d = decide(prev, status.decoded, &facts);
+        // A breakpoint with a condition, ignore count, log text or trace decides here, with no
+        // round trip to a front end.
+        let mut passing = None;
+        if let Some(StopCause::Breakpoint { addr }) = d.cause {
+            match self.judge_hit(tid, addr, prev) {
+                HitOutcome::Stop => {}
+                // Gone on out of line, still running: nothing more to do or to show.
+                HitOutcome::Passed => return,
+                HitOutcome::Quiet { resume_world } => {
+                    d.cause = None;
+                    d.stops_world = false;
+                    passing = Some(resume_world);
+                }
+            }
+        }
         let forked_child = match status.decoded {
             WaitStatus::EventStop {
                 event: PtraceEvent::Fork | PtraceEvent::Vfork,
@@ -76,7 +92,10 @@ impl Engine {
         if matches!(status.decoded, WaitStatus::SignalDeliveryStop { .. }) {
             t.step_trap_due = matches!(d.action, Action::StepAgain { .. });
         }
-        let note = self.carry_out(tid, prev, d.action, &status);
+        let mut note = self.carry_out(tid, prev, d.action, &status);
+        if passing.is_some() && matches!(d.action, Action::RewindAndSettle { .. }) {
+            note = "breakpoint hit that does not stop (condition false, ignored or logged): rip                     moved back; stepped over it at the continue";
+        }
         self.transition(tid, prev, d.state, Some(status), note);
 
         if let WaitStatus::EventStop { event } = status.decoded {
@@ -92,6 +111,8 @@ impl Engine {
         // once the step-overs are done (`progress`).
         if d.stops_world && !matches!(self.phase, Phase::SteppingOver { .. }) {
             self.begin_all_stop(Some(tid), AfterStop::Rest);
+        } else if passing == Some(true) {
+            self.stop_to_pass();
         }
         if before == (TraceeState::Newborn { join: true }) {
             self.resume_newborn(tid);
@@ -120,6 +141,10 @@ impl Engine {
             if self.bps.contains(at) && self.bps.inserted() {
                 facts.our_breakpoint = Some(at);
             }
+        } else if self.bps.contains(at) {
+            // Our int3, run just before an all-stop took the bytes out: a hit all the same
+            // (rewound, it would otherwise be stepped over at the continue, and lost).
+            facts.our_breakpoint = Some(at);
         } else {
             // The kernel says an int3 ran at `at`, but none is there now: it was ours and was
             // taken out since (all-stop or a removed breakpoint). The program's own int3
@@ -338,6 +363,8 @@ impl Engine {
                     );
                 }
                 self.bps.clear();
+                self.rules.clear();
+                self.ool.clear();
                 // The kernel flushes the debug registers at exec (flush_ptrace_hw_breakpoint).
                 if !self.watch.is_empty() {
                     self.note(

@@ -79,8 +79,20 @@ impl BreakpointsModel {
 
     pub fn added(&mut self, addr: u64) {
         if !self.list.iter().any(|b| b.addr == addr) {
-            self.list.push(BreakpointInfo { addr, hits: 0 });
+            self.list.push(BreakpointInfo {
+                addr,
+                hits: 0,
+                rule: None,
+            });
             self.list.sort_by_key(|b| b.addr);
+        }
+    }
+
+    /// A hit that did not stop (a logpoint's line, a trace hit): counted here, since no
+    /// snapshot follows it.
+    pub fn passed_hit(&mut self, addr: u64) {
+        if let Some(b) = self.list.iter_mut().find(|b| b.addr == addr) {
+            b.hits += 1;
         }
     }
 
