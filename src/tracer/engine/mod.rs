@@ -214,24 +214,37 @@ impl Engine {
                 }
                 continue;
             }
-            let mut raw = 0;
-            // SAFETY: as above; WNOHANG makes it return at once when nothing is waiting.
-            let r = unsafe {
-                libc::waitpid(
-                    -1,
-                    &mut raw,
-                    libc::__WALL | libc::__WNOTHREAD | libc::WNOHANG,
-                )
-            };
-            if r > 0 {
-                self.handle_status(r, raw);
+            // Every report waiting now, then each handled: waitpid(-1) returns the first
+            // tracee in the kernel's list that has one, so a thread that is resumed and reports
+            // again before the next call (a hot breakpoint whose hits pass) would always come
+            // first, and the threads after it in the list would wait for ever. Nothing is
+            // resumed while the batch is read, so it ends, and each thread is in it once.
+            let mut batch = Vec::new();
+            loop {
+                let mut raw = 0;
+                // SAFETY: as above; WNOHANG makes it return at once when nothing is waiting.
+                let r = unsafe {
+                    libc::waitpid(
+                        -1,
+                        &mut raw,
+                        libc::__WALL | libc::__WNOTHREAD | libc::WNOHANG,
+                    )
+                };
+                if r > 0 {
+                    batch.push((r, raw));
+                } else if r < 0 && Errno::last() == Errno::EINTR {
+                    continue;
+                } else {
+                    break;
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            for (tid, raw) in batch {
+                self.handle_status(tid, raw);
                 handled += 1;
-                continue;
             }
-            if r < 0 && Errno::last() == Errno::EINTR {
-                continue;
-            }
-            break;
         }
         handled
     }
