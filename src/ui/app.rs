@@ -4,6 +4,7 @@
 //! under `model/`; this file says which parts each message touches and what it asks for.
 
 use super::assign::{self, Edit, EditAsk};
+use super::breakpoint_spec;
 use super::focus::Focus;
 use super::inspect::UnwindAsk;
 use super::model::breakpoints::Selected;
@@ -19,6 +20,7 @@ use crate::text::sanitize;
 use crate::tracer::debugregs::WatchKind;
 use crate::tracer::error::TraceError;
 use crate::tracer::event::{Command, Event, EventKind, ProcessState, Reply, Snapshot};
+use crate::tracer::rules::spec;
 use crate::tracer::status::ExitKind;
 use crate::tracer::thread::{StopCause, ThreadState};
 use std::collections::HashMap;
@@ -438,7 +440,20 @@ fn submit_prompt(m: &mut Model) -> Vec<Effect> {
     };
     let row = m.threads.selected_row();
     let (purpose, text) = match p.kind {
-        PromptKind::Breakpoint => (Purpose::Breakpoint, p.input),
+        PromptKind::Breakpoint => match spec::parse(&p.input) {
+            Ok(s) if breakpoint_spec::is_plain(&s) => (Purpose::Breakpoint, p.input),
+            Ok(s) => (
+                Purpose::BreakpointWith {
+                    spec: Box::new(s.clone()),
+                    rule: None,
+                },
+                s.location,
+            ),
+            Err(e) => {
+                m.status.error(format!("b: {e}"));
+                return Vec::new();
+            }
+        },
         PromptKind::MemoryAddress => (Purpose::MemoryAddress, p.input),
         PromptKind::Watch => match watch_spec::parse(&p.input) {
             Ok(w) => (
@@ -503,6 +518,19 @@ fn resolved(
             }
             m.status.info(format!("adding breakpoint at {addr:#x}"));
             vec![Effect::Tracer(Command::AddBreakpoint { addr })]
+        }
+        Purpose::BreakpointWith { rule, .. } => {
+            if let Some(why) = m.process.gone() {
+                m.status.error(format!("cannot add a breakpoint: {why}"));
+                return Vec::new();
+            }
+            let Some(rule) = rule else {
+                m.status
+                    .error("the breakpoint's condition was not worked out");
+                return Vec::new();
+            };
+            m.status.info(format!("adding breakpoint at {addr:#x}"));
+            vec![Effect::Tracer(Command::AddBreakpointWith { addr, rule })]
         }
         Purpose::MemoryAddress => {
             m.memory.show(text, addr);
@@ -659,6 +687,17 @@ fn on_reply(m: &mut Model, id: u64, result: Result<Reply, TraceError>) -> Vec<Ef
         (Some(Command::AddBreakpoint { addr }), Reply::Done) => {
             m.breakpoints.added(addr);
             m.status.info(format!("breakpoint set at {addr:#x}"));
+        }
+        (Some(Command::AddBreakpointWith { addr, rule }), Reply::Done) => {
+            m.breakpoints.added(addr);
+            let what = match (&rule.condition, &rule.action) {
+                (_, crate::tracer::OnHit::Log(_)) => "logpoint",
+                (Some(_), _) => "conditional breakpoint",
+                _ => "breakpoint",
+            };
+            m.status.info(format!("{what} set at {addr:#x}"));
+            // Its condition, ignore count and log text, as the tracer holds them.
+            return vec![Effect::Tracer(Command::Snapshot)];
         }
         (Some(Command::RemoveBreakpoint { addr }), Reply::Done) => {
             m.breakpoints.removed(addr);

@@ -14,6 +14,7 @@
 
 pub mod app;
 pub mod assign;
+pub mod breakpoint_spec;
 #[cfg(test)]
 pub mod fixtures;
 pub mod focus;

@@ -9,9 +9,10 @@
 //! Both answer with `Msg`s on one channel the run loop waits on.
 
 use super::assign::{self, EditAsk};
+use super::breakpoint_spec;
 use super::inspect::{BacktraceView, UnwindAsk};
 use super::msg::Msg;
-use super::resolve::{self, ResolveAsk};
+use super::resolve::{self, Purpose, ResolveAsk};
 use crate::expr::{Env, ExprError};
 use crate::procinfo::ProcReader;
 use crate::symbols::{self, Symbolizer};
@@ -94,7 +95,25 @@ impl Env for Unavailable<'_> {
 /// A prompt's expression. Memory is lent only while the process is at rest (every thread
 /// stopped, none of our int3 bytes in it), read like the stack above: no ptrace call.
 fn evaluate(pid: i32, symbols: Result<&Symbolizer, &str>, ask: &ResolveAsk) -> Msg {
-    Msg::resolved(ask, evaluate_result(pid, symbols, ask))
+    let result = evaluate_result(pid, symbols, ask);
+    if let (Purpose::BreakpointWith { spec, .. }, Ok(addr)) = (&ask.purpose, &result) {
+        // The condition and log text bound here, where the symbols are.
+        let bound = with_env(pid, symbols, None, false, |s, _| {
+            breakpoint_spec::bind_rule(spec, s, &ask.names)
+        });
+        return match bound {
+            Ok(rule) => Msg::Resolved {
+                purpose: Purpose::BreakpointWith {
+                    spec: spec.clone(),
+                    rule: Some(Box::new(rule)),
+                },
+                text: ask.text.clone(),
+                result: Ok(*addr),
+            },
+            Err(e) => Msg::resolved(ask, Err(e)),
+        };
+    }
+    Msg::resolved(ask, result)
 }
 
 fn evaluate_result(

@@ -27,6 +27,8 @@ pub(crate) fn block(title: String, focused: bool) -> Block<'static> {
 }
 
 #[cfg(test)]
+mod rule_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod watch_tests;

@@ -1,0 +1,98 @@
+//! What the `b` prompt's text asks for beyond a location: `if EXPR`, `ignore N`, `log "..."`
+//! (`tracer::rules::spec` splits the text). The expressions are parsed and their symbols bound
+//! here, on the symbol worker, so that the tracer thread gets trees it can evaluate at every hit
+//! with the hitting thread's registers and memory alone.
+
+use crate::expr::{self, Env, Expr, ExprError};
+use crate::regs::Registers;
+use crate::tracer::rules::spec::Spec;
+use crate::tracer::rules::{Condition, LogTemplate};
+use crate::tracer::{HitRule, OnHit};
+use std::collections::BTreeMap;
+
+/// A spec that asks for more than a plain breakpoint.
+pub fn is_plain(spec: &Spec) -> bool {
+    spec.condition.is_none() && spec.ignore == 0 && spec.log.is_none()
+}
+
+/// The rule of `spec`, its names bound with the session's `names` and the process's `symbols`.
+pub fn bind_rule(
+    spec: &Spec,
+    symbols: &dyn Env,
+    names: &BTreeMap<String, u64>,
+) -> Result<HitRule, ExprError> {
+    let bind = |text: &str| -> Result<Expr, ExprError> {
+        let parsed = expr::parse(text)?;
+        let is_register = |n: &str| Registers::index_of(n).is_some();
+        let symbol = |module: Option<&str>, name: &str| match (module, names.get(name)) {
+            (None, Some(addr)) => Ok(*addr),
+            _ => symbols.symbol(module, name),
+        };
+        expr::bind(&parsed, &is_register, &symbol)
+    };
+    let condition = match &spec.condition {
+        Some(c) => Some(Condition {
+            source: c.clone(),
+            expr: bind(c)?,
+        }),
+        None => None,
+    };
+    let action = match &spec.log {
+        Some(text) => {
+            OnHit::Log(
+                LogTemplate::parse(text, &bind).map_err(|what| ExprError::Syntax {
+                    text: text.clone(),
+                    at: 1,
+                    what,
+                })?,
+            )
+        }
+        None => OnHit::Stop,
+    };
+    Ok(HitRule {
+        condition,
+        ignore: spec.ignore,
+        action,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracer::rules::spec;
+
+    struct Syms;
+    impl Env for Syms {
+        fn symbol(&self, _: Option<&str>, name: &str) -> Result<u64, ExprError> {
+            match name {
+                "limit" => Ok(0x4000),
+                _ => Err(ExprError::UnknownSymbol(name.into())),
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_bound_and_registers_kept() {
+        let s =
+            spec::parse(r#"hot if rdi > limit && rsi != demo ignore 2 log "n={rdi:d} at {limit}""#)
+                .unwrap();
+        assert!(!is_plain(&s));
+        let mut names = BTreeMap::new();
+        names.insert("demo".to_string(), 7);
+        let r = bind_rule(&s, &Syms, &names).unwrap();
+        let c = r.condition.unwrap();
+        assert_eq!(c.source, "rdi > limit && rsi != demo");
+        assert_eq!(expr::names(&c.expr), ["rdi", "rsi"]);
+        assert_eq!(r.ignore, 2);
+        match r.action {
+            OnHit::Log(t) => assert_eq!(t.parts.len(), 4),
+            other => panic!("{other:?}"),
+        }
+        let bad = spec::parse("hot if rdi == nosuch").unwrap();
+        assert_eq!(
+            bind_rule(&bad, &Syms, &names).unwrap_err(),
+            ExprError::UnknownSymbol("nosuch".into())
+        );
+        assert!(is_plain(&spec::parse("hot").unwrap()));
+    }
+}
