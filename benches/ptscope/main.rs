@@ -13,6 +13,7 @@ mod pts;
 mod raw;
 mod storm;
 mod table;
+mod trace;
 mod ui;
 
 use figures::Plan;
@@ -85,6 +86,9 @@ fn main() {
         storm::latency(&plan, &mut rows);
         storm::storm(&plan, &mut rows, &mut notes);
     }
+    if wanted(7) {
+        trace::trace(&plan, &mut rows);
+    }
     println!();
     table::print(&rows);
     println!();
@@ -120,4 +124,10 @@ nothing else: no events, channels or state machine.
    status bar shows STOPPED; raw: to the last stop of its all-stop reaped. The storm: `storm N`
    in the target creates and joins N threads one by one while the UI (stop_on_thread_events
    off), the raw loop (PTRACE_O_TRACECLONE) or gdb (thread events not printed) follow.
+7: hits that do not stop. `ptscope trace PID ptscope_lab_hot --for 1` as a user runs it (its
+   lines read from a pipe; the rate is its own count over the traced window, checked against
+   the lines) against gdb `dprintf *ADDR,\"%lu\\n\",$rdi` (output to a pipe, rate from the
+   target's counter over the `continue`, timed in gdb's Python, ended by SIGINT). The engine
+   rows: a trace rule through TracerHandle, calls counted by the target, with the hitting
+   thread's instruction run out of line (the default) or every thread stopped to step over it.
 ";

@@ -17,6 +17,8 @@ pub enum Goal {
     OfRaw(f64),
     /// At most this many seconds (of CPU or wall time).
     AtMost(f64),
+    /// ptscope's speed at least this many times gdb's.
+    OfGdb(f64),
 }
 
 pub struct Row {
@@ -86,6 +88,11 @@ impl Row {
                 Some(_) => "MISSED",
                 None => "?",
             },
+            Goal::OfGdb(f) => match self.gdb.as_ref().ok().and_then(|g| self.speed_over(g)) {
+                Some(r) if r >= f => "met",
+                Some(_) => "MISSED",
+                None => "?",
+            },
         }
     }
 }
@@ -141,6 +148,7 @@ fn goal_text(g: Goal) -> String {
         Goal::None => String::new(),
         Goal::OfRaw(f) => format!(">= {f:.2}x raw"),
         Goal::AtMost(v) => format!("<= {}", seconds(v)),
+        Goal::OfGdb(f) => format!(">= {f:.2}x gdb"),
     }
 }
 
