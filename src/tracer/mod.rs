@@ -33,7 +33,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use wakeup::CommandBell;
 
 /// Where a launched program's standard streams go.
@@ -226,6 +226,19 @@ impl TracerHandle {
             })
             .map_err(|_| TraceError::TracerGone)?;
         self.bell.ring();
+        // Most answers (a step, a register read) take microseconds: look for the answer
+        // without sleeping for a short, bounded moment first, as the tracer thread looks for
+        // the next command (`Engine::linger`); being woken costs more than the wait.
+        let spin = Instant::now() + Duration::from_micros(150).min(timeout);
+        while Instant::now() < spin {
+            match rx.try_recv() {
+                Ok(r) => return r,
+                Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                    return Err(TraceError::TracerGone)
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => std::thread::yield_now(),
+            }
+        }
         match rx.recv_timeout(timeout) {
             Ok(r) => r,
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(TraceError::Timeout("reply")),

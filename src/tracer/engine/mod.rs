@@ -36,7 +36,7 @@ use super::signals::SignalPolicy;
 use super::status::RawStatus;
 use super::thread::{ThreadState, Tid};
 use super::tracee::Tracees;
-use super::wakeup::{ChildWakeup, CommandBell};
+use super::wakeup::{ChildSignals, ChildWakeup, CommandBell};
 use super::watchpoints::Watchpoints;
 use super::{Options, PassHits, ReplyTo, Request, Shared, Target};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -110,8 +110,20 @@ pub(super) fn run(
             return;
         }
     };
+    // From here on SIGCHLD is no signal frame on this thread (attach and its undoing, above,
+    // still hear it through the handler).
+    let signals = match ChildSignals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ready.send(Err(TraceError::Os {
+                op: "signalfd",
+                errno: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            }));
+            return;
+        }
+    };
     let _ = ready.send(Ok(engine.pid));
-    engine.serve(&rx, &bell, &wake);
+    engine.serve(&rx, &bell, &wake, &signals);
 }
 
 impl Engine {
@@ -150,12 +162,24 @@ impl Engine {
 
     // ---------------------------------------------------------------- main loop
 
-    fn serve(&mut self, rx: &Receiver<Request>, bell: &CommandBell, wake: &ChildWakeup) {
+    fn serve(
+        &mut self,
+        rx: &Receiver<Request>,
+        bell: &CommandBell,
+        wake: &ChildWakeup,
+        signals: &ChildSignals,
+    ) {
         loop {
-            self.reap();
+            // Reports first, and what they complete (a step answered early is finished here),
+            // so that a command finds the process where its reports put it.
+            if self.reap() > 0 {
+                self.progress();
+            }
+            let mut commands = false;
             loop {
                 match rx.try_recv() {
                     Ok(req) => {
+                        commands = true;
                         self.handle_request(req);
                         self.progress();
                     }
@@ -176,6 +200,9 @@ impl Engine {
             if self.phase.is_over() {
                 return;
             }
+            if commands && self.linger(rx) {
+                continue;
+            }
             let mut fds = [
                 libc::pollfd {
                     fd: wake.fd().as_raw_fd(),
@@ -187,14 +214,42 @@ impl Engine {
                     events: libc::POLLIN,
                     revents: 0,
                 },
+                libc::pollfd {
+                    fd: signals.fd().as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
             ];
-            // Blocks with no timeout: an idle target costs nothing. EINTR (our own SIGCHLD
-            // handler running on this thread) just loops.
-            // SAFETY: `fds` is a live array of two initialised pollfd, and nfds says two.
-            unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-            wake.drain();
-            bell.drain();
+            // Blocks with no timeout: an idle target costs nothing. EINTR just loops.
+            // SAFETY: `fds` is a live array of three initialised pollfd, and nfds says three.
+            unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) };
+            // Only what is ready is read: a system call less per wake-up.
+            if fds[2].revents != 0 {
+                signals.take();
+            }
+            if fds[0].revents != 0 || fds[2].revents != 0 {
+                wake.drain();
+            }
+            if fds[1].revents != 0 {
+                bell.drain();
+            }
         }
+    }
+
+    /// Right after answering a command, the front end's next one usually follows within
+    /// microseconds (a key held down, a script stepping): sleeping in poll and being woken by
+    /// the bell costs more than the step itself. So look for it, and for reports, for a short,
+    /// bounded moment before sleeping. Armed only by a command: an idle tracer does not spin.
+    fn linger(&mut self, rx: &Receiver<Request>) -> bool {
+        const WINDOW: Duration = Duration::from_micros(250);
+        let deadline = Instant::now() + WINDOW;
+        while Instant::now() < deadline {
+            if !rx.is_empty() || self.reap() > 0 || self.phase.is_over() {
+                return true;
+            }
+            std::thread::yield_now();
+        }
+        false
     }
 
     /// Reaps every status waiting for this thread's tracees. __WNOTHREAD keeps other tracer
@@ -203,9 +258,7 @@ impl Engine {
         let mut handled = 0;
         loop {
             if let Some(tid) = self.settling.pop() {
-                let mut raw = 0;
-                // SAFETY: `raw` is a valid out-pointer for the status; waitpid writes only it.
-                let r = unsafe { libc::waitpid(tid, &mut raw, libc::__WALL) };
+                let (r, raw) = wait_settling(tid);
                 if r == tid {
                     self.handle_status(tid, raw);
                     handled += 1;
@@ -244,6 +297,11 @@ impl Engine {
             for (tid, raw) in batch {
                 self.handle_status(tid, raw);
                 handled += 1;
+            }
+            // A report that comes after the last look wakes us through SIGCHLD; looking again
+            // now would cost a system call that mostly finds nothing.
+            if self.settling.is_empty() {
+                break;
             }
         }
         handled
@@ -316,6 +374,29 @@ impl Engine {
             ReplyTo::Event(id) => self.emit(EventKind::Reply { id, result }),
         }
     }
+}
+
+/// The report of a thread just settled: it comes within microseconds (the thread runs no user
+/// instruction), so it is looked for without sleeping first, briefly, then waited for.
+fn wait_settling(tid: Tid) -> (i32, i32) {
+    const WINDOW: Duration = Duration::from_micros(200);
+    let deadline = Instant::now() + WINDOW;
+    loop {
+        let mut raw = 0;
+        // SAFETY: `raw` is a valid out-pointer for the status; waitpid writes only it.
+        let r = unsafe { libc::waitpid(tid, &mut raw, libc::__WALL | libc::WNOHANG) };
+        if r != 0 {
+            return (r, raw);
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    let mut raw = 0;
+    // SAFETY: as above, blocking.
+    let r = unsafe { libc::waitpid(tid, &mut raw, libc::__WALL) };
+    (r, raw)
 }
 
 impl Drop for Engine {

@@ -218,6 +218,18 @@ impl Engine {
         }
     }
 
+    /// `tid`'s single step is over (its trap dropped, the thread settling): whoever waits for
+    /// it is answered now rather than once the settle is reported.
+    pub(super) fn answer_step(&mut self, tid: Tid) {
+        let waiters = std::mem::take(&mut self.waiters);
+        for w in waiters {
+            match w {
+                Waiter::StepDone(t, to) if t == tid => self.reply(to, Ok(Reply::Done)),
+                other => self.waiters.push(other),
+            }
+        }
+    }
+
     /// Every thread is detached: the detach asked for is done, nothing else will be.
     pub(super) fn answer_detached(&mut self) {
         let waiters = std::mem::take(&mut self.waiters);

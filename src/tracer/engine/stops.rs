@@ -301,6 +301,13 @@ impl Engine {
         pt::interrupt(tid)?;
         pt::cont(tid, 0)?;
         self.settling.push(tid);
+        // The SIGTRAP is dropped now and the thread runs no user instruction before its
+        // event-stop: a step is over. Its front end hears so at once and its next command
+        // crosses the channel while the thread settles; every command is taken only after the
+        // reports being waited for, so it finds the thread stopped.
+        if self.tracees.get(tid).and_then(|t| t.cause) == Some(StopCause::Stepped) {
+            self.answer_step(tid);
+        }
         Ok(())
     }
 
