@@ -227,8 +227,8 @@ impl<'a> Printer<'a> {
 
     fn event(&mut self, report: &mut Report, ev: crate::tracer::Event) -> Option<End> {
         match ev.kind {
-            EventKind::TraceHit(mut hit) => {
-                hit.name = self.name(hit.tid, &hit.name);
+            EventKind::TraceHit(hit) => {
+                self.names.insert(hit.tid, hit.name.clone());
                 let caller = hit.stack_top.map(|r| self.caller(r));
                 let line = report.hit(ev.at, &hit, caller.as_deref());
                 self.line(&line);
@@ -251,16 +251,15 @@ impl<'a> Printer<'a> {
         None
     }
 
-    /// A thread's name as read at its first hit: the engine's is the one read at its birth,
-    /// before the thread named itself.
-    fn name(&mut self, tid: crate::tracer::Tid, engine_has: &str) -> String {
+    /// A thread's name as the engine read it at its first hit, for a logpoint's line.
+    fn name(&mut self, tid: crate::tracer::Tid, otherwise: &str) -> String {
         let pid = self.symbols.pid();
         self.names
             .entry(tid)
             .or_insert_with(|| {
                 let now = crate::procinfo::tasks::thread_name(pid, tid);
                 if now.is_empty() {
-                    engine_has.to_string()
+                    otherwise.to_string()
                 } else {
                     now
                 }

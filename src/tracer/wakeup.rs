@@ -19,13 +19,13 @@ static SLOTS_FDS: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
 static INSTALL: Once = Once::new();
 static mut PREVIOUS: Option<libc::sigaction> = None;
 
-/// Writes the eventfd of every live tracer: from the handler, or from a tracer thread that took
-/// SIGCHLD from its signalfd.
-fn notify_all() {
+/// Writes the eventfd of every live tracer but `except`: from the handler (every one), or from a
+/// tracer thread that took SIGCHLD from its signalfd (and is awake already).
+fn notify_all(except: i32) {
     let one: u64 = 1;
     for slot in &SLOTS_FDS {
         let fd = slot.load(Ordering::Acquire);
-        if fd >= 0 {
+        if fd >= 0 && fd != except {
             // write(2) is async-signal-safe; an eventfd write only fails when the counter would
             // overflow, which still leaves it readable.
             // SAFETY: `one` is a live 8-byte value, the length an eventfd write requires, and
@@ -37,7 +37,7 @@ fn notify_all() {
 
 extern "C" fn on_sigchld(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
     let saved_errno = nix::errno::Errno::last_raw();
-    notify_all();
+    notify_all(-1);
     // Chain to a handler that was there before ours (not SIG_DFL / SIG_IGN).
     // SAFETY: PREVIOUS is written once inside INSTALL before the handler is installed.
     #[allow(static_mut_refs)]
@@ -142,14 +142,11 @@ impl ChildSignals {
         self.fd.as_fd()
     }
 
-    /// Takes every SIGCHLD pending and wakes every tracer, as the handler would have.
-    pub fn take(&self) {
-        let mut any = false;
-        while let Ok(Some(_)) = self.fd.read_signal() {
-            any = true;
-        }
-        if any {
-            notify_all();
+    /// Takes the SIGCHLD pending (a standard signal: at most one is) and wakes every other
+    /// tracer, as the handler would have; `own` is the caller's, awake already.
+    pub fn take(&self, own: &ChildWakeup) {
+        if let Ok(Some(_)) = self.fd.read_signal() {
+            notify_all(own.fd.as_raw_fd());
         }
     }
 }

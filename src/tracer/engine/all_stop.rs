@@ -178,6 +178,7 @@ impl Engine {
                 t.name = name;
             }
             t.name_final = age >= SETTLED_AGE;
+            t.name_read = true;
         }
     }
 

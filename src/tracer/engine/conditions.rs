@@ -137,7 +137,19 @@ impl Engine {
         HitOutcome::Quiet { resume_world: true }
     }
 
-    fn trace_hit(&self, tid: Tid, addr: u64, regs: &Registers) -> TraceHit {
+    fn trace_hit(&mut self, tid: Tid, addr: u64, regs: &Registers) -> TraceHit {
+        // A thread's first hit: its name as it is now (born, it had its parent's), read while
+        // the thread surely exists.
+        let pid = self.pid;
+        if let Some(t) = self.tracees.get_mut(tid) {
+            if !t.name_read && !t.name_final {
+                let name = crate::procinfo::tasks::thread_name(pid, tid);
+                if !name.is_empty() {
+                    t.name = name;
+                }
+                t.name_read = true;
+            }
+        }
         let r = &regs.0;
         // rdi, rsi, rdx, rcx, r8, r9 in the register file's order (regs.rs).
         let args = [r[5], r[4], r[3], r[2], r[8], r[9]];

@@ -41,8 +41,8 @@ use super::watchpoints::Watchpoints;
 use super::{Options, PassHits, ReplyTo, Request, Shared, Target};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use phase::{Phase, Waiter};
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,6 +63,10 @@ pub(super) struct Engine {
     policy: SignalPolicy,
     stop_on_thread_events: bool,
     events: Sender<Event>,
+    /// Events not sent yet: they go out together at the end of a round of work, so that a
+    /// front end parked on the channel is woken once per round, not once per event (a wake-up
+    /// per event was a quarter of the tracer's CPU in a storm of thread births, perf).
+    outbox: Vec<Event>,
     seq: u64,
     start: Instant,
     /// Where the process as a whole is; see `Phase`.
@@ -78,6 +82,9 @@ pub(super) struct Engine {
     /// An action of ours just set threads moving: look for their reports briefly before
     /// sleeping (see `reap_soon`). An optimisation, not a phase.
     expect_reports: bool,
+    /// A thread was just born: the next report of its birth (the newborn's first stop, or
+    /// the parent's event) is looked for briefly before sleeping (`reap_births`).
+    births: bool,
 }
 
 pub(super) fn run(
@@ -150,6 +157,7 @@ impl Engine {
             policy: SignalPolicy::default(),
             stop_on_thread_events: opts.stop_on_thread_events,
             events,
+            outbox: Vec::new(),
             seq: 0,
             start: Instant::now(),
             phase,
@@ -157,6 +165,7 @@ impl Engine {
             settling: Vec::new(),
             shared: shared.clone(),
             expect_reports: false,
+            births: false,
         }
     }
 
@@ -169,6 +178,14 @@ impl Engine {
         wake: &ChildWakeup,
         signals: &ChildSignals,
     ) {
+        let epoll = match sleep_set(wake, bell, signals) {
+            Ok(e) => e,
+            Err(e) => {
+                self.note(None, format!("epoll: {e}; letting go of the process"));
+                self.release_everything();
+                return;
+            }
+        };
         loop {
             // Reports first, and what they complete (a step answered early is finished here),
             // so that a command finds the process where its reports put it.
@@ -192,6 +209,7 @@ impl Engine {
                 }
             }
             self.progress();
+            self.flush_events();
             if self.expect_reports {
                 self.expect_reports = false;
                 self.reap_soon();
@@ -203,37 +221,52 @@ impl Engine {
             if commands && self.linger(rx) {
                 continue;
             }
-            let mut fds = [
-                libc::pollfd {
-                    fd: wake.fd().as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: bell.fd().as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: signals.fd().as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            // Blocks with no timeout: an idle target costs nothing. EINTR just loops.
-            // SAFETY: `fds` is a live array of three initialised pollfd, and nfds says three.
-            unsafe { libc::poll(fds.as_mut_ptr(), 3, -1) };
-            // Only what is ready is read: a system call less per wake-up.
-            if fds[2].revents != 0 {
-                signals.take();
+            if std::mem::take(&mut self.births) && self.reap_births() {
+                continue;
             }
-            if fds[0].revents != 0 || fds[2].revents != 0 {
-                wake.drain();
-            }
-            if fds[1].revents != 0 {
-                bell.drain();
+            self.sleep(&epoll, wake, bell, signals);
+        }
+    }
+
+    /// Sleeps until a tracee reports (SIGCHLD, through the handler's eventfd or our signalfd)
+    /// or a command is queued. Blocks with no timeout: an idle target costs nothing. epoll
+    /// rather than poll: the interest list is set once, not at every wake-up.
+    fn sleep(
+        &mut self,
+        epoll: &Epoll,
+        wake: &ChildWakeup,
+        bell: &CommandBell,
+        signals: &ChildSignals,
+    ) {
+        let mut events = [EpollEvent::empty(); 3];
+        let n = match epoll.wait(&mut events, EpollTimeout::NONE) {
+            Ok(n) => n,
+            // EINTR: look again from the top.
+            Err(_) => return,
+        };
+        for ev in &events[..n] {
+            match ev.data() {
+                WAKE => wake.drain(),
+                BELL => bell.drain(),
+                // Only what is ready is read: a system call less per wake-up.
+                _ => signals.take(wake),
             }
         }
+    }
+
+    /// A thread birth is two reports (the parent's PTRACE_EVENT_CLONE, the newborn's first
+    /// stop), each blocking a thread until it is handled: the second is looked for for a short,
+    /// bounded moment before sleeping, which a storm of thread births is made of.
+    fn reap_births(&mut self) -> bool {
+        const WINDOW: Duration = Duration::from_micros(50);
+        let deadline = Instant::now() + WINDOW;
+        while Instant::now() < deadline {
+            if self.reap() > 0 {
+                return true;
+            }
+            std::thread::yield_now();
+        }
+        false
     }
 
     /// Right after answering a command, the front end's next one usually follows within
@@ -318,6 +351,7 @@ impl Engine {
         loop {
             if self.reap() > 0 {
                 self.progress();
+                self.flush_events();
             }
             let waiting = self.tracees.live().any(|(_, t)| {
                 matches!(
@@ -336,11 +370,18 @@ impl Engine {
 
     fn emit(&mut self, kind: EventKind) {
         self.seq += 1;
-        let _ = self.events.send(Event {
+        self.outbox.push(Event {
             seq: self.seq,
             at: self.start.elapsed(),
             kind,
         });
+    }
+
+    /// Sends what was emitted, in order.
+    fn flush_events(&mut self) {
+        for ev in self.outbox.drain(..) {
+            let _ = self.events.send(ev);
+        }
     }
 
     fn note(&mut self, tid: Option<Tid>, text: String) {
@@ -369,11 +410,25 @@ impl Engine {
     fn reply(&mut self, to: ReplyTo, result: Result<Reply>) {
         match to {
             ReplyTo::Channel(tx) => {
+                // What happened before the answer is on the event stream before it.
+                self.flush_events();
                 let _ = tx.send(result);
             }
             ReplyTo::Event(id) => self.emit(EventKind::Reply { id, result }),
         }
     }
+}
+
+const WAKE: u64 = 0;
+const BELL: u64 = 1;
+const SIGNALS: u64 = 2;
+
+fn sleep_set(wake: &ChildWakeup, bell: &CommandBell, signals: &ChildSignals) -> nix::Result<Epoll> {
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+    epoll.add(wake.fd(), EpollEvent::new(EpollFlags::EPOLLIN, WAKE))?;
+    epoll.add(bell.fd(), EpollEvent::new(EpollFlags::EPOLLIN, BELL))?;
+    epoll.add(signals.fd(), EpollEvent::new(EpollFlags::EPOLLIN, SIGNALS))?;
+    Ok(epoll)
 }
 
 /// The report of a thread just settled: it comes within microseconds (the thread runs no user
@@ -402,5 +457,6 @@ fn wait_settling(tid: Tid) -> (i32, i32) {
 impl Drop for Engine {
     fn drop(&mut self) {
         self.release_everything();
+        self.flush_events();
     }
 }
