@@ -58,18 +58,15 @@ fn through_burst(h: &TracerHandle, lab: &Lab) -> (Vec<Event>, Vec<Snapshot>) {
             return (events, stops);
         }
         assert!(Instant::now() < deadline, "the burst did not end in time");
-        match h
+        if let Ok(ev) = h
             .events()
             .recv_timeout(std::time::Duration::from_millis(20))
         {
-            Ok(ev) => {
-                if let EventKind::AllStopped(s) = &ev.kind {
-                    stops.push((**s).clone());
-                    h.call(Command::Continue).expect("continue");
-                }
-                events.push(ev);
+            if let EventKind::AllStopped(s) = &ev.kind {
+                stops.push((**s).clone());
+                h.call(Command::Continue).expect("continue");
             }
-            Err(_) => {}
+            events.push(ev);
         }
     }
 }

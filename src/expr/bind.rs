@@ -6,12 +6,15 @@
 use super::ast::Expr;
 use super::ExprError;
 
+/// Resolves a symbol (in a module, or in any) to its address.
+pub type SymbolFn<'a> = dyn Fn(Option<&str>, &str) -> Result<u64, ExprError> + 'a;
+
 /// `e` with every name that is not a register replaced by its address. `is_register` says which
 /// plain names the evaluating side will supply; `symbol` resolves the rest.
 pub fn bind(
     e: &Expr,
     is_register: &dyn Fn(&str) -> bool,
-    symbol: &dyn Fn(Option<&str>, &str) -> Result<u64, ExprError>,
+    symbol: &SymbolFn,
 ) -> Result<Expr, ExprError> {
     Ok(match e {
         Expr::Num(n) => Expr::Num(*n),

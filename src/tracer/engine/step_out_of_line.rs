@@ -306,7 +306,10 @@ impl Engine {
                 }
                 Ok(other) => last = format!("mmap gave {other:#x} for {hint:#x}"),
                 // Taken after all (EEXIST): try the next gap.
-                Err(TraceError::Os { errno, .. }) if errno == nix::errno::Errno::EEXIST => {}
+                Err(TraceError::Os {
+                    errno: nix::errno::Errno::EEXIST,
+                    ..
+                }) => {}
                 Err(e) => {
                     let why = format!("mmap in the target: {e}");
                     self.ool.no_page = Some(why.clone());
