@@ -111,6 +111,8 @@ detach
 pub fn dprintf(pid: i32, addr: u64, counter: u64, window: Duration) -> (f64, u64) {
     let mut child = base(pid)
         .args(["-ex", "set pagination off", "-ex", "set confirm off"])
+        // C expressions whatever frame the SIGINT stops in (a Rust frame would parse Rust).
+        .args(["-ex", "set language c"])
         .args(["-ex", "handle SIGALRM nostop noprint pass"])
         .args(["-ex", &format!("dprintf *{addr:#x},\"%lu\\n\",$rdi")])
         .args(["-ex", "python import time"])
@@ -128,9 +130,15 @@ pub fn dprintf(pid: i32, addr: u64, counter: u64, window: Duration) -> (f64, u64
         .args(["-ex", "python print('PTSB', t1 - t0, c1 - c0)"])
         .args(["-ex", "delete", "-ex", "detach"])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start gdb");
+    let err = child.stderr.take().expect("gdb stderr");
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut std::io::BufReader::new(err), &mut text);
+        text
+    });
     let out = child.stdout.take().expect("gdb stdout");
     // The first dprintf line says the `continue` is on.
     let (first_tx, first_rx) = std::sync::mpsc::channel();
@@ -158,8 +166,13 @@ pub fn dprintf(pid: i32, addr: u64, counter: u64, window: Duration) -> (f64, u64
     // SAFETY: kill(2) takes plain integers; the pid is the lab's, which gdb traces.
     unsafe { libc::kill(pid, libc::SIGINT) };
     let line = reader.join().ok().flatten();
-    let _ = child.wait();
-    let line = line.expect("gdb dprintf gave no result");
+    let status = child.wait();
+    let line = line.unwrap_or_else(|| {
+        panic!(
+            "gdb dprintf gave no result ({status:?}): {}",
+            errors.join().unwrap_or_default()
+        )
+    });
     let v: Vec<f64> = line
         .split_whitespace()
         .skip(1)
