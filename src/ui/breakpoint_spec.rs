@@ -3,12 +3,33 @@
 //! here, on the symbol worker, so that the tracer thread gets trees it can evaluate at every hit
 //! with the hitting thread's registers and memory alone.
 
+use super::msg::Msg;
+use super::resolve::{Purpose, ResolveAsk};
 use crate::expr::{self, Env, Expr, ExprError};
 use crate::regs::Registers;
 use crate::tracer::rules::spec::Spec;
 use crate::tracer::rules::{Condition, LogTemplate};
 use crate::tracer::{HitRule, OnHit};
 use std::collections::BTreeMap;
+
+/// The message that answers a prompt's `ask` whose location worked out to `result`: for a
+/// breakpoint with a rule, the rule bound with `symbols` goes with it (or why it cannot be).
+pub fn answer(ask: &ResolveAsk, result: Result<u64, ExprError>, symbols: &dyn Env) -> Msg {
+    let (Purpose::BreakpointWith { spec, .. }, Ok(addr)) = (&ask.purpose, &result) else {
+        return Msg::resolved(ask, result);
+    };
+    match bind_rule(spec, symbols, &ask.names) {
+        Ok(rule) => Msg::Resolved {
+            purpose: Purpose::BreakpointWith {
+                spec: spec.clone(),
+                rule: Some(Box::new(rule)),
+            },
+            text: ask.text.clone(),
+            result: Ok(*addr),
+        },
+        Err(e) => Msg::resolved(ask, Err(e)),
+    }
+}
 
 /// A spec that asks for more than a plain breakpoint.
 pub fn is_plain(spec: &Spec) -> bool {
@@ -68,6 +89,48 @@ mod tests {
                 "limit" => Ok(0x4000),
                 _ => Err(ExprError::UnknownSymbol(name.into())),
             }
+        }
+    }
+
+    #[test]
+    fn the_b_prompt_sends_the_rule_and_the_pane_learns_it() {
+        use crate::tracer::event::{Command, Reply};
+        use crate::ui::fixtures::*;
+        use crate::ui::model::StatusKind;
+        let mut m = demo_model();
+        let fx = type_prompt(
+            &mut m,
+            Msg::BreakpointPrompt,
+            r#"read if rdi == 3 ignore 2 log "fd {rdi:d}""#,
+            &FakeSymbols,
+        );
+        let cmds = commands(&fx);
+        let [Command::AddBreakpointWith { addr, rule }] = cmds.as_slice() else {
+            panic!("{cmds:?}");
+        };
+        assert_eq!(*addr, 0x7f00_0000_1000);
+        assert_eq!(rule.ignore, 2);
+        assert_eq!(rule.condition.as_ref().unwrap().source, "rdi == 3");
+        assert!(matches!(&rule.action, OnHit::Log(t) if t.source == "fd {rdi:d}"));
+        m.sent(7, cmds[0].clone());
+        let after = reply(&mut m, 7, Ok(Reply::Done));
+        assert!(m.breakpoints.addrs().any(|a| a == 0x7f00_0000_1000));
+        assert!(m.status.line.clone().unwrap().text.contains("logpoint set"));
+        assert_eq!(
+            commands(&after),
+            vec![Command::Snapshot],
+            "the rule comes with it"
+        );
+        // A condition naming an unknown symbol, or a clause without its text: one line, no
+        // command.
+        for bad in ["read if rdi == nosuch", "read if", "read log \"open"] {
+            let fx = type_prompt(&mut m, Msg::BreakpointPrompt, bad, &FakeSymbols);
+            assert!(commands(&fx).is_empty(), "{bad}");
+            assert_eq!(
+                m.status.line.clone().unwrap().kind,
+                StatusKind::Error,
+                "{bad}"
+            );
         }
     }
 

@@ -387,7 +387,8 @@ pub fn answer_prompts(m: &mut Model, fx: Vec<Effect>, symbols: &dyn Env) -> Vec<
     for f in fx {
         match f {
             Effect::Resolve(ask) => {
-                let answer = Msg::resolved(&ask, resolve::answer(&ask, Some(symbols), None));
+                let result = resolve::answer(&ask, Some(symbols), None);
+                let answer = crate::ui::breakpoint_spec::answer(&ask, result, symbols);
                 out.extend(update(m, answer));
             }
             Effect::ResolveEdit(ask) => {

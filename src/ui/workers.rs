@@ -96,24 +96,13 @@ impl Env for Unavailable<'_> {
 /// stopped, none of our int3 bytes in it), read like the stack above: no ptrace call.
 fn evaluate(pid: i32, symbols: Result<&Symbolizer, &str>, ask: &ResolveAsk) -> Msg {
     let result = evaluate_result(pid, symbols, ask);
-    if let (Purpose::BreakpointWith { spec, .. }, Ok(addr)) = (&ask.purpose, &result) {
-        // The condition and log text bound here, where the symbols are.
-        let bound = with_env(pid, symbols, None, false, |s, _| {
-            breakpoint_spec::bind_rule(spec, s, &ask.names)
-        });
-        return match bound {
-            Ok(rule) => Msg::Resolved {
-                purpose: Purpose::BreakpointWith {
-                    spec: spec.clone(),
-                    rule: Some(Box::new(rule)),
-                },
-                text: ask.text.clone(),
-                result: Ok(*addr),
-            },
-            Err(e) => Msg::resolved(ask, Err(e)),
-        };
+    if !matches!(ask.purpose, Purpose::BreakpointWith { .. }) {
+        return Msg::resolved(ask, result);
     }
-    Msg::resolved(ask, result)
+    // The condition and log text bound here, where the symbols are.
+    with_env(pid, symbols, None, false, |s, _| {
+        breakpoint_spec::answer(ask, result, s)
+    })
 }
 
 fn evaluate_result(
