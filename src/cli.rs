@@ -12,7 +12,8 @@ use clap::{Parser, Subcommand};
         ptscope -- CMD ARGS    start CMD under the tracer and open the inspector\n\
         ptscope demo           the inspector on a bundled demo program\n\
         ptscope dump PID       why it is hung: deadlocks, lock holders, stack groups; then detach\n\
-        ptscope core PID       a core file gdb opens (core.PID), the process paused only to copy\n\n\
+        ptscope core PID       a core file gdb opens (core.PID), the process paused only to copy\n\
+        ptscope trace PID LOC  log every call of LOC (args, caller, thread), never stopping it\n\n\
         Quitting the inspector (q) removes every breakpoint and detaches, leaving an attached \
         process running as before; a program ptscope started is killed.",
     args_conflicts_with_subcommands = true
@@ -73,6 +74,31 @@ pub enum Cmd {
         /// memory is short; the pause then lasts as long as the disk takes).
         #[arg(long)]
         stream: bool,
+    },
+    /// Log every hit of each location (time, thread, location, rdi rsi rdx rcx r8 r9, caller)
+    /// without stopping the process, then a per-thread count summary; restores every byte and
+    /// detaches at the end.
+    #[command(
+        long_about = "Log every hit of each LOCATION in process PID without stopping it: \
+        time, thread id and name, location, the argument registers rdi rsi rdx rcx r8 r9, and \
+        the caller (for a function's entry). A per-thread count summary ends the trace.\n\n\
+        LOCATION is a breakpoint as the inspector's `b` takes it: `name`, `lib!name`, \
+        `name+0x10`, `0xADDR`, optionally with `if EXPR` (trace only hits where it holds), \
+        `ignore N` or `log \"text {rdi} {*rsi:d}\"` (print that line instead); quote it as one \
+        argument.\n\n\
+        It ends after --for, on Ctrl-C (SIGINT, SIGTERM, SIGHUP) or when the process exits; \
+        every byte is put back and the process detached, running on as before."
+    )]
+    Trace {
+        pid: i32,
+        #[arg(required = true, value_name = "LOCATION")]
+        locations: Vec<String>,
+        /// Stop tracing after this many seconds.
+        #[arg(long = "for", value_name = "SECONDS")]
+        seconds: Option<f64>,
+        /// JSON Lines: one object per hit ("tid", "location", "args", ...), a summary last.
+        #[arg(long)]
+        json: bool,
     },
     /// Open the inspector on a bundled demo program (workers, a lock, threads born and dying,
     /// a handled signal); the demo is killed when you quit.

@@ -14,5 +14,6 @@ pub mod procinfo;
 pub mod regs;
 pub mod symbols;
 pub mod text;
+pub mod trace;
 pub mod tracer;
 pub mod ui;

@@ -81,6 +81,17 @@ fn main() {
             output,
             stream,
         }) => ptscope::coredump::run(pid, output.as_deref(), stream),
+        Some(Cmd::Trace {
+            pid,
+            locations,
+            seconds,
+            json,
+        }) => ptscope::trace::run(&ptscope::trace::Request {
+            pid,
+            locations,
+            seconds,
+            json,
+        }),
         Some(Cmd::Hold { pid, addr, watch }) => ptscope::demo::hold::run(pid, addr, watch),
         Some(Cmd::Program { name, args }) => ptscope::demo::run(&name, &args),
         Some(Cmd::Demo {

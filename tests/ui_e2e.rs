@@ -591,15 +591,28 @@ fn a_deadlock_is_announced_with_its_threads_and_g_groups_them() {
     let path: Vec<String> = order.iter().map(i32::to_string).collect();
     let want = format!("DEADLOCK: {} -> {}", path.join(" -> "), path[0]);
     let own = format!("DEADLOCK: {relock} -> {relock} (mutex <ptscope_cycle_self>)");
-    ui.wait_within("the deadlock banner", ANALYSIS, |t| {
-        let lines: Vec<&str> = t.lines().collect();
-        let banner = lines
-            .iter()
-            .take(2)
-            .any(|l| l.trim_start().starts_with(&want));
-        (banner && lines.iter().take(2).any(|l| l.contains(&own))).then_some(())
-    });
-    let text = ui.text();
+    // The screen is read while frames arrive: a read can fall in the middle of one, so the
+    // whole picture (banner, marked rows, the log's line) is waited for together.
+    let log_line = format!("{} DEADLOCK: {}", path[0], path[0]);
+    let text = ui.wait_within(
+        "the deadlock banner, its threads and its log line",
+        ANALYSIS,
+        |t| {
+            let lines: Vec<&str> = t.lines().collect();
+            let banner = lines
+                .iter()
+                .take(2)
+                .any(|l| l.trim_start().starts_with(&want));
+            let own_banner = lines.iter().take(2).any(|l| l.contains(&own));
+            let rows = thread_rows(t);
+            let marked = all.iter().all(|tid| {
+                rows.iter()
+                    .any(|(t, r)| t == tid && (r.starts_with(" !") || r.starts_with(">!")))
+            });
+            let logged = lines.iter().any(|l| l.contains(&log_line));
+            (banner && own_banner && marked && logged).then(|| t.to_string())
+        },
+    );
     assert!(
         text.contains("(mutex <ptscope_cycle_m"),
         "the locks are named by their symbols:\n{text}"

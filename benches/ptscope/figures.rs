@@ -37,7 +37,7 @@ impl Plan {
         self.scale(full)
     }
 
-    fn window(&self, full_ms: u64) -> Duration {
+    pub fn window(&self, full_ms: u64) -> Duration {
         Duration::from_millis(if self.quick { full_ms / 4 } else { full_ms })
     }
 }

@@ -14,6 +14,7 @@ mod raw;
 mod snapshot;
 mod storm;
 mod table;
+mod trace;
 mod ui;
 
 use figures::Plan;
@@ -89,6 +90,9 @@ fn main() {
     if wanted(7) {
         snapshot::snapshots(&plan, &mut rows);
     }
+    if wanted(8) {
+        trace::trace(&plan, &mut rows);
+    }
     println!();
     table::print(&rows);
     println!();
@@ -132,4 +136,10 @@ nothing else: no events, channels or state machine.
    `--no-analysis` on `__demo hung-pool` (999 threads in three shapes; the raw column holds
    --no-analysis). The inspector: the real UI loop on a TestBackend, `s` pressed while
    running -> the first frame showing STOPPED (raw: the raw loop's attach-stop-detach).
+8: hits that do not stop. `ptscope trace PID ptscope_lab_hot --for 1` as a user runs it (its
+   lines read from a pipe; the rate is its own count over the traced window, checked against
+   the lines) against gdb `dprintf *ADDR,\"%lu\\n\",$rdi` (output to a pipe, rate from the
+   target's counter over the `continue`, timed in gdb's Python, ended by SIGINT). The engine
+   rows: a trace rule through TracerHandle, calls counted by the target, with the hitting
+   thread's instruction run out of line (the default) or every thread stopped to step over it.
 ";

@@ -23,6 +23,8 @@ pub enum Goal {
     OverOther(f64),
     /// At least this many times faster than the other tool, and than gdb.
     OverOtherAndGdb(f64, f64),
+    /// ptscope's speed at least this many times gdb's.
+    OfGdb(f64),
 }
 
 pub struct Row {
@@ -115,6 +117,7 @@ impl Row {
                     _ => "MISSED",
                 }
             }
+            Goal::OfGdb(f) => self.over(&self.gdb, f),
         }
     }
 
@@ -181,6 +184,7 @@ fn goal_text(g: Goal) -> String {
         Goal::PauseOfRaw => "<= 2x raw + 1 ms".into(),
         Goal::OverOther(f) => format!(">= {f:.1}x other"),
         Goal::OverOtherAndGdb(f, g) => format!(">= {f:.0}x other, {g:.0}x gdb"),
+        Goal::OfGdb(f) => format!(">= {f:.2}x gdb"),
     }
 }
 

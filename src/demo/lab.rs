@@ -6,6 +6,9 @@
 //! "peek":"0x..","answer":"0x..","tids":[..]}` (`Ready`). `Driver` runs the program from another
 //! process; this file and that one are the whole protocol.
 //!
+//! `burst T N` has T threads call the hot function N times each with rdi = 0..N and answers
+//! with the count of calls (`burst T*N`): a known number of hits with known arguments.
+//!
 //! `counter` is written by the hot threads only; `peek` is read by the `peek` command only (a
 //! read watch's target); `answer` is a function of ours whose bytes tests rewrite (see
 //! `ptscope_lab_answer`).
@@ -297,6 +300,11 @@ fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
                 }
                 say(&format!("storm {born}"));
             }
+            (Some("burst"), threads) => {
+                let threads: u64 = threads.and_then(|n| n.parse().ok()).unwrap_or(2);
+                let calls: u64 = words.next().and_then(|n| n.parse().ok()).unwrap_or(1000);
+                say(&format!("burst {}", burst(threads, calls)));
+            }
             (Some("fork"), _) => fork_child(),
             (Some("zombie"), _) => {
                 let _ = zombie.send(());
@@ -316,6 +324,32 @@ fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
             _ => say("?"),
         }
     }
+}
+
+/// `threads` threads call the hot function `calls` times each, with rdi = 0, 1, 2, ... as its
+/// argument, all starting together so that they run through it side by side; joined before
+/// the answer, which is how many calls were made (as the counter saw them).
+fn burst(threads: u64, calls: u64) -> u64 {
+    let before = HOT_CALLS.load(Ordering::SeqCst);
+    let start = std::sync::Arc::new(std::sync::Barrier::new(threads as usize));
+    let workers: Vec<_> = (0..threads)
+        .filter_map(|_| {
+            let start = start.clone();
+            std::thread::Builder::new()
+                .name("burst".into())
+                .spawn(move || {
+                    start.wait();
+                    for i in 0..calls {
+                        std::hint::black_box(ptscope_lab_hot(std::hint::black_box(i)));
+                    }
+                })
+                .ok()
+        })
+        .collect();
+    for w in workers {
+        let _ = w.join();
+    }
+    HOT_CALLS.load(Ordering::SeqCst) - before
 }
 
 /// A child that runs through the hot function (where a test put a breakpoint) and exits;

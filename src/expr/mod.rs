@@ -38,6 +38,7 @@
 //! [`evaluate`] tries such a text whole as one name when it does not work as an expression.
 
 mod ast;
+mod bind;
 mod error;
 mod eval;
 mod lexer;
@@ -45,6 +46,7 @@ mod number;
 mod parser;
 
 pub use ast::{BinOp, Expr, Name, UnOp, Width};
+pub use bind::{bind, names};
 pub use error::ExprError;
 pub use eval::{eval, evaluate, Env};
 pub use number::parse_number;

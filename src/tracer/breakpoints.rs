@@ -209,6 +209,7 @@ impl Breakpoints {
             .map(|(addr, bp)| BreakpointInfo {
                 addr: *addr,
                 hits: bp.hits,
+                rule: None,
             })
             .collect()
     }

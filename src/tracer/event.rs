@@ -4,6 +4,7 @@
 use super::debugregs::WatchKind;
 use super::error::TraceError;
 use super::regsets::RegisterSets;
+use super::rules::{HitRule, RuleInfo};
 use super::signals::Policy;
 use super::status::{ExitKind, RawStatus};
 use super::thread::{StopCause, ThreadState, Tid};
@@ -30,6 +31,8 @@ pub struct ThreadInfo {
 pub struct BreakpointInfo {
     pub addr: u64,
     pub hits: u64,
+    /// Its condition, ignore count, log text or trace mark; None for a plain breakpoint.
+    pub rule: Option<RuleInfo>,
 }
 
 /// A watchpoint as the tracer holds it: the debug register it takes, what it watches, and
@@ -231,6 +234,10 @@ pub enum EventKind {
         id: u64,
         result: Result<Reply, TraceError>,
     },
+    /// A logpoint's line: a hit that did not stop anything.
+    Logged(LogLine),
+    /// A hit of a tracing breakpoint (`ptscope trace`): did not stop anything.
+    TraceHit(TraceHit),
     /// The whole process is gone; the tracer thread ends.
     ProcessExited(ExitKind),
     /// Every thread was detached; the tracer thread ends.
@@ -321,6 +328,35 @@ pub enum Command {
         tid: Tid,
         ranges: Vec<(u64, u64)>,
     },
+    /// A breakpoint that decides at each hit, on the tracer thread, whether to stop, log or
+    /// report (a condition, an ignore count, a log text, or tracing); the expressions come
+    /// parsed and bound. A hit that does not stop costs the hitting thread one stop and lets
+    /// every other thread run on.
+    AddBreakpointWith {
+        addr: u64,
+        rule: Box<HitRule>,
+    },
+}
+
+/// One logpoint line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogLine {
+    pub tid: Tid,
+    pub addr: u64,
+    pub text: String,
+}
+
+/// One hit of a tracing breakpoint, as the thread stood at the breakpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceHit {
+    pub tid: Tid,
+    /// /proc comm as last read: untrusted text from the target.
+    pub name: String,
+    pub addr: u64,
+    /// rdi, rsi, rdx, rcx, r8, r9: the first six integer arguments at a function's entry.
+    pub args: [u64; 6],
+    /// The word at rsp: at a function's first instruction, the return address into the caller.
+    pub stack_top: Option<u64>,
 }
 
 /// How a stepping command (`StepOver`, `Finish`, `StepLine`) ended. Each ends in an all-stop

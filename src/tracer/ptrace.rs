@@ -163,6 +163,14 @@ pub fn siginfo_bytes(tid: Tid) -> Result<[u8; 128]> {
     Ok(buf)
 }
 
+/// Whether `tid` is a thread of process `pid`: tgkill(2) with signal 0 sends nothing and fails
+/// with ESRCH unless the thread is in that thread group. Not a ptrace request, but the
+/// question the engine asks of a tracee it has not met (a thread, or a forked child).
+pub fn is_thread_of(pid: i32, tid: Tid) -> bool {
+    // SAFETY: tgkill takes plain integers; signal 0 only checks that the thread exists there.
+    unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, 0) == 0 }
+}
+
 pub fn gettid() -> Tid {
     nix::unistd::gettid().as_raw()
 }

@@ -30,6 +30,8 @@ pub(crate) struct Tracee {
     pub seen_at: Instant,
     /// The name was read when the thread was old enough not to rename itself any more.
     pub name_final: bool,
+    /// The name was read since the thread began to run (a clone starts with its parent's).
+    pub name_read: bool,
     /// What ptscope last wrote into its debug registers.
     pub debug: DebugState,
 }
@@ -45,6 +47,7 @@ impl Tracee {
             regs: None,
             seen_at: Instant::now(),
             name_final: false,
+            name_read: false,
             debug: DebugState::Untouched,
         }
     }

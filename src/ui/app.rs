@@ -4,6 +4,7 @@
 //! under `model/`; this file says which parts each message touches and what it asks for.
 
 use super::assign::{self, Edit, EditAsk};
+use super::breakpoint_spec;
 use super::code_update;
 use super::focus::Focus;
 use super::hung_update;
@@ -22,6 +23,7 @@ use crate::text::sanitize;
 use crate::tracer::debugregs::WatchKind;
 use crate::tracer::error::TraceError;
 use crate::tracer::event::{Command, Event, EventKind, ProcessState, Reply, Snapshot};
+use crate::tracer::rules::spec;
 use crate::tracer::status::ExitKind;
 use crate::tracer::thread::{StopCause, ThreadState};
 use std::collections::HashMap;
@@ -188,6 +190,7 @@ fn may_show_new_addresses(msg: &Msg, focus: Focus) -> bool {
             | EventKind::ProcessExited(_)
             | EventKind::Detached => false,
             EventKind::Wrote(_) => false,
+            EventKind::Logged(_) | EventKind::TraceHit(_) => false,
         },
         Msg::Resolved { .. } => true,
         Msg::Up | Msg::Down | Msg::PageUp | Msg::PageDown => focus == Focus::Memory,
@@ -537,7 +540,20 @@ fn submit_prompt(m: &mut Model) -> Vec<Effect> {
     };
     let row = m.threads.selected_row();
     let (purpose, text) = match p.kind {
-        PromptKind::Breakpoint => (Purpose::Breakpoint, p.input),
+        PromptKind::Breakpoint => match spec::parse(&p.input) {
+            Ok(s) if breakpoint_spec::is_plain(&s) => (Purpose::Breakpoint, p.input),
+            Ok(s) => (
+                Purpose::BreakpointWith {
+                    spec: Box::new(s.clone()),
+                    rule: None,
+                },
+                s.location,
+            ),
+            Err(e) => {
+                m.status.error(format!("b: {e}"));
+                return Vec::new();
+            }
+        },
         PromptKind::MemoryAddress => (Purpose::MemoryAddress, p.input),
         PromptKind::Watch => match watch_spec::parse(&p.input) {
             Ok(w) => (
@@ -602,6 +618,19 @@ fn resolved(
             }
             m.status.info(format!("adding breakpoint at {addr:#x}"));
             vec![Effect::Tracer(Command::AddBreakpoint { addr })]
+        }
+        Purpose::BreakpointWith { rule, .. } => {
+            if let Some(why) = m.process.gone() {
+                m.status.error(format!("cannot add a breakpoint: {why}"));
+                return Vec::new();
+            }
+            let Some(rule) = rule else {
+                m.status
+                    .error("the breakpoint's condition was not worked out");
+                return Vec::new();
+            };
+            m.status.info(format!("adding breakpoint at {addr:#x}"));
+            vec![Effect::Tracer(Command::AddBreakpointWith { addr, rule })]
         }
         Purpose::MemoryAddress => {
             m.memory.show(text, addr);
@@ -700,6 +729,22 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
             Vec::new()
         }
         EventKind::Reply { id, result } => on_reply(m, id, result),
+        EventKind::Logged(line) => {
+            m.breakpoints.passed_hit(line.addr);
+            let text = format!("log {:#x}: {}", line.addr, sanitize(&line.text));
+            m.log.push(at, Some(line.tid), LogBody::Text(text));
+            Vec::new()
+        }
+        EventKind::TraceHit(hit) => {
+            m.breakpoints.passed_hit(hit.addr);
+            let a = hit.args;
+            let text = format!(
+                "trace {:#x}: rdi={:#x} rsi={:#x} rdx={:#x} rcx={:#x} r8={:#x} r9={:#x}",
+                hit.addr, a[0], a[1], a[2], a[3], a[4], a[5]
+            );
+            m.log.push(at, Some(hit.tid), LogBody::Text(text));
+            Vec::new()
+        }
         EventKind::WatchpointHit(hit) => {
             m.breakpoints.watch_hit(&hit);
             m.log.push(at, Some(hit.tid), LogBody::Watch(hit));
@@ -780,6 +825,17 @@ fn on_reply(m: &mut Model, id: u64, result: Result<Reply, TraceError>) -> Vec<Ef
             {
                 m.status.info(format!("breakpoint set at {addr:#x}"));
             }
+        }
+        (Some(Command::AddBreakpointWith { addr, rule }), Reply::Done) => {
+            m.breakpoints.added(addr);
+            let what = match (&rule.condition, &rule.action) {
+                (_, crate::tracer::OnHit::Log(_)) => "logpoint",
+                (Some(_), _) => "conditional breakpoint",
+                _ => "breakpoint",
+            };
+            m.status.info(format!("{what} set at {addr:#x}"));
+            // Its condition, ignore count and log text, as the tracer holds them.
+            return vec![Effect::Tracer(Command::Snapshot)];
         }
         (Some(Command::RemoveBreakpoint { addr }), Reply::Done) => {
             m.breakpoints.removed(addr);

@@ -98,10 +98,15 @@ pub fn demo_snapshot() -> Snapshot {
             ),
         ],
         breakpoints: vec![
-            BreakpointInfo { addr: HOT, hits: 3 },
+            BreakpointInfo {
+                addr: HOT,
+                hits: 3,
+                rule: None,
+            },
             BreakpointInfo {
                 addr: 0x55d0_c0a0_2000,
                 hits: 0,
+                rule: None,
             },
         ],
         watchpoints: Vec::new(),
@@ -383,7 +388,8 @@ pub fn answer_prompts(m: &mut Model, fx: Vec<Effect>, symbols: &dyn Env) -> Vec<
     for f in fx {
         match f {
             Effect::Resolve(ask) => {
-                let answer = Msg::resolved(&ask, resolve::answer(&ask, Some(symbols), None));
+                let result = resolve::answer(&ask, Some(symbols), None);
+                let answer = crate::ui::breakpoint_spec::answer(&ask, result, symbols);
                 out.extend(update(m, answer));
             }
             Effect::ResolveEdit(ask) => {

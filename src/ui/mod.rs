@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod assign;
+pub mod breakpoint_spec;
 #[cfg(test)]
 pub mod code_fixtures;
 pub mod code_update;

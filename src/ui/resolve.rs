@@ -16,6 +16,12 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Purpose {
     Breakpoint,
+    /// A breakpoint with a condition, ignore count or log text (`b LOCATION if ...`): the
+    /// text resolved is the location; the worker binds the rest into `rule`.
+    BreakpointWith {
+        spec: Box<crate::tracer::rules::spec::Spec>,
+        rule: Option<Box<crate::tracer::HitRule>>,
+    },
     MemoryAddress,
     /// The `w` prompt's address, with the options typed after it.
     Watchpoint {

@@ -13,11 +13,12 @@
 //! All answer with `Msg`s on one channel the run loop waits on.
 
 use super::assign::{self, EditAsk};
+use super::breakpoint_spec;
 use super::code_view::{self, CodeAsk, SourceAsk};
 use super::hung::{self, AnalyseAsk};
 use super::inspect::{BacktraceView, UnwindAsk};
 use super::msg::Msg;
-use super::resolve::{self, ResolveAsk};
+use super::resolve::{self, Purpose, ResolveAsk};
 use crate::analysis::gather;
 use crate::expr::{Env, ExprError};
 use crate::procinfo::ProcReader;
@@ -136,19 +137,33 @@ impl Env for Unavailable<'_> {
 /// A prompt's expression. Memory is lent only while the process is at rest (every thread
 /// stopped, none of our int3 bytes in it), read like the stack above: no ptrace call.
 fn evaluate(pid: i32, symbols: Result<&Symbolizer, &str>, ask: &ResolveAsk) -> Msg {
-    if ask.purpose == super::resolve::Purpose::Breakpoint {
-        if let Some((file, line)) = symbols::parse_file_line(&ask.text) {
-            let result = match symbols {
-                Ok(s) => s.addresses_of_line(file, line).map_err(|e| e.to_string()),
-                Err(why) => Err(format!("no symbols: {why}")),
-            };
-            return Msg::LineResolved {
-                text: ask.text.clone(),
-                result,
-            };
-        }
+    let breakpoint = matches!(
+        ask.purpose,
+        Purpose::Breakpoint | Purpose::BreakpointWith { .. }
+    );
+    if let (true, Some((file, line))) = (breakpoint, symbols::parse_file_line(&ask.text)) {
+        let result = match (&ask.purpose, symbols) {
+            (Purpose::BreakpointWith { .. }, _) => Err(
+                "a condition, ignore count or log text takes an address or a function, \
+                 not a source line"
+                    .to_string(),
+            ),
+            (_, Ok(s)) => s.addresses_of_line(file, line).map_err(|e| e.to_string()),
+            (_, Err(why)) => Err(format!("no symbols: {why}")),
+        };
+        return Msg::LineResolved {
+            text: ask.text.clone(),
+            result,
+        };
     }
-    Msg::resolved(ask, evaluate_result(pid, symbols, ask))
+    let result = evaluate_result(pid, symbols, ask);
+    if !matches!(ask.purpose, Purpose::BreakpointWith { .. }) {
+        return Msg::resolved(ask, result);
+    }
+    // The condition and log text bound here, where the symbols are.
+    with_env(pid, symbols, None, false, |s, _| {
+        breakpoint_spec::answer(ask, result, s)
+    })
 }
 
 /// A source file by the line table's path: as it is, then under ptscope's working directory

@@ -92,7 +92,8 @@ impl Engine {
         // single step that is one thread, not all of them.
         for tid in &tids {
             if self.tracees.get(*tid).is_some_and(|t| t.regs.is_none()) {
-                let regs = pt::getregs(*tid).ok();
+                // A thread that stopped in an out-of-line slot goes back to the original code.
+                let regs = pt::getregs(*tid).ok().map(|r| self.bring_back(*tid, r));
                 if let Some(t) = self.tracees.get_mut(*tid) {
                     t.regs = regs;
                 }
@@ -184,6 +185,7 @@ impl Engine {
                 t.name = name;
             }
             t.name_final = age >= SETTLED_AGE;
+            t.name_read = true;
         }
     }
 
@@ -225,7 +227,7 @@ impl Engine {
             pid: self.pid,
             state: self.process_state(),
             threads: self.tracees.iter().map(|(tid, t)| t.info(tid)).collect(),
-            breakpoints: self.bps.info(),
+            breakpoints: self.breakpoint_info(),
             watchpoints: self.watch.info(),
             stopped_by: self.phase.stopped_by(),
         }

@@ -61,9 +61,10 @@ impl Engine {
                 Err(e) => Err(e),
             },
             Command::AddBreakpoint { addr } => self.add_breakpoint(addr).map(|_| Reply::Done),
-            Command::RemoveBreakpoint { addr } => {
-                self.bps.remove(&self.mem, addr).map(|_| Reply::Done)
-            }
+            Command::RemoveBreakpoint { addr } => self.bps.remove(&self.mem, addr).map(|_| {
+                self.forget_rule(addr);
+                Reply::Done
+            }),
             Command::GetRegisters { tid } => self.stopped_thread(tid).and_then(|_| {
                 let regs = pt::getregs(tid)?;
                 Ok(Reply::Registers(Box::new(regs)))
@@ -92,6 +93,7 @@ impl Engine {
                 }
                 return;
             }
+            Command::AddBreakpointWith { addr, rule } => self.add_breakpoint_with(addr, *rule),
             Command::StepOver { tid } => return self.start_job(tid, JobKind::Over, to),
             Command::Finish {
                 tid,
@@ -308,7 +310,7 @@ impl Engine {
         Ok(())
     }
 
-    fn add_breakpoint(&mut self, addr: u64) -> Result<()> {
+    pub(super) fn add_breakpoint(&mut self, addr: u64) -> Result<()> {
         match maps::mapping_at(self.pid, addr) {
             None => return Err(TraceError::NotMapped(addr)),
             Some(m) if !m.executable() => return Err(TraceError::NotExecutable(addr)),

@@ -16,10 +16,13 @@
 mod all_stop;
 mod attach;
 mod commands;
+mod conditions;
 mod detach;
+mod inject;
 mod int3;
 mod phase;
 mod regsets;
+mod step_out_of_line;
 mod stepping;
 mod stops;
 mod stragglers;
@@ -33,17 +36,18 @@ use super::error::{Result, TraceError};
 use super::event::{Event, EventKind, Reply, Transition};
 use super::memory::Memory;
 use super::ptrace as pt;
+use super::rules::Rules;
 use super::signals::SignalPolicy;
 use super::status::RawStatus;
 use super::thread::{ThreadState, Tid};
 use super::tracee::Tracees;
-use super::wakeup::{ChildWakeup, CommandBell};
+use super::wakeup::{ChildSignals, ChildWakeup, CommandBell};
 use super::watchpoints::Watchpoints;
-use super::{Options, ReplyTo, Request, Shared, Target};
+use super::{Options, PassHits, ReplyTo, Request, Shared, Target};
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use phase::{Phase, Waiter};
-use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,12 +57,21 @@ pub(super) struct Engine {
     my_tid: Tid,
     tracees: Tracees,
     bps: Breakpoints,
+    /// What breakpoints with a condition, ignore count, log text or trace do at a hit.
+    rules: Rules,
+    /// Scratch pages where hits that do not stop run the breakpoint's instruction.
+    ool: step_out_of_line::OutOfLine,
+    pass_hits: PassHits,
     /// What ptscope wants in the debug registers; each tracee records what they hold.
     watch: Watchpoints,
     mem: Memory,
     policy: SignalPolicy,
     stop_on_thread_events: bool,
     events: Sender<Event>,
+    /// Events not sent yet: they go out together at the end of a round of work, so that a
+    /// front end parked on the channel is woken once per round, not once per event (a wake-up
+    /// per event was a quarter of the tracer's CPU in a storm of thread births, perf).
+    outbox: Vec<Event>,
     seq: u64,
     start: Instant,
     /// Where the process as a whole is; see `Phase`.
@@ -79,6 +92,9 @@ pub(super) struct Engine {
     stragglers: Option<stragglers::StragglerWatch>,
     /// A stepping command of several legs on its way (`stepping.rs`).
     job: Option<stepping::StepJob>,
+    /// A thread was just born: the next report of its birth (the newborn's first stop, or
+    /// the parent's event) is looked for briefly before sleeping (`reap_births`).
+    births: bool,
 }
 
 pub(super) fn run(
@@ -111,8 +127,20 @@ pub(super) fn run(
             return;
         }
     };
+    // From here on SIGCHLD is no signal frame on this thread (attach and its undoing, above,
+    // still hear it through the handler).
+    let signals = match ChildSignals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = ready.send(Err(TraceError::Os {
+                op: "signalfd",
+                errno: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            }));
+            return;
+        }
+    };
     let _ = ready.send(Ok(engine.pid));
-    engine.serve(&rx, &bell, &wake);
+    engine.serve(&rx, &bell, &wake, &signals);
 }
 
 impl Engine {
@@ -131,11 +159,15 @@ impl Engine {
             my_tid: pt::gettid(),
             tracees: Tracees::default(),
             bps: Breakpoints::default(),
+            rules: Rules::default(),
+            ool: step_out_of_line::OutOfLine::default(),
+            pass_hits: opts.pass_hits,
             watch: Watchpoints::default(),
             mem,
             policy: SignalPolicy::default(),
             stop_on_thread_events: opts.stop_on_thread_events,
             events,
+            outbox: Vec::new(),
             seq: 0,
             start: Instant::now(),
             phase,
@@ -145,17 +177,38 @@ impl Engine {
             expect_reports: false,
             stragglers: None,
             job: None,
+            births: false,
         }
     }
 
     // ---------------------------------------------------------------- main loop
 
-    fn serve(&mut self, rx: &Receiver<Request>, bell: &CommandBell, wake: &ChildWakeup) {
+    fn serve(
+        &mut self,
+        rx: &Receiver<Request>,
+        bell: &CommandBell,
+        wake: &ChildWakeup,
+        signals: &ChildSignals,
+    ) {
+        let epoll = match sleep_set(wake, bell, signals) {
+            Ok(e) => e,
+            Err(e) => {
+                self.note(None, format!("epoll: {e}; letting go of the process"));
+                self.release_everything();
+                return;
+            }
+        };
         loop {
-            self.reap();
+            // Reports first, and what they complete (a step answered early is finished here),
+            // so that a command finds the process where its reports put it.
+            if self.reap() > 0 {
+                self.progress();
+            }
+            let mut commands = false;
             loop {
                 match rx.try_recv() {
                     Ok(req) => {
+                        commands = true;
                         self.handle_request(req);
                         self.progress();
                     }
@@ -168,6 +221,7 @@ impl Engine {
                 }
             }
             self.progress();
+            self.flush_events();
             if self.expect_reports {
                 self.expect_reports = false;
                 self.reap_soon();
@@ -176,27 +230,74 @@ impl Engine {
             if self.phase.is_over() {
                 return;
             }
-            let mut fds = [
-                libc::pollfd {
-                    fd: wake.fd().as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: bell.fd().as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            // Blocks with no timeout (an idle target costs nothing), except while an all-stop
-            // waits for threads that may never stop. EINTR (our own SIGCHLD handler running
-            // on this thread) just loops.
-            let timeout = self.poll_timeout_ms();
-            // SAFETY: `fds` is a live array of two initialised pollfd, and nfds says two.
-            unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
-            wake.drain();
-            bell.drain();
+            if commands && self.linger(rx) {
+                continue;
+            }
+            if std::mem::take(&mut self.births) && self.reap_births() {
+                continue;
+            }
+            self.sleep(&epoll, wake, bell, signals);
         }
+    }
+
+    /// Sleeps until a tracee reports (SIGCHLD, through the handler's eventfd or our signalfd)
+    /// or a command is queued. Blocks with no timeout: an idle target costs nothing. epoll
+    /// rather than poll: the interest list is set once, not at every wake-up.
+    fn sleep(
+        &mut self,
+        epoll: &Epoll,
+        wake: &ChildWakeup,
+        bell: &CommandBell,
+        signals: &ChildSignals,
+    ) {
+        let mut events = [EpollEvent::empty(); 3];
+        // No timeout, except while an all-stop waits for threads that may never stop
+        // (`stragglers.rs`).
+        let timeout = EpollTimeout::try_from(self.poll_timeout_ms()).unwrap_or(EpollTimeout::NONE);
+        let n = match epoll.wait(&mut events, timeout) {
+            Ok(n) => n,
+            // EINTR: look again from the top.
+            Err(_) => return,
+        };
+        for ev in &events[..n] {
+            match ev.data() {
+                WAKE => wake.drain(),
+                BELL => bell.drain(),
+                // Only what is ready is read: a system call less per wake-up.
+                _ => signals.take(wake),
+            }
+        }
+    }
+
+    /// A thread birth is two reports (the parent's PTRACE_EVENT_CLONE, the newborn's first
+    /// stop), each blocking a thread until it is handled: the second is looked for for a short,
+    /// bounded moment before sleeping, which a storm of thread births is made of.
+    fn reap_births(&mut self) -> bool {
+        const WINDOW: Duration = Duration::from_micros(50);
+        let deadline = Instant::now() + WINDOW;
+        while Instant::now() < deadline {
+            if self.reap() > 0 {
+                return true;
+            }
+            std::thread::yield_now();
+        }
+        false
+    }
+
+    /// Right after answering a command, the front end's next one usually follows within
+    /// microseconds (a key held down, a script stepping): sleeping in poll and being woken by
+    /// the bell costs more than the step itself. So look for it, and for reports, for a short,
+    /// bounded moment before sleeping. Armed only by a command: an idle tracer does not spin.
+    fn linger(&mut self, rx: &Receiver<Request>) -> bool {
+        const WINDOW: Duration = Duration::from_micros(250);
+        let deadline = Instant::now() + WINDOW;
+        while Instant::now() < deadline {
+            if !rx.is_empty() || self.reap() > 0 || self.phase.is_over() {
+                return true;
+            }
+            std::thread::yield_now();
+        }
+        false
     }
 
     /// Reaps every status waiting for this thread's tracees. __WNOTHREAD keeps other tracer
@@ -205,9 +306,7 @@ impl Engine {
         let mut handled = 0;
         loop {
             if let Some(tid) = self.settling.pop() {
-                let mut raw = 0;
-                // SAFETY: `raw` is a valid out-pointer for the status; waitpid writes only it.
-                let r = unsafe { libc::waitpid(tid, &mut raw, libc::__WALL) };
+                let (r, raw) = wait_settling(tid);
                 if r == tid {
                     self.handle_status(tid, raw);
                     handled += 1;
@@ -216,24 +315,42 @@ impl Engine {
                 }
                 continue;
             }
-            let mut raw = 0;
-            // SAFETY: as above; WNOHANG makes it return at once when nothing is waiting.
-            let r = unsafe {
-                libc::waitpid(
-                    -1,
-                    &mut raw,
-                    libc::__WALL | libc::__WNOTHREAD | libc::WNOHANG,
-                )
-            };
-            if r > 0 {
-                self.handle_status(r, raw);
+            // Every report waiting now, then each handled: waitpid(-1) returns the first
+            // tracee in the kernel's list that has one, so a thread that is resumed and reports
+            // again before the next call (a hot breakpoint whose hits pass) would always come
+            // first, and the threads after it in the list would wait for ever. Nothing is
+            // resumed while the batch is read, so it ends, and each thread is in it once.
+            let mut batch = Vec::new();
+            loop {
+                let mut raw = 0;
+                // SAFETY: as above; WNOHANG makes it return at once when nothing is waiting.
+                let r = unsafe {
+                    libc::waitpid(
+                        -1,
+                        &mut raw,
+                        libc::__WALL | libc::__WNOTHREAD | libc::WNOHANG,
+                    )
+                };
+                if r > 0 {
+                    batch.push((r, raw));
+                } else if r < 0 && Errno::last() == Errno::EINTR {
+                    continue;
+                } else {
+                    break;
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            for (tid, raw) in batch {
+                self.handle_status(tid, raw);
                 handled += 1;
-                continue;
             }
-            if r < 0 && Errno::last() == Errno::EINTR {
-                continue;
+            // A report that comes after the last look wakes us through SIGCHLD; looking again
+            // now would cost a system call that mostly finds nothing.
+            if self.settling.is_empty() {
+                break;
             }
-            break;
         }
         handled
     }
@@ -249,6 +366,7 @@ impl Engine {
         loop {
             if self.reap() > 0 {
                 self.progress();
+                self.flush_events();
             }
             let waiting = self.tracees.live().any(|(_, t)| {
                 matches!(
@@ -267,11 +385,18 @@ impl Engine {
 
     fn emit(&mut self, kind: EventKind) {
         self.seq += 1;
-        let _ = self.events.send(Event {
+        self.outbox.push(Event {
             seq: self.seq,
             at: self.start.elapsed(),
             kind,
         });
+    }
+
+    /// Sends what was emitted, in order.
+    fn flush_events(&mut self) {
+        for ev in self.outbox.drain(..) {
+            let _ = self.events.send(ev);
+        }
     }
 
     fn note(&mut self, tid: Option<Tid>, text: String) {
@@ -300,6 +425,8 @@ impl Engine {
     fn reply(&mut self, to: ReplyTo, result: Result<Reply>) {
         match to {
             ReplyTo::Channel(tx) => {
+                // What happened before the answer is on the event stream before it.
+                self.flush_events();
                 let _ = tx.send(result);
             }
             ReplyTo::Event(id) => self.emit(EventKind::Reply { id, result }),
@@ -307,8 +434,44 @@ impl Engine {
     }
 }
 
+const WAKE: u64 = 0;
+const BELL: u64 = 1;
+const SIGNALS: u64 = 2;
+
+fn sleep_set(wake: &ChildWakeup, bell: &CommandBell, signals: &ChildSignals) -> nix::Result<Epoll> {
+    let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+    epoll.add(wake.fd(), EpollEvent::new(EpollFlags::EPOLLIN, WAKE))?;
+    epoll.add(bell.fd(), EpollEvent::new(EpollFlags::EPOLLIN, BELL))?;
+    epoll.add(signals.fd(), EpollEvent::new(EpollFlags::EPOLLIN, SIGNALS))?;
+    Ok(epoll)
+}
+
+/// The report of a thread just settled: it comes within microseconds (the thread runs no user
+/// instruction), so it is looked for without sleeping first, briefly, then waited for.
+fn wait_settling(tid: Tid) -> (i32, i32) {
+    const WINDOW: Duration = Duration::from_micros(200);
+    let deadline = Instant::now() + WINDOW;
+    loop {
+        let mut raw = 0;
+        // SAFETY: `raw` is a valid out-pointer for the status; waitpid writes only it.
+        let r = unsafe { libc::waitpid(tid, &mut raw, libc::__WALL | libc::WNOHANG) };
+        if r != 0 {
+            return (r, raw);
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        std::thread::yield_now();
+    }
+    let mut raw = 0;
+    // SAFETY: as above, blocking.
+    let r = unsafe { libc::waitpid(tid, &mut raw, libc::__WALL) };
+    (r, raw)
+}
+
 impl Drop for Engine {
     fn drop(&mut self) {
         self.release_everything();
+        self.flush_events();
     }
 }

@@ -44,8 +44,9 @@ pub(super) enum AfterStop {
     Rest,
     /// Publish the picture, then detach every thread.
     Detach,
-    /// Publish nothing and continue again: only threads a stepping command's temporary int3
-    /// is not meant for ran into it, and they are stepped past it on the way (`stepping.rs`).
+    /// Publish nothing and continue again: only threads whose breakpoint hits do not stop
+    /// (`conditions.rs`), or that a stepping command's temporary int3 is not meant for
+    /// (`stepping.rs`), ran into int3 bytes, and they are stepped past them on the way.
     Resume,
 }
 
@@ -195,7 +196,15 @@ impl Engine {
         if !self.tracees.all_settled() || !self.picture_ready() {
             return false;
         }
+        // A stepping command takes the stop first: a leg's end, or hits on the way that are
+        // not for it (its temporary int3, a breakpoint whose hit does not stop) to step past.
+        // A command the stop interrupted publishes it; without one, only hits that do not
+        // stop made it, and the process runs on.
+        let had_job = self.job.is_some();
         if then != AfterStop::Detach && self.job_goes_on(then) {
+            return false;
+        }
+        if then == AfterStop::Resume && !had_job && self.resume_passed() {
             return false;
         }
         self.publish_stop();
@@ -221,6 +230,18 @@ impl Engine {
                 }
                 Waiter::Resumed(to) if !stepping_over => self.reply(to, Ok(Reply::Done)),
                 Waiter::Stepped(to, outcome) => self.reply(to, Ok(Reply::Stepped(outcome))),
+                other => self.waiters.push(other),
+            }
+        }
+    }
+
+    /// `tid`'s single step is over (its trap dropped, the thread settling): whoever waits for
+    /// it is answered now rather than once the settle is reported.
+    pub(super) fn answer_step(&mut self, tid: Tid) {
+        let waiters = std::mem::take(&mut self.waiters);
+        for w in waiters {
+            match w {
+                Waiter::StepDone(t, to) if t == tid => self.reply(to, Ok(Reply::Done)),
                 other => self.waiters.push(other),
             }
         }

@@ -1,6 +1,7 @@
 //! One wait status at a time: the facts gathered for `decide`, the action carried out, and
 //! what follows from ptrace events (newborn threads, forked children, exec).
 
+use super::conditions::HitOutcome;
 use super::phase::{AfterStop, Phase};
 use super::stepping::TempHit;
 use super::Engine;
@@ -75,6 +76,21 @@ impl Engine {
             }
             _ => TempHit::No,
         };
+        // A breakpoint of the user's with a condition, ignore count, log text or trace decides
+        // here, with no round trip to a front end (a stepping command's own arrival aside).
+        let mut passing = None;
+        if let (Some(StopCause::Breakpoint { addr }), false) = (d.cause, temp == TempHit::Arrived) {
+            match self.judge_hit(tid, addr, prev) {
+                HitOutcome::Stop => {}
+                // Gone on out of line, still running: nothing more to do or to show.
+                HitOutcome::Passed => return,
+                HitOutcome::Quiet { resume_world } => {
+                    d.cause = None;
+                    d.stops_world = false;
+                    passing = Some(resume_world);
+                }
+            }
+        }
         let forked_child = match status.decoded {
             WaitStatus::EventStop {
                 event: PtraceEvent::Fork | PtraceEvent::Vfork,
@@ -108,7 +124,10 @@ impl Engine {
             t.step_trap_due = matches!(d.action, Action::StepAgain { .. });
         }
         let mut note = self.carry_out(tid, driven, d.action, &status);
-        if d.cause.is_none() && temp == TempHit::PassBy {
+        if passing.is_some() && matches!(d.action, Action::RewindAndSettle { .. }) {
+            note = "breakpoint hit that does not stop (condition false, ignored or logged): rip \
+                    moved back; stepped over it at the continue";
+        } else if d.cause.is_none() && temp == TempHit::PassBy {
             note = "temporary int3 of a step, not for this thread or frame: rip moved back; \
                     stepped past once every thread is stopped";
         } else if temp == TempHit::Arrived {
@@ -118,6 +137,11 @@ impl Engine {
 
         if let WaitStatus::EventStop { event } = status.decoded {
             self.after_event(tid, event, facts.event_msg);
+            // A thread was born: its first stop (or its parent's event) follows within
+            // microseconds.
+            if event == PtraceEvent::Clone {
+                self.births = true;
+            }
         }
         if let Some(child) = forked_child {
             self.note(
@@ -129,8 +153,10 @@ impl Engine {
         // once the step-overs are done (`progress`).
         if d.stops_world && !matches!(self.phase, Phase::SteppingOver { .. }) {
             self.begin_all_stop(Some(tid), AfterStop::Rest);
-        } else if temp == TempHit::PassBy && d.cause.is_none() {
-            self.begin_all_stop(None, AfterStop::Resume);
+        } else if passing == Some(true) || (temp == TempHit::PassBy && d.cause.is_none()) {
+            // Hits that are not stops, by a thread that was running: every thread stops so
+            // that it can step past in place, and all run on (`conditions.rs`, `stepping.rs`).
+            self.stop_to_pass();
         } else if matches!(
             d.cause,
             Some(
@@ -182,6 +208,10 @@ impl Engine {
             if self.bps.contains(at) && self.bps.inserted() {
                 facts.our_breakpoint = Some(at);
             }
+        } else if self.bps.contains(at) {
+            // Our int3, run just before an all-stop took the bytes out: a hit all the same
+            // (rewound, it would otherwise be stepped over at the continue, and lost).
+            facts.our_breakpoint = Some(at);
         } else {
             // The kernel says an int3 ran at `at`, but none is there now: it was ours and was
             // taken out since (all-stop or a removed breakpoint). The program's own int3
@@ -338,6 +368,13 @@ impl Engine {
         pt::interrupt(tid)?;
         pt::cont(tid, 0)?;
         self.settling.push(tid);
+        // The SIGTRAP is dropped now and the thread runs no user instruction before its
+        // event-stop: a step is over. Its front end hears so at once and its next command
+        // crosses the channel while the thread settles; every command is taken only after the
+        // reports being waited for, so it finds the thread stopped.
+        if self.tracees.get(tid).and_then(|t| t.cause) == Some(StopCause::Stepped) {
+            self.answer_step(tid);
+        }
         Ok(())
     }
 
@@ -369,7 +406,13 @@ impl Engine {
                 if !self.tracees.contains(new_tid) && new_tid > 0 {
                     // Its own first stop (PTRACE_EVENT_STOP) is still to come.
                     let join = matches!(self.phase, Phase::Running);
-                    let name = tasks::thread_name(self.pid, new_tid);
+                    // A clone starts with its parent's comm, which is what /proc would say now:
+                    // no read at every birth (the all-stops read a young thread's name again).
+                    let name = self
+                        .tracees
+                        .get(tid)
+                        .map(|t| t.name.clone())
+                        .unwrap_or_default();
                     let mut t = Tracee::new(name, TraceeState::Newborn { join });
                     t.debug = self.newborn_debug();
                     self.tracees.insert(new_tid, t);
@@ -400,6 +443,8 @@ impl Engine {
                     );
                 }
                 self.bps.clear();
+                self.rules.clear();
+                self.ool.clear();
                 // The kernel flushes the debug registers at exec (flush_ptrace_hw_breakpoint).
                 if !self.watch.is_empty() {
                     self.note(
@@ -476,9 +521,10 @@ impl Engine {
         ) {
             return;
         }
-        // One stat(2) tells a thread of ours from a forked child: only our threads are listed
-        // under our /proc/PID/task (cheaper than parsing /proc/TID/status at every birth).
-        if tasks::is_thread_of(self.pid, tid) {
+        // One tgkill(2) with no signal tells a thread of ours from a forked child (the path
+        // lookup of a stat of /proc/PID/task/TID was an eighth of the tracer's CPU in a storm of
+        // thread births, where the newborn's first stop often beats its parent's event).
+        if pt::is_thread_of(self.pid, tid) {
             // A thread whose first stop beat its parent's PTRACE_EVENT_CLONE.
             let join = matches!(self.phase, Phase::Running);
             let name = tasks::thread_name(self.pid, tid);

@@ -15,6 +15,7 @@ fn launch(program: &str, args: &[&str], stop_on_thread_events: bool) -> TracerHa
     let opts = Options {
         stop_on_thread_events,
         stdio: LaunchStdio::Null,
+        ..Options::default()
     };
     TracerHandle::launch(program, &args, opts).expect("launch")
 }

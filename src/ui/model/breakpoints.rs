@@ -5,6 +5,7 @@
 
 use crate::tracer::event::{BreakpointInfo, WatchHit, WatchpointInfo};
 use crate::tracer::thread::Tid;
+use crate::tracer::RuleInfo;
 
 /// `b FILE:LINE`: one breakpoint at every address of a line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +23,8 @@ pub struct BreakpointRow {
     pub addrs: Vec<u64>,
     /// Hits of every location.
     pub hits: u64,
+    /// The first location's condition, ignore count, log text or trace mark.
+    pub rule: Option<RuleInfo>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -65,6 +68,10 @@ impl BreakpointsModel {
     /// alone. A line's address not listed by the tracer (its add failed) is left out.
     pub fn rows(&self) -> Vec<BreakpointRow> {
         let hits = |a: u64| self.list.iter().find(|b| b.addr == a).map(|b| b.hits);
+        let rule = |a: Option<&u64>| {
+            a.and_then(|a| self.list.iter().find(|b| b.addr == *a))
+                .and_then(|b| b.rule.clone())
+        };
         let mut rows: Vec<BreakpointRow> = self
             .by_line
             .iter()
@@ -78,6 +85,7 @@ impl BreakpointsModel {
                 BreakpointRow {
                     label: Some(l.label.clone()),
                     hits: addrs.iter().filter_map(|a| hits(*a)).sum(),
+                    rule: rule(addrs.first()),
                     addrs,
                 }
             })
@@ -89,6 +97,7 @@ impl BreakpointsModel {
                     label: None,
                     addrs: vec![b.addr],
                     hits: b.hits,
+                    rule: b.rule.clone(),
                 });
             }
         }
@@ -154,8 +163,20 @@ impl BreakpointsModel {
 
     pub fn added(&mut self, addr: u64) {
         if !self.list.iter().any(|b| b.addr == addr) {
-            self.list.push(BreakpointInfo { addr, hits: 0 });
+            self.list.push(BreakpointInfo {
+                addr,
+                hits: 0,
+                rule: None,
+            });
             self.list.sort_by_key(|b| b.addr);
+        }
+    }
+
+    /// A hit that did not stop (a logpoint's line, a trace hit): counted here, since no
+    /// snapshot follows it.
+    pub fn passed_hit(&mut self, addr: u64) {
+        if let Some(b) = self.list.iter_mut().find(|b| b.addr == addr) {
+            b.hits += 1;
         }
     }
 

@@ -193,6 +193,7 @@ fn breakpoints_memory_and_log_addresses_are_named() {
     m.breakpoints.list.push(BreakpointInfo {
         addr: 0x40_3000,
         hits: 0,
+        rule: None,
     });
     let t = EventKind::Transition(Transition {
         tid: PID + 1,

@@ -55,6 +55,9 @@ impl Widget for &BreakpointsPane<'_> {
             };
             spans.push(Span::raw(format!("{:<9}", hits(b.hits))));
             spans.push(name(first));
+            if let Some(r) = &b.rule {
+                spans.push(Span::styled(format!(" {}", rule_text(r)), theme::DIM));
+            }
             Line::from(spans)
         });
         let watches = m.watches.iter().map(|w| {
@@ -88,6 +91,26 @@ impl Widget for &BreakpointsPane<'_> {
         }
         Paragraph::new(lines).block(block).render(area, buf);
     }
+}
+
+/// `if rdi == 3 (checked 120) ignore 2/5 log "n={rdi}"`: the rule as typed, with what is left
+/// of the ignore count. The texts are the user's own (sanitised all the same).
+fn rule_text(r: &crate::tracer::RuleInfo) -> String {
+    use crate::text::sanitize;
+    let mut parts = Vec::new();
+    if let Some(c) = &r.condition {
+        parts.push(format!("if {} (checked {})", sanitize(c), r.checked));
+    }
+    if r.ignore > 0 {
+        parts.push(format!("ignore {}/{}", r.ignore_left, r.ignore));
+    }
+    if let Some(l) = &r.log {
+        parts.push(format!("log \"{}\"", sanitize(l)));
+    }
+    if r.trace {
+        parts.push("trace".into());
+    }
+    parts.join(" ")
 }
 
 fn hits(n: u64) -> String {

@@ -35,6 +35,8 @@ mod code_tests;
 #[cfg(test)]
 mod hung_tests;
 #[cfg(test)]
+mod rule_tests;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod watch_tests;

@@ -1,0 +1,305 @@
+//! Breakpoints that decide at the hit, on the tracer thread: conditions, ignore counts and
+//! logpoints against the lab's hot function, called by `burst` threads with rdi = 0, 1, 2, ...
+//! so that which hit stops is known exactly, and counted against the target's own counter.
+
+mod common;
+
+use common::*;
+use ptscope::expr::parse;
+use ptscope::tracer::rules::{Condition, LogTemplate};
+use ptscope::tracer::{
+    Command, Event, EventKind, HitRule, OnHit, Options, PassHits, Reply, Snapshot, StopCause,
+    TracerHandle,
+};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+fn attach_stopped(lab: &Lab, pass_hits: PassHits) -> TracerHandle {
+    let opts = Options {
+        pass_hits,
+        stop_on_thread_events: false,
+        ..Options::default()
+    };
+    let h = TracerHandle::attach(lab.pid, opts).expect("attach");
+    wait_all_stopped(&h);
+    h
+}
+
+fn rule(condition: Option<&str>, ignore: u64, action: OnHit) -> Box<HitRule> {
+    Box::new(HitRule {
+        condition: condition.map(|c| Condition {
+            source: c.into(),
+            expr: parse(c).expect("condition parses"),
+        }),
+        ignore,
+        action,
+    })
+}
+
+fn counter(lab: &Lab) -> u64 {
+    u64::from_le_bytes(read_proc_mem(lab.pid, lab.counter, 8).try_into().unwrap())
+}
+
+fn snapshot(h: &TracerHandle) -> Snapshot {
+    h.snapshot().expect("snapshot")
+}
+
+/// Events until the lab answers the burst (its line), continuing after every stop; returns
+/// every event and each stop's snapshot.
+fn through_burst(h: &TracerHandle, lab: &Lab) -> (Vec<Event>, Vec<Snapshot>) {
+    let deadline = Instant::now() + TIMEOUT;
+    let mut events = Vec::new();
+    let mut stops = Vec::new();
+    loop {
+        if let Some(line) = lab.poll_line("burst ") {
+            // What was already sent still counts.
+            events.extend(h.events().try_iter());
+            assert!(line.starts_with("burst "), "{line}");
+            return (events, stops);
+        }
+        assert!(Instant::now() < deadline, "the burst did not end in time");
+        if let Ok(ev) = h
+            .events()
+            .recv_timeout(std::time::Duration::from_millis(20))
+        {
+            if let EventKind::AllStopped(s) = &ev.kind {
+                stops.push((**s).clone());
+                h.call(Command::Continue).expect("continue");
+            }
+            events.push(ev);
+        }
+    }
+}
+
+#[test]
+fn a_condition_stops_exactly_the_hits_where_it_holds() {
+    let mut lab = start_lab(0);
+    let h = attach_stopped(&lab, PassHits::OutOfLine);
+    let before = counter(&lab);
+    h.call(Command::AddBreakpointWith {
+        addr: lab.hot,
+        rule: rule(Some("rdi == 700"), 0, OnHit::Stop),
+    })
+    .expect("conditional breakpoint");
+    h.call(Command::Continue).unwrap();
+    lab.send("burst 2 1000").unwrap();
+    let (_, stops) = through_burst(&h, &lab);
+    // Each of the two threads reaches rdi == 700 once: two stops, both at the breakpoint with
+    // rdi 700, by two different threads.
+    assert_eq!(stops.len(), 2, "one stop per thread");
+    let mut by = Vec::new();
+    for s in &stops {
+        let t = stopper(s);
+        assert_eq!(t.cause, Some(StopCause::Breakpoint { addr: lab.hot }));
+        let regs = t.regs.unwrap();
+        assert_eq!(
+            (regs.rip(), regs.0[5]),
+            (lab.hot, 700),
+            "stopped on rdi == 700 only"
+        );
+        by.push(t.tid);
+    }
+    by.dedup();
+    assert_eq!(by.len(), 2);
+    assert_eq!(counter(&lab) - before, 2000);
+    let info = snapshot(&h).breakpoints[0].clone();
+    let r = info.rule.expect("the rule is shown");
+    assert_eq!((info.hits, r.checked), (2, 2000), "every call was checked");
+    assert_eq!(r.condition.as_deref(), Some("rdi == 700"));
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+    assert_alive(&mut lab);
+}
+
+#[test]
+fn ignore_n_lets_n_hits_pass_then_stops_at_every_hit() {
+    let mut lab = start_lab(0);
+    let h = attach_stopped(&lab, PassHits::OutOfLine);
+    h.call(Command::AddBreakpointWith {
+        addr: lab.hot,
+        rule: rule(None, 5, OnHit::Stop),
+    })
+    .unwrap();
+    h.call(Command::Continue).unwrap();
+    lab.send("burst 1 10").unwrap();
+    let (_, stops) = through_burst(&h, &lab);
+    // Hits 1-5 (rdi 0-4) pass, then every hit stops: rdi 5, 6, 7, 8, 9.
+    let rdis: Vec<u64> = stops
+        .iter()
+        .map(|s| stopper(s).regs.unwrap().0[5])
+        .collect();
+    assert_eq!(rdis, [5, 6, 7, 8, 9]);
+    let hits: Vec<u64> = stops.iter().map(|s| s.breakpoints[0].hits).collect();
+    assert_eq!(hits, [6, 7, 8, 9, 10], "ignored hits count as hits");
+    let r = stops[0].breakpoints[0].rule.clone().unwrap();
+    assert_eq!((r.ignore, r.ignore_left), (5, 0));
+    h.shutdown().unwrap();
+    assert_alive(&mut lab);
+}
+
+#[test]
+fn a_logpoint_logs_one_line_per_hit_and_never_stops_the_world() {
+    let mut lab = start_lab(2);
+    let h = attach_stopped(&lab, PassHits::OutOfLine);
+    let bind = |s: &str| parse(s);
+    let text = LogTemplate::parse("i={rdi:d} x={rdi}", &bind).unwrap();
+    h.call(Command::AddBreakpointWith {
+        addr: lab.hot,
+        rule: rule(None, 0, OnHit::Log(text)),
+    })
+    .unwrap();
+    h.call(Command::Continue).unwrap();
+    let before = counter(&lab);
+    lab.send("burst 3 500").unwrap();
+    let (events, stops) = through_burst(&h, &lab);
+    assert!(stops.is_empty(), "a logpoint never stops the world");
+    let interrupts = events
+        .iter()
+        .filter(
+            |e| matches!(&e.kind, EventKind::Transition(t) if t.note.contains("PTRACE_INTERRUPT")),
+        )
+        .count();
+    assert_eq!(interrupts, 0, "no thread was interrupted");
+    let mut per_thread: BTreeMap<i32, Vec<u64>> = BTreeMap::new();
+    for e in &events {
+        if let EventKind::Logged(l) = &e.kind {
+            assert_eq!(l.addr, lab.hot);
+            let (i, x) = l.text.split_once(' ').unwrap();
+            let i: u64 = i.strip_prefix("i=").unwrap().parse().unwrap();
+            assert_eq!(x, format!("x={i:#x}"));
+            per_thread.entry(l.tid).or_default().push(i);
+        }
+    }
+    assert_eq!(per_thread.len(), 3, "three burst threads logged");
+    for (tid, seen) in &per_thread {
+        assert_eq!(
+            seen,
+            &(0..500).collect::<Vec<_>>(),
+            "thread {tid}: each call once, in order"
+        );
+    }
+    assert_eq!(counter(&lab) - before, 1500);
+    assert_eq!(snapshot(&h).breakpoints[0].hits, 1500);
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+    assert_alive(&mut lab);
+}
+
+/// Eight threads run through the address together while a false condition is checked at each
+/// of their calls: none goes through unseen.
+fn no_hit_missed(pass_hits: PassHits) {
+    let mut lab = start_lab(0);
+    let h = attach_stopped(&lab, pass_hits);
+    h.call(Command::AddBreakpointWith {
+        addr: lab.hot,
+        rule: rule(Some("rdi == 0xffffffff"), 0, OnHit::Stop),
+    })
+    .unwrap();
+    h.call(Command::Continue).unwrap();
+    let before = counter(&lab);
+    lab.send("burst 8 2000").unwrap();
+    let (_, stops) = through_burst(&h, &lab);
+    assert!(stops.is_empty(), "nothing stops: {} stops", stops.len());
+    assert_eq!(counter(&lab) - before, 16_000);
+    let info = snapshot(&h).breakpoints[0].clone();
+    assert_eq!(info.hits, 0);
+    assert_eq!(info.rule.unwrap().checked, 16_000, "every call was seen");
+    h.shutdown().unwrap();
+    assert_untraced_and_running(lab.pid);
+    assert_alive(&mut lab);
+}
+
+#[test]
+fn no_hit_is_missed_out_of_line_while_other_threads_run_through() {
+    no_hit_missed(PassHits::OutOfLine);
+}
+
+#[test]
+fn no_hit_is_missed_when_the_world_is_stopped_to_pass() {
+    no_hit_missed(PassHits::StopTheWorld);
+}
+
+#[test]
+fn at_rest_no_thread_stands_in_the_scratch_page_and_our_bytes_are_out() {
+    let mut lab = start_lab(0);
+    let original = read_proc_mem(lab.pid, lab.hot, 16);
+    for _ in 0..2 {
+        lab.command_tid("hot").unwrap();
+    }
+    let h = attach_stopped(&lab, PassHits::OutOfLine);
+    h.call(Command::AddBreakpointWith {
+        addr: lab.hot,
+        rule: rule(Some("rdi == 0xffffffff"), 0, OnHit::Stop),
+    })
+    .unwrap();
+    for _ in 0..20 {
+        h.call(Command::Continue).unwrap();
+        h.call(Command::Stop).unwrap();
+        let s = snapshot(&h);
+        let maps = std::fs::read_to_string(format!("/proc/{}/maps", lab.pid)).unwrap();
+        for t in &s.threads {
+            let rip = t
+                .regs
+                .unwrap_or_else(|| panic!("{t:?} has no registers at rest"))
+                .rip();
+            let line = maps
+                .lines()
+                .find(|l| {
+                    let (a, b) = l.split_once(' ').unwrap().0.split_once('-').unwrap();
+                    let (a, b) = (
+                        u64::from_str_radix(a, 16).unwrap(),
+                        u64::from_str_radix(b, 16).unwrap(),
+                    );
+                    a <= rip && rip < b
+                })
+                .unwrap_or_else(|| panic!("thread {} rip {rip:#x} is unmapped", t.tid));
+            assert!(
+                line.split_whitespace().count() > 5,
+                "thread {} at rest in an anonymous page: {line}",
+                t.tid
+            );
+        }
+        assert_eq!(read_proc_mem(lab.pid, lab.hot, 16), original);
+    }
+    let checked = snapshot(&h).breakpoints[0].rule.clone().unwrap().checked;
+    assert!(checked > 0, "the hot threads went through the breakpoint");
+    h.shutdown().unwrap();
+    assert_eq!(read_proc_mem(lab.pid, lab.hot, 16), original);
+    assert_untraced_and_running(lab.pid);
+    assert_alive(&mut lab);
+}
+
+#[test]
+fn a_condition_that_cannot_be_evaluated_stops_and_says_why() {
+    let mut lab = start_lab(0);
+    let h = attach_stopped(&lab, PassHits::OutOfLine);
+    h.call(Command::AddBreakpointWith {
+        addr: lab.hot,
+        rule: rule(Some("*(rdi + 8) == 1"), 0, OnHit::Stop),
+    })
+    .unwrap();
+    h.call(Command::Continue).unwrap();
+    lab.send("burst 1 3").unwrap();
+    let ev = wait_for(
+        &h,
+        |e| matches!(&e.kind, EventKind::Note { text, .. } if text.contains("cannot read")),
+    );
+    let EventKind::Note { text, .. } = ev.kind else {
+        unreachable!()
+    };
+    assert!(
+        text.contains("*(rdi + 8) == 1") && text.contains("stopped"),
+        "{text}"
+    );
+    let s = wait_all_stopped(&h);
+    assert_eq!(stopper(&s).regs.unwrap().0[5], 0);
+    h.call(Command::RemoveBreakpoint { addr: lab.hot }).unwrap();
+    h.call(Command::Continue).unwrap();
+    lab.wait_line("burst ").unwrap();
+    match h.call(Command::Snapshot).unwrap() {
+        Reply::Snapshot(s) => assert!(s.breakpoints.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    h.shutdown().unwrap();
+    assert_alive(&mut lab);
+}
