@@ -61,6 +61,20 @@ pub fn restart_pc(view: &ThreadKernelView) -> Option<u64> {
     }
 }
 
+/// Names each `restart_syscall()` among `views` for the call it restarts, in place, where the
+/// wrapper its pc is in tells; `function_at` names the function a pc is in.
+pub fn name_all<'a>(
+    views: impl IntoIterator<Item = &'a mut ThreadKernelView>,
+    function_at: impl Fn(u64) -> Option<String>,
+) {
+    for v in views {
+        let Some(pc) = restart_pc(v) else { continue };
+        if let Some(r) = restarted(v, function_at(pc).as_deref()) {
+            *v = r;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

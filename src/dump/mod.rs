@@ -10,7 +10,7 @@
 
 mod stacks;
 
-use crate::analysis::{self, facts::ThreadInput, gather, Analysis};
+use crate::analysis::{self, facts::ThreadInput, gather, restart, Analysis};
 use crate::procinfo::{self, ThreadKernelView};
 use crate::symbols::{self, Backtrace, Symbolizer};
 use crate::text::sanitize;
@@ -111,6 +111,12 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
             (Some(sym), Some(c)) => c.walk_all(sym),
             _ => BTreeMap::new(),
         };
+        // A thread some tracer stopped in a sleep before reads as restart_syscall(): named
+        // for the call it restarts, as the inspector does.
+        let mut kernel = kernel;
+        if let Some(sym) = &sym {
+            restart::name_all(kernel.values_mut(), |pc| sym.symbolize(pc, false).function);
+        }
         let mut d = Dump {
             snapshot,
             kernel,

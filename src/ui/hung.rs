@@ -150,15 +150,7 @@ pub fn name_restarts_with(pid: i32, views: &mut [ThreadKernelView]) {
     let Ok(sym) = Symbolizer::new(pid) else {
         return;
     };
-    for v in views.iter_mut() {
-        let Some(pc) = restart::restart_pc(v) else {
-            continue;
-        };
-        let func = sym.symbolize(pc, false).function;
-        if let Some(r) = restart::restarted(v, func.as_deref()) {
-            *v = r;
-        }
-    }
+    restart::name_all(views.iter_mut(), |pc| sym.symbolize(pc, false).function);
 }
 
 /// The kernel view with each `restart_syscall()` named for the call it restarts (see
