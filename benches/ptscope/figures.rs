@@ -119,7 +119,12 @@ pub fn breakpoints(plan: &Plan, rows: &mut Vec<Row>) {
             format!("2. breakpoint hits, {hot_threads} hot thread(s) of {threads}, all-stop"),
             Kind::Rate,
             "/s",
-            HOT_GOAL,
+            // Issue 12: one hot thread at 0.8x the raw limit at least.
+            if hot_threads == 1 {
+                Goal::OfRaw(0.8)
+            } else {
+                HOT_GOAL
+            },
         );
         gdb_missing(plan, &mut row);
         let window = plan.window(1000);

@@ -13,7 +13,8 @@ use super::model::breakpoints::Selected;
 use super::model::code::AfterFailedRead;
 use super::model::{
     BacktraceModel, BreakpointsModel, CodeModel, GroupsModel, LogBody, LogModel, MemoryModel,
-    ProcessModel, PromptKind, PromptModel, ScreenModel, StatusModel, ThreadsModel, WaitsModel,
+    ProcessModel, PromptKind, PromptModel, ScreenModel, StatusKind, StatusModel, ThreadsModel,
+    WaitsModel,
 };
 use super::msg::{Effect, Msg};
 use super::resolve::{Purpose, ResolveAsk};
@@ -708,7 +709,15 @@ fn on_event(m: &mut Model, ev: Event) -> Vec<Effect> {
                 None => "all threads stopped".to_string(),
             };
             m.log.push(at, s.stopped_by, LogBody::Text(why.clone()));
-            m.status.info(why);
+            // A step's reply can come before the stop it ends: its words stay.
+            let answered = m
+                .status
+                .line
+                .as_ref()
+                .is_some_and(|l| l.kind == StatusKind::Answer);
+            if !answered {
+                m.status.info(why);
+            }
             let mut fx: Vec<Effect> = m.memory_read().into_iter().collect();
             fx.extend(hung_update::stopped(m));
             fx
@@ -853,7 +862,7 @@ fn on_reply(m: &mut Model, id: u64, result: Result<Reply, TraceError>) -> Vec<Ef
         }
         (Some(Command::Step { tid }), Reply::Done) => {
             m.status
-                .info(format!("thread {tid} stepped one instruction"));
+                .answer(format!("thread {tid} stepped one instruction"));
             // The step's registers and any memory it wrote.
             return std::iter::once(Effect::Tracer(Command::Snapshot))
                 .chain(m.memory_read())

@@ -185,9 +185,9 @@ pub fn stepped(m: &mut Model, cmd: &Command, outcome: StepOutcome) -> Vec<Effect
                 _ => format!("{instructions} instructions"),
             };
             m.status
-                .info(format!("thread {tid}: {what} done at {pc:#x}, {how}"));
+                .answer(format!("thread {tid}: {what} done at {pc:#x}, {how}"));
         }
-        StepOutcome::StillOnLine { pc, instructions } => m.status.info(format!(
+        StepOutcome::StillOnLine { pc, instructions } => m.status.answer(format!(
             "thread {tid}: still on the same line at {pc:#x} after {instructions} instructions (a loop?): stopped"
         )),
         StepOutcome::Interrupted { by, cause } => {

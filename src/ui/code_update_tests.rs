@@ -126,7 +126,7 @@ fn the_replies_say_how_each_step_ended_and_refresh_what_it_changed() {
     );
     assert!(commands(&fx).contains(&Command::Snapshot));
     let (k, text) = status(&m);
-    assert_eq!(k, StatusKind::Info);
+    assert_eq!(k, StatusKind::Answer);
     assert!(
         text.contains("step over done at") && text.contains("1 instruction"),
         "{text}"

@@ -7,7 +7,7 @@ use super::focus::Focus;
 use super::hung::{AnalyseAsk, AskThread, GroupsView, WaitsView};
 use super::model::groups::Grouping;
 use super::model::waits::Told;
-use super::model::LogBody;
+use super::model::{LogBody, StatusKind};
 use super::msg::Effect;
 use crate::tracer::thread::ThreadState;
 use std::time::Duration;
@@ -105,9 +105,15 @@ pub fn waits(m: &mut Model, at: Duration, v: WaitsView) {
 }
 
 /// An answer arrives a while after its stop: it says its piece on the status line unless a
-/// key (a step, a prompt) has put something there since.
+/// key (a step, a prompt) has put something there since, or the stop is the end of the
+/// user's own step, whose result they are reading.
 fn say_unless_overtaken(m: &mut Model, text: String) {
-    if m.status.line == m.waits.status_at_stop {
+    let answered = m
+        .status
+        .line
+        .as_ref()
+        .is_some_and(|l| l.kind == StatusKind::Answer);
+    if m.status.line == m.waits.status_at_stop && !answered {
         m.status.info(text);
         m.waits.status_at_stop = m.status.line.clone();
     }

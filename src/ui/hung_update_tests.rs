@@ -280,3 +280,31 @@ fn a_late_answer_does_not_talk_over_a_key() {
     let (m, _) = hung_model_and_effects();
     assert!(m.status.line.unwrap().text.starts_with("why: 10 threads"));
 }
+
+#[test]
+fn the_end_of_a_step_stays_on_the_status_line_when_the_answer_comes() {
+    use crate::tracer::event::Reply;
+    let mut m = demo_model();
+    // The step's reply comes before the stop it ends is published.
+    update(&mut m, Msg::Step);
+    let tid = m.threads.selected.expect("a selected thread");
+    m.sent(5, Command::Step { tid });
+    reply(&mut m, 5, Ok(Reply::Done));
+    let said = m.status.line.clone().unwrap();
+    assert_eq!(said.text, format!("thread {tid} stepped one instruction"));
+    update(
+        &mut m,
+        Msg::Tracer(event(
+            32,
+            3200,
+            EventKind::AllStopped(Box::new(demo_snapshot())),
+        )),
+    );
+    let gen = m.waits.gen;
+    update(&mut m, Msg::Waits(Box::new(hung_waits(gen))));
+    assert_eq!(m.status.line, Some(said), "the step's end stays");
+    assert!(
+        log_texts(&m).iter().any(|l| l.starts_with("DEADLOCK: ")),
+        "the log still says it"
+    );
+}

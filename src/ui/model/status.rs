@@ -6,6 +6,9 @@ use crate::text::sanitize;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StatusKind {
     Info,
+    /// The end of a command the user gave (a step): what they asked to see, so the analysis's
+    /// summary, which arrives later, does not replace it.
+    Answer,
     Error,
 }
 
@@ -27,6 +30,14 @@ impl StatusModel {
         self.line = Some(Status {
             text: text.into(),
             kind: StatusKind::Info,
+        });
+    }
+
+    /// The end of a command the user gave (see `StatusKind::Answer`).
+    pub fn answer(&mut self, text: impl Into<String>) {
+        self.line = Some(Status {
+            text: text.into(),
+            kind: StatusKind::Answer,
         });
     }
 

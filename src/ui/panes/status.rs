@@ -127,7 +127,7 @@ impl Widget for &StatusBar<'_> {
         ];
         if let Some(s) = &self.status.line {
             let style = match s.kind {
-                StatusKind::Info => theme::INFO,
+                StatusKind::Info | StatusKind::Answer => theme::INFO,
                 StatusKind::Error => theme::ERROR,
             };
             first.push(Span::raw("  "));
