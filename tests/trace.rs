@@ -184,3 +184,21 @@ fn a_bad_location_is_one_line_and_leaves_the_process_alone() {
     assert_untraced_and_running(lab.pid);
     assert_alive(&mut lab);
 }
+
+#[test]
+fn a_process_that_is_not_there_is_one_line() {
+    // A pid past the kernel's limit can never name a process.
+    let max: i64 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .expect("pid_max")
+        .trim()
+        .parse()
+        .expect("a number");
+    let pid = (max + 1).to_string();
+    let out = Command::new(bin())
+        .args(["trace", &pid, "ptscope_lab_hot"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end(), format!("ptscope: no such process: {pid}"));
+}

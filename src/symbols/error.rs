@@ -5,6 +5,8 @@ use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum SymbolError {
+    #[error("no such process: {0}")]
+    NoProcess(i32),
     #[error("cannot read the memory map of process {pid}: {reason}")]
     Maps { pid: i32, reason: String },
     #[error("cannot parse address expression `{0}`")]

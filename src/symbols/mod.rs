@@ -168,9 +168,16 @@ impl Symbolizer {
     /// Re-reads the memory map; returns whether it changed. Parsed modules whose file is still
     /// mapped are kept.
     pub fn refresh(&mut self) -> Result<bool, SymbolError> {
-        let text = procinfo::maps::read_text(self.pid).map_err(|e| SymbolError::Maps {
-            pid: self.pid,
-            reason: e.to_string(),
+        let text = procinfo::maps::read_text(self.pid).map_err(|e| {
+            // ENOENT (ESRCH on a process exiting as we read): there is no such process.
+            if e.kind() == std::io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESRCH) {
+                SymbolError::NoProcess(self.pid)
+            } else {
+                SymbolError::Maps {
+                    pid: self.pid,
+                    reason: e.to_string(),
+                }
+            }
         })?;
         if text == self.maps_text {
             return Ok(false);
