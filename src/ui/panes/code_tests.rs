@@ -2,37 +2,14 @@
 //! and a breakpoint on one line, calls named, the original byte under our breakpoint decoded
 //! (never an int3), the source line marked; and the whole screen at 120x35 and 200x60.
 
+use super::draw_support::{draw, text};
 use super::screen::{self, ScreenView};
 use crate::tracer::event::EventKind;
 use crate::ui::app::{update, Model};
 use crate::ui::code_fixtures::*;
 use crate::ui::fixtures::*;
 use crate::ui::msg::Msg;
-use ratatui::backend::TestBackend;
-use ratatui::widgets::Widget;
-use ratatui::Terminal;
 use std::sync::Arc;
-
-fn draw<W>(w: u16, h: u16, widget: W) -> Terminal<TestBackend>
-where
-    for<'a> &'a W: Widget,
-{
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| f.render_widget(&widget, f.area())).unwrap();
-    t
-}
-
-fn text(t: &Terminal<TestBackend>) -> String {
-    let b = t.backend().buffer();
-    (0..b.area.height)
-        .map(|y| {
-            (0..b.area.width)
-                .map(|x| b[(x, y)].symbol())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 fn stopped_in_code() -> Model {
     let mut m = demo_model();

@@ -1,40 +1,13 @@
 //! Snapshot tests of "why is it hung?" on screen, from a fixed hung service
 //! (`ui::hung_fixtures`): the WAITS column, the deadlock banner, the grouped threads pane.
 
-use super::screen::{self, ScreenView};
-use crate::ui::app::{update, Model};
+use super::draw_support::{draw, screen, text};
+use super::screen::{self};
+use crate::ui::app::update;
 use crate::ui::hung_fixtures::*;
 use crate::ui::msg::Msg;
 use ratatui::backend::TestBackend;
-use ratatui::widgets::Widget;
 use ratatui::Terminal;
-
-fn draw<W>(w: u16, h: u16, widget: W) -> Terminal<TestBackend>
-where
-    for<'a> &'a W: Widget,
-{
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| f.render_widget(&widget, f.area())).unwrap();
-    t
-}
-
-fn screen(m: &Model, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut m = m.clone();
-    update(&mut m, Msg::Resize(w, h));
-    draw(w, h, ScreenView { model: &m })
-}
-
-fn text(t: &Terminal<TestBackend>) -> String {
-    let b = t.backend().buffer();
-    (0..b.area.height)
-        .map(|y| {
-            (0..b.area.width)
-                .map(|x| b[(x, y)].symbol())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 fn row<'a>(s: &'a str, tid: &str) -> &'a str {
     s.lines()

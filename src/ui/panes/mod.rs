@@ -33,6 +33,8 @@ pub(crate) fn block(title: String, focused: bool) -> Block<'static> {
 #[cfg(test)]
 mod code_tests;
 #[cfg(test)]
+mod draw_support;
+#[cfg(test)]
 mod hung_tests;
 #[cfg(test)]
 mod rule_tests;

@@ -1,6 +1,7 @@
 //! Snapshot tests of what breakpoint rules add to the screen: the condition, ignore count and
 //! log text in the Breakpoints pane, and a logpoint's line in the event log.
 
+use super::draw_support::draw;
 use super::screen;
 use crate::tracer::event::{EventKind, LogLine};
 use crate::tracer::RuleInfo;
@@ -8,18 +9,6 @@ use crate::ui::app::{update, Model};
 use crate::ui::fixtures::*;
 use crate::ui::focus::Focus;
 use crate::ui::msg::Msg;
-use ratatui::backend::TestBackend;
-use ratatui::widgets::Widget;
-use ratatui::Terminal;
-
-fn draw<W>(w: u16, h: u16, widget: W) -> Terminal<TestBackend>
-where
-    for<'a> &'a W: Widget,
-{
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| f.render_widget(&widget, f.area())).unwrap();
-    t
-}
 
 fn ruled_model() -> Model {
     let mut m = demo_model();

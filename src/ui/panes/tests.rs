@@ -1,6 +1,7 @@
 //! Snapshot tests: each pane and the whole screen drawn from hand-made models.
 
-use super::screen::{self, ScreenView};
+use super::draw_support::{draw, screen, text};
+use super::screen::{self};
 use crate::tracer::error::TraceError;
 use crate::tracer::event::{Command, EventKind};
 use crate::tracer::thread::{StopCause, ThreadState};
@@ -9,36 +10,6 @@ use crate::ui::fixtures::*;
 use crate::ui::focus::Focus;
 use crate::ui::msg::Msg;
 use crate::ui::theme;
-use ratatui::backend::TestBackend;
-use ratatui::widgets::Widget;
-use ratatui::Terminal;
-
-fn draw<W>(w: u16, h: u16, widget: W) -> Terminal<TestBackend>
-where
-    for<'a> &'a W: Widget,
-{
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| f.render_widget(&widget, f.area())).unwrap();
-    t
-}
-
-fn screen(m: &Model, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut m = m.clone();
-    update(&mut m, Msg::Resize(w, h));
-    draw(w, h, ScreenView { model: &m })
-}
-
-fn text(t: &Terminal<TestBackend>) -> String {
-    let b = t.backend().buffer();
-    (0..b.area.height)
-        .map(|y| {
-            (0..b.area.width)
-                .map(|x| b[(x, y)].symbol())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 #[test]
 fn threads_pane() {

@@ -1,6 +1,7 @@
 //! Snapshot tests of what watchpoints and edits add to the screen: the watchpoint section of
 //! the Breakpoints pane, hit and write lines in the event log, the `=` and `w` prompts.
 
+use super::draw_support::{draw, text};
 use super::screen;
 use crate::tracer::debugregs::WatchKind;
 use crate::tracer::event::{EventKind, WatchHit, WatchpointInfo, WriteRecord};
@@ -9,30 +10,6 @@ use crate::ui::app::{update, Model};
 use crate::ui::fixtures::*;
 use crate::ui::focus::Focus;
 use crate::ui::msg::Msg;
-use ratatui::backend::TestBackend;
-use ratatui::widgets::Widget;
-use ratatui::Terminal;
-
-fn draw<W>(w: u16, h: u16, widget: W) -> Terminal<TestBackend>
-where
-    for<'a> &'a W: Widget,
-{
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| f.render_widget(&widget, f.area())).unwrap();
-    t
-}
-
-fn text(t: &Terminal<TestBackend>) -> String {
-    let b = t.backend().buffer();
-    (0..b.area.height)
-        .map(|y| {
-            (0..b.area.width)
-                .map(|x| b[(x, y)].symbol())
-                .collect::<String>()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 const COUNTER: u64 = 0x55d0_c0a0_4040;
 
