@@ -5,132 +5,9 @@ mod common;
 mod hung_support;
 mod symbols_support;
 
+use common::pty::Ui;
 use common::{assert_untraced_and_running, bin, task_ids};
-use portable_pty::{native_pty_system, Child, CommandBuilder, PtySize};
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-fn nz(n: u16) -> std::num::NonZeroU16 {
-    std::num::NonZeroU16::new(n).expect("non-zero size")
-}
-
-struct Ui {
-    screen: Arc<Mutex<vt100::Parser>>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn Child + Send + Sync>,
-}
-
-impl Ui {
-    fn start(args: &[&str]) -> Ui {
-        let pty = native_pty_system()
-            .openpty(PtySize {
-                rows: 40,
-                cols: 150,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("openpty");
-        let mut cmd = CommandBuilder::new(bin());
-        cmd.args(args);
-        cmd.env("TERM", "xterm-256color");
-        let child = pty.slave.spawn_command(cmd).expect("spawn ptscope");
-        drop(pty.slave);
-        let mut reader = pty.master.try_clone_reader().expect("reader");
-        let writer = pty.master.take_writer().expect("writer");
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(nz(40), nz(150), 0)));
-        let s = screen.clone();
-        // Keep draining the pty, or ptscope would block writing its frames.
-        std::thread::spawn(move || {
-            let _master = pty.master;
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                s.lock().unwrap().process(&buf[..n]);
-            }
-        });
-        Ui {
-            screen,
-            writer,
-            child,
-        }
-    }
-
-    fn text(&self) -> String {
-        self.screen.lock().unwrap().screen().contents()
-    }
-
-    fn keys(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    /// Waits (bounded) until the screen satisfies `pred`, returning what it returned.
-    fn wait<T>(&self, what: &str, pred: impl FnMut(&str) -> Option<T>) -> T {
-        self.wait_within(what, TIMEOUT, pred)
-    }
-
-    fn wait_within<T>(
-        &self,
-        what: &str,
-        within: Duration,
-        mut pred: impl FnMut(&str) -> Option<T>,
-    ) -> T {
-        let deadline = Instant::now() + within;
-        loop {
-            let text = self.text();
-            if let Some(v) = pred(&text) {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Waits for ptscope to exit and checks it gave the terminal back: main screen, cursor shown.
-    fn wait_exit(&mut self) -> u32 {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(st) = self.child.try_wait().expect("try_wait") {
-                // The reader thread may still be parsing the last bytes; give it a bounded moment.
-                let restored = || {
-                    let p = self.screen.lock().unwrap();
-                    !p.screen().alternate_screen() && !p.screen().hide_cursor()
-                };
-                let until = Instant::now() + Duration::from_secs(5);
-                while !restored() && Instant::now() < until {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                assert!(
-                    restored(),
-                    "terminal not restored: alternate screen or hidden cursor"
-                );
-                return st.exit_code();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "ptscope did not exit; screen:\n{}",
-                self.text()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Ui {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-    }
-}
+use std::time::Duration;
 
 /// Rows of the threads table: (tid, rest of the row).
 fn thread_rows(text: &str) -> Vec<(i32, String)> {
@@ -369,7 +246,7 @@ fn sigint_sigterm_sighup_quit_gracefully_and_detach() {
         ui.wait("the attached process stopped", |t| {
             t.contains("STOPPED").then_some(())
         });
-        let ui_pid = ui.child.process_id().expect("ptscope pid") as i32;
+        let ui_pid = ui.pid();
         // SAFETY: kill(2) on a pid we spawned and have not reaped.
         unsafe { libc::kill(ui_pid, sig) };
         assert_eq!(ui.wait_exit(), 0, "exit status after signal {sig}");

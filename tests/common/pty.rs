@@ -1,7 +1,7 @@
 //! The real inspector in a pseudo-terminal, read back as a person sees it (a vt100 screen):
 //! for tests that drive ptscope with keys and then look at the process it leaves behind.
 
-use super::{bin, TIMEOUT};
+use super::bin;
 use portable_pty::{native_pty_system, Child, CommandBuilder, PtySize};
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 const ROWS: u16 = 40;
 const COLS: u16 = 150;
+/// What a screen may take to show: a debug build on a busy 2-core machine.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct Ui {
     screen: Arc<Mutex<vt100::Parser>>,
@@ -54,6 +56,11 @@ impl Ui {
         }
     }
 
+    /// ptscope's own pid.
+    pub fn pid(&self) -> i32 {
+        self.child.process_id().expect("ptscope pid") as i32
+    }
+
     pub fn text(&self) -> String {
         self.screen.lock().unwrap().screen().contents()
     }
@@ -79,11 +86,50 @@ impl Ui {
         }
     }
 
-    /// Waits (bounded) for ptscope to exit; its exit code.
+    /// Waits (bounded) until the screen satisfies `pred`, returning what it returned.
+    pub fn wait<T>(&self, what: &str, pred: impl FnMut(&str) -> Option<T>) -> T {
+        self.wait_within(what, TIMEOUT, pred)
+    }
+
+    pub fn wait_within<T>(
+        &self,
+        what: &str,
+        within: Duration,
+        mut pred: impl FnMut(&str) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + within;
+        loop {
+            let text = self.text();
+            if let Some(v) = pred(&text) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits (bounded) for ptscope to exit and checks it gave the terminal back (main screen,
+    /// cursor shown); its exit code.
     pub fn wait_exit(&mut self) -> u32 {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             if let Some(st) = self.child.try_wait().expect("try_wait") {
+                // The reader thread may still be parsing the last bytes; give it a bounded moment.
+                let restored = || {
+                    let p = self.screen.lock().unwrap();
+                    !p.screen().alternate_screen() && !p.screen().hide_cursor()
+                };
+                let until = Instant::now() + Duration::from_secs(5);
+                while !restored() && Instant::now() < until {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                assert!(
+                    restored(),
+                    "terminal not restored: alternate screen or hidden cursor"
+                );
                 return st.exit_code();
             }
             assert!(
