@@ -10,12 +10,19 @@
 //! thread. An idle tracer sleeps in poll and costs nothing.
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Once;
 
 const SLOTS: usize = 256;
+/// Each slot's eventfd, -1 until a tracer first takes the slot. An eventfd, once made, is never
+/// closed: a handler on another thread may have loaded the number just before its tracer
+/// ended, and a closed number can be reused at once by any file of ours (a core being written),
+/// which its 8-byte write would then corrupt. A freed slot keeps its eventfd for the next
+/// tracer, so at most one eventfd per tracer alive at a time is ever open.
 static SLOTS_FDS: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
+/// Whether a live tracer holds the slot.
+static SLOTS_TAKEN: [AtomicBool; SLOTS] = [const { AtomicBool::new(false) }; SLOTS];
 static INSTALL: Once = Once::new();
 static mut PREVIOUS: Option<libc::sigaction> = None;
 
@@ -29,7 +36,8 @@ fn notify_all(except: i32) {
             // write(2) is async-signal-safe; an eventfd write only fails when the counter would
             // overflow, which still leaves it readable.
             // SAFETY: `one` is a live 8-byte value, the length an eventfd write requires, and
-            // `fd` came from a slot, which `ChildWakeup::drop` clears before it closes the fd.
+            // `fd` came from a slot, whose eventfd is never closed (see SLOTS_FDS). Writing
+            // one of a slot no tracer holds only wakes nobody: the next holder drains it.
             unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
         }
     }
@@ -78,41 +86,62 @@ fn install() {
     });
 }
 
-/// The eventfd one tracer thread sleeps on for tracee stops.
+/// The eventfd one tracer thread sleeps on for tracee stops: a slot's, held while it lives.
 pub struct ChildWakeup {
-    fd: EventFd,
+    fd: RawFd,
     slot: usize,
 }
 
 impl ChildWakeup {
     pub fn new() -> std::io::Result<Self> {
         install();
-        let fd = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?;
-        let raw = fd.as_raw_fd();
-        for (slot, cell) in SLOTS_FDS.iter().enumerate() {
-            if cell
-                .compare_exchange(-1, raw, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
+        for (slot, taken) in SLOTS_TAKEN.iter().enumerate() {
+            if taken
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
             {
-                return Ok(ChildWakeup { fd, slot });
+                continue;
             }
+            let mut fd = SLOTS_FDS[slot].load(Ordering::Acquire);
+            if fd < 0 {
+                let made = match EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+                {
+                    Ok(made) => made,
+                    Err(e) => {
+                        taken.store(false, Ordering::Release);
+                        return Err(e.into());
+                    }
+                };
+                // Kept open for the life of the process (see SLOTS_FDS).
+                fd = OwnedFd::from(made).into_raw_fd();
+                SLOTS_FDS[slot].store(fd, Ordering::Release);
+            }
+            let w = ChildWakeup { fd, slot };
+            // A previous holder's leftovers (or handler writes meanwhile) wake nobody now.
+            w.drain();
+            return Ok(w);
         }
         Err(std::io::Error::other("too many tracers in one process"))
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        // SAFETY: the slot's eventfd is never closed (SLOTS_FDS), so it outlives any borrow.
+        unsafe { BorrowedFd::borrow_raw(self.fd) }
     }
 
     /// Resets the counter; call before reaping so a SIGCHLD arriving during the reap is kept.
     pub fn drain(&self) {
-        let _ = self.fd.read();
+        let mut buf = [0u8; 8];
+        // SAFETY: reading 8 bytes into a live 8-byte buffer from our own eventfd (never
+        // closed); EAGAIN when the counter is zero, which is fine.
+        unsafe { libc::read(self.fd, buf.as_mut_ptr().cast(), 8) };
     }
 }
 
 impl Drop for ChildWakeup {
     fn drop(&mut self) {
-        SLOTS_FDS[self.slot].store(-1, Ordering::Release);
+        // The eventfd stays open and in its slot for the next tracer.
+        SLOTS_TAKEN[self.slot].store(false, Ordering::Release);
     }
 }
 
@@ -146,7 +175,7 @@ impl ChildSignals {
     /// tracer, as the handler would have; `own` is the caller's, awake already.
     pub fn take(&self, own: &ChildWakeup) {
         if let Ok(Some(_)) = self.fd.read_signal() {
-            notify_all(own.fd.as_raw_fd());
+            notify_all(own.fd);
         }
     }
 }
@@ -170,5 +199,39 @@ impl CommandBell {
     }
     pub fn drain(&self) {
         let _ = self.fd.read();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fd number a wakeup holds.
+    fn raw(w: &ChildWakeup) -> RawFd {
+        use std::os::fd::AsRawFd;
+        w.fd().as_raw_fd()
+    }
+
+    #[test]
+    fn a_freed_slot_keeps_its_eventfd_open_and_the_next_tracer_gets_it_drained() {
+        let first = ChildWakeup::new().expect("a wakeup");
+        let (fd, slot) = (raw(&first), first.slot);
+        notify_all(-1);
+        drop(first);
+        // Still open: a handler that loaded the number just now writes to our eventfd, not
+        // to whatever file would have been given the number next.
+        // SAFETY: F_GETFD on a number only reads its flags.
+        assert!(
+            unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0,
+            "fd {fd} closed"
+        );
+        assert_eq!(SLOTS_FDS[slot].load(Ordering::Acquire), fd);
+        // Taken again (other tests' tracers may hold other slots meanwhile): some slot's
+        // eventfd, with nothing left in its counter.
+        let again = ChildWakeup::new().expect("a wakeup");
+        let mut buf = [0u8; 8];
+        // SAFETY: an 8-byte read into a live 8-byte buffer from our own eventfd.
+        let n = unsafe { libc::read(raw(&again), buf.as_mut_ptr().cast(), 8) };
+        assert_eq!(n, -1, "drained: a read finds the counter at zero (EAGAIN)");
     }
 }
