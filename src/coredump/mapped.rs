@@ -230,7 +230,11 @@ mod tests {
     #[test]
     fn ranges_are_page_aligned_and_merged() {
         let got = file_ranges(
-            &[x(0x1000, 0x2000, 0), x(0x5000, 0x1000, 0x2000), x(0x9000, 0x1000, 0x8000)],
+            &[
+                x(0x1000, 0x2000, 0),
+                x(0x5000, 0x1000, 0x2000),
+                x(0x9000, 0x1000, 0x8000),
+            ],
             0x10000,
         );
         assert_eq!(got, [(0x10000, 0x13000), (0x18000, 0x19000)]);

@@ -2,18 +2,21 @@
 //! the kernel wrote, with the process stopped only while its memory is copied.
 //!
 //! The order of work; the process is stopped from 3 to 5 only:
-//! 1. While it runs: its ids, signal masks, CPU times and auxv, and an estimate of the copy.
+//! 1. While it runs: its ids, signal masks, CPU times and auxv, and the plan of the copy as
+//!    the mappings are now (the same `capture::plan` the stop makes).
 //! 2. Create the temporary output file (an unwritable directory fails here, before the
-//!    process is touched) and prepare memory for the copy (faulted in) when it fits.
+//!    process is touched) and, when the copy fits, prepare the file's pages for that plan
+//!    (`mapped`: blocks allocated, a full disk said here, pages mapped and faulted in), or
+//!    anonymous memory when the file cannot be mapped so.
 //! 3. Attach and wait for every thread to stop; read smaps and decide each mapping (`filter`);
 //!    in partly written anonymous memory (thread stacks), find the pages ever written
 //!    (pagemap): the others are left as holes in the file, as the kernel does.
-//! 4. Copy the memory into the prepared store, or, when it does not fit in memory, write the
-//!    whole file now.
+//! 4. Copy the memory straight into the file's pages (on several threads), or into the
+//!    prepared memory, or, when it does not fit in memory, write the whole file now.
 //! 5. Detach.
-//! 6. Write the file from the copy and rename it into place.
+//! 6. Write the headers (and the copy, when it went to memory) and rename the file into place.
 //!
-//! - `capture`: the reads before and during the stop; `copy`: the memory copy;
+//! - `capture`: the reads before and during the stop; `mapped`, `copy`: the memory copy;
 //! - `filter`: which mappings the core holds; `model`, `notes`, `elf`: the file's contents;
 //! - `output`: the temporary file and its rename.
 
