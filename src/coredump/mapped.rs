@@ -76,12 +76,27 @@ impl MappedData {
         let Ok(mut map) = out.map(data_at, len) else {
             return Ok(None);
         };
+        // MADV_POPULATE_WRITE (Linux 5.14) faults the pages in, writable, in one call per
+        // piece, the pieces on every core: fresh pages are zeroed as they come in, which on
+        // this machine (a VM) is most of the time before the stop. On an older kernel, touch
+        // each page (its blocks exist: no SIGBUS).
+        let mut pieces = Vec::new();
         for &(a, b) in &ready {
-            let (at, n) = ((a - data_at) as usize, (b - a) as usize);
-            // MADV_POPULATE_WRITE (Linux 5.14) faults the pages in, writable, in one call;
-            // on an older kernel, touch each page (its blocks exist: no SIGBUS).
-            if map.advise_range(Advice::PopulateWrite, at, n).is_err() {
-                for i in (at..at + n).step_by(PAGE as usize) {
+            let mut at = a;
+            while at < b {
+                let n = (b - at).min(JOB);
+                pieces.push(((at - data_at) as usize, n as usize));
+                at += n;
+            }
+        }
+        let failed = on_threads(pieces, |(at, n)| {
+            Ok(u64::from(
+                map.advise_range(Advice::PopulateWrite, at, n).is_err(),
+            ))
+        })?;
+        if failed > 0 {
+            for &(a, b) in &ready {
+                for i in ((a - data_at) as usize..(b - data_at) as usize).step_by(PAGE as usize) {
                     map[i] = 0;
                 }
             }
@@ -143,47 +158,51 @@ impl MappedData {
             rest = tail;
             rest_at = at + len as u64;
         }
-        let total: u64 = jobs.iter().map(|j| j.2).sum();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .clamp(1, MAX_THREADS)
-            .min(slices.len().max(1));
-        // Contiguous groups of about equal bytes, one per thread.
-        let mut groups: Vec<Vec<(u64, &mut [u8])>> = (0..threads).map(|_| Vec::new()).collect();
-        let mut seen = 0u64;
-        for (addr, piece) in slices {
-            let g = ((seen * threads as u64) / total.max(1)) as usize;
-            seen += piece.len() as u64;
-            groups[g.min(threads - 1)].push((addr, piece));
-        }
-        let results: Vec<Result<u64, CoreError>> = std::thread::scope(|s| {
-            let workers: Vec<_> = groups
-                .into_iter()
-                .map(|group| {
-                    s.spawn(move || {
-                        let mut unreadable = 0;
-                        for (addr, piece) in group {
-                            check_cancel(opts)?;
-                            unreadable += reader.fill(addr, piece)?;
-                        }
-                        Ok(unreadable)
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .map(|w| {
-                    w.join()
-                        .unwrap_or(Err(CoreError::Internal("a copy thread panicked")))
-                })
-                .collect()
-        });
-        let mut unreadable = 0;
-        for r in results {
-            unreadable += r?;
-        }
-        Ok(unreadable)
+        on_threads(slices, |(addr, piece)| {
+            check_cancel(opts)?;
+            reader.fill(addr, piece)
+        })
     }
+}
+
+/// Runs `work` on every item, on up to `MAX_THREADS` threads (as many as there are cores),
+/// each thread taking the next item when it is done with one: a thread the scheduler holds
+/// back does less, the others do more. Returns the sum of what `work` returned.
+fn on_threads<T: Send>(
+    items: Vec<T>,
+    work: impl Fn(T) -> Result<u64, CoreError> + Sync,
+) -> Result<u64, CoreError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, MAX_THREADS)
+        .min(items.len().max(1));
+    let queue = std::sync::Mutex::new(items.into_iter());
+    let next = || queue.lock().ok().and_then(|mut q| q.next());
+    let results: Vec<Result<u64, CoreError>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut sum = 0;
+                    while let Some(item) = next() {
+                        sum += work(item)?;
+                    }
+                    Ok(sum)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or(Err(CoreError::Internal("a copy thread panicked")))
+            })
+            .collect()
+    });
+    let mut sum = 0;
+    for r in results {
+        sum += r?;
+    }
+    Ok(sum)
 }
 
 /// Splits the extents into jobs `(addr, file offset, len)`: those inside the ready ranges
