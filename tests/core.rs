@@ -281,7 +281,7 @@ fn gdb_opens_the_core_with_every_thread_stack_word_and_register() {
     let dir = scratch("gdb");
     let path = dir.join("core");
     let summary = coredump::take(heap.pid, &path, &Options::default()).unwrap();
-    assert_eq!(summary.method, Method::InMemory);
+    assert_eq!(summary.method, Method::Mapped);
     heap.assert_untouched_and_running();
 
     let tids = task_ids(heap.pid);

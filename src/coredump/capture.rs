@@ -1,5 +1,5 @@
 //! The three moments of a core: what is read while the process still runs (its ids, masks,
-//! CPU times, auxv, and an estimate of the copy to prepare memory for), the all-stop, and
+//! CPU times, auxv, and a plan of the copy to prepare the file for), the all-stop, and
 //! what is read while every thread holds still (the mappings, and then their memory).
 
 use super::copy::Reader;
@@ -28,6 +28,8 @@ pub struct Before {
     pub auxv: Vec<u8>,
     /// The bytes the copy would take if the mappings stay as they are now.
     pub estimate: u64,
+    /// The plan if the mappings stay as they are now (None: smaps unreadable).
+    pub plan: Option<Plan>,
 }
 
 pub fn before_stop(pid: i32) -> Result<Before, CoreError> {
@@ -47,26 +49,16 @@ pub fn before_stop(pid: i32) -> Result<Before, CoreError> {
     // Unreadable for a kernel thread (ESRCH) and for a process we may not trace: the attach
     // that follows says which, in the tracer's words.
     let auxv = auxv::read_auxv(view).unwrap_or_default();
-    let estimate = smaps::read_smaps(view)
-        .map(|entries| {
-            entries
-                .iter()
-                .map(|e| match filter::decide(e, process.coredump_filter) {
-                    Dump::Whole if zero_when_unwritten(e) => {
-                        (e.private_written_kb * 1024).min(e.mapping.end - e.mapping.start)
-                    }
-                    Dump::Whole => e.mapping.end - e.mapping.start,
-                    Dump::HeaderPage => PAGE,
-                    Dump::Nothing(_) => 0,
-                })
-                .sum()
-        })
-        .unwrap_or(0);
+    // The mappings as they are now, planned as at the stop: the output file's pages are
+    // prepared for this plan (`mapped`), and the stop's own plan usually matches it.
+    let plan = plan(pid, view, process.coredump_filter, &Reader::new(view)).ok();
+    let estimate = plan.as_ref().map_or(0, Plan::copied);
     Ok(Before {
         process,
         threads,
         auxv,
         estimate,
+        plan,
     })
 }
 

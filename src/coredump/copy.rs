@@ -8,6 +8,8 @@
 //! same copy in C: 90-130 ms; into fresh memory 350-1400 ms). So the destination is prepared
 //! while the process still runs, with transparent huge pages asked for, and the reader fills
 //! caller buffers, carrying on past an unreadable page (left as zeros, counted) to the end.
+//! (`mapped` goes further: the destination is the output file's own pages. The `Store` here
+//! is for files that cannot be mapped so.)
 //!
 //! Nothing here writes to the process. The reads need no ptrace request (process_vm_readv and
 //! /proc/PID/mem only need ptrace *permission*), so they run on the calling thread while the

@@ -1,7 +1,8 @@
 //! The ELF64 container of a core: file header, program headers (PT_NOTE, then one PT_LOAD per
 //! mapping), the notes, then the memory of each segment that holds any, page-aligned, in
 //! segment order. The header structures are the `object` crate's; the layout is ours and is
-//! the kernel's: the data starts at the first page boundary after the notes and every
+//! the kernel's: the data starts at the first page boundary after the notes (or later, at a
+//! boundary chosen before the notes were known, with a hole between) and every
 //! segment's p_offset is the running sum of the file sizes before it.
 
 use super::model::CoreImage;
@@ -15,16 +16,18 @@ const EHDR_SIZE: u64 = std::mem::size_of::<FileHeader64<LE>>() as u64;
 const PHDR_SIZE: u64 = std::mem::size_of::<ProgramHeader64<LE>>() as u64;
 const SHDR_SIZE: u64 = std::mem::size_of::<SectionHeader64<LE>>() as u64;
 
-/// Everything before the memory: write `headers`, then the segments' bytes in order
-/// (`data_len` in all, each segment exactly its `dump_len`).
+/// Everything before the memory: write `headers`, then from `data_at` the segments' bytes in
+/// order (`data_len` in all, each segment exactly its `dump_len`). Between the two, zeros (a
+/// hole).
 pub struct Layout {
     pub headers: Vec<u8>,
+    pub data_at: u64,
     pub data_len: u64,
 }
 
 impl Layout {
     pub fn file_len(&self) -> u64 {
-        self.headers.len() as u64 + self.data_len
+        self.data_at + self.data_len
     }
 }
 
@@ -53,6 +56,13 @@ fn program_header(
 }
 
 pub fn layout(image: &CoreImage) -> Layout {
+    layout_at(image, 0)
+}
+
+/// The layout with the data starting at `min_data_at` (page-aligned) or, when the headers
+/// need more room than that, at the first page boundary after them. `ptscope core` places
+/// the data area before the stop, when the final headers are not yet known.
+pub fn layout_at(image: &CoreImage, min_data_at: u64) -> Layout {
     use object::elf::*;
     let notes = notes::build(image);
     let phnum = 1 + image.segments.len() as u64;
@@ -61,7 +71,8 @@ pub fn layout(image: &CoreImage) -> Layout {
     let extended = phnum >= u64::from(PN_XNUM);
     let shdr_at = EHDR_SIZE + phnum * PHDR_SIZE;
     let notes_at = shdr_at + if extended { SHDR_SIZE } else { 0 };
-    let data_at = (notes_at + notes.len() as u64).next_multiple_of(PAGE);
+    let headers_end = (notes_at + notes.len() as u64).next_multiple_of(PAGE);
+    let data_at = headers_end.max(min_data_at.next_multiple_of(PAGE));
 
     let header = FileHeader64::<LE> {
         e_ident: Ident {
@@ -88,7 +99,7 @@ pub fn layout(image: &CoreImage) -> Layout {
         e_shstrndx: U16::new(LE, SHN_UNDEF),
     };
 
-    let mut out = Vec::with_capacity(data_at as usize);
+    let mut out = Vec::with_capacity(headers_end as usize);
     out.extend_from_slice(bytes_of(&header));
     let note = program_header(PT_NOTE, 0, notes_at, 0, (notes.len() as u64, 0), 4);
     out.extend_from_slice(bytes_of(&note));
@@ -121,9 +132,10 @@ pub fn layout(image: &CoreImage) -> Layout {
         out.extend_from_slice(bytes_of(&sh));
     }
     out.extend_from_slice(&notes);
-    out.resize(data_at as usize, 0);
+    out.resize(headers_end as usize, 0);
     Layout {
         headers: out,
+        data_at,
         data_len: offset - data_at,
     }
 }

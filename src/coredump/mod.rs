@@ -2,18 +2,21 @@
 //! the kernel wrote, with the process stopped only while its memory is copied.
 //!
 //! The order of work; the process is stopped from 3 to 5 only:
-//! 1. While it runs: its ids, signal masks, CPU times and auxv, and an estimate of the copy.
+//! 1. While it runs: its ids, signal masks, CPU times and auxv, and the plan of the copy as
+//!    the mappings are now (the same `capture::plan` the stop makes).
 //! 2. Create the temporary output file (an unwritable directory fails here, before the
-//!    process is touched) and prepare memory for the copy (faulted in) when it fits.
+//!    process is touched) and, when the copy fits, prepare the file's pages for that plan
+//!    (`mapped`: blocks allocated, a full disk said here, pages mapped and faulted in), or
+//!    anonymous memory when the file cannot be mapped so.
 //! 3. Attach and wait for every thread to stop; read smaps and decide each mapping (`filter`);
 //!    in partly written anonymous memory (thread stacks), find the pages ever written
 //!    (pagemap): the others are left as holes in the file, as the kernel does.
-//! 4. Copy the memory into the prepared store, or, when it does not fit in memory, write the
-//!    whole file now.
+//! 4. Copy the memory straight into the file's pages (on several threads), or into the
+//!    prepared memory, or, when it does not fit in memory, write the whole file now.
 //! 5. Detach.
-//! 6. Write the file from the copy and rename it into place.
+//! 6. Write the headers (and the copy, when it went to memory) and rename the file into place.
 //!
-//! - `capture`: the reads before and during the stop; `copy`: the memory copy;
+//! - `capture`: the reads before and during the stop; `mapped`, `copy`: the memory copy;
 //! - `filter`: which mappings the core holds; `model`, `notes`, `elf`: the file's contents;
 //! - `output`: the temporary file and its rename.
 
@@ -22,6 +25,7 @@ pub mod copy;
 pub mod elf;
 pub mod error;
 pub mod filter;
+pub mod mapped;
 pub mod model;
 pub mod notes;
 pub mod output;
@@ -33,7 +37,8 @@ use crate::procinfo::{meminfo, tasks};
 use crate::regs::Registers;
 use crate::tracer::{Command, Reply, Snapshot, ThreadInfo, ThreadState, Tid, TraceError};
 use copy::{Reader, Store, PIECE};
-use model::{CoreImage, Extent, ProcessNote, RegisterSets, ThreadNote};
+use mapped::MappedData;
+use model::{CoreImage, Extent, ProcessNote, RegisterSets, ThreadNote, FPREGS_SIZE, SIGINFO_SIZE};
 use output::TempOutput;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -58,7 +63,11 @@ pub struct Options {
 /// How the memory reached the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
-    /// Copied into memory while stopped; written after the detach.
+    /// Copied while stopped straight into the file's pages, mapped and prepared before the
+    /// stop (`mapped`); only the headers are written after the detach.
+    Mapped,
+    /// Copied into memory while stopped; written after the detach (when the file cannot be
+    /// mapped that way).
     InMemory,
     /// Written while stopped.
     Streamed(StreamReason),
@@ -135,8 +144,9 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
         return Err(TraceError::NoSuchProcess(pid).into());
     }
     let out = TempOutput::create(path)?;
-    let before = capture::before_stop(pid)?;
-    let (method, mut store) = prepare_copy(before.estimate, opts);
+    let mut before = capture::before_stop(pid)?;
+    let reserve = header_reserve(&before);
+    let (method, mut dest) = prepare_copy(&mut before, reserve, &out, opts)?;
     check_cancel(opts)?;
 
     let pause_start = Instant::now();
@@ -169,19 +179,30 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
         files: std::mem::take(&mut plan.files),
         segments: std::mem::take(&mut plan.segments),
     };
-    let layout = elf::layout(&image);
-    let data_at = layout.headers.len() as u64;
-    let (pause, unreadable_pages) = match method {
-        Method::InMemory => {
-            let unreadable = copy_all(&reader, &plan.extents, &mut store, opts)?;
+    let layout = match &dest {
+        Destination::Mapped(_) => elf::layout_at(&image, reserve),
+        _ => elf::layout(&image),
+    };
+    let data_at = layout.data_at;
+    let (pause, unreadable_pages) = match &mut dest {
+        Destination::Mapped(data) => {
+            let unreadable = data.copy(&reader, &plan.extents, data_at, &out, opts)?;
             capture::still_held(pid, &handle, &snapshot)?;
             handle.shutdown()?;
             let pause = pause_start.elapsed();
             out.write_at(0, &layout.headers)?;
-            write_copied(&store, &plan.extents, data_at, &out, opts)?;
             (pause, unreadable)
         }
-        Method::Streamed(_) => {
+        Destination::Memory(store) => {
+            let unreadable = copy_all(&reader, &plan.extents, store, opts)?;
+            capture::still_held(pid, &handle, &snapshot)?;
+            handle.shutdown()?;
+            let pause = pause_start.elapsed();
+            out.write_at(0, &layout.headers)?;
+            write_copied(store, &plan.extents, data_at, &out, opts)?;
+            (pause, unreadable)
+        }
+        Destination::Stream => {
             out.write_at(0, &layout.headers)?;
             let unreadable = stream_all(&reader, &plan.extents, data_at, &out, opts)?;
             capture::still_held(pid, &handle, &snapshot)?;
@@ -189,6 +210,8 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
             (pause_start.elapsed(), unreadable)
         }
     };
+    // Unmapped before the file is cut to its final length and closed.
+    drop(dest);
     out.set_len(layout.file_len())?;
     let path = out.commit()?;
     let written = image.segments.iter().filter(|s| s.dump_len > 0).count();
@@ -208,9 +231,60 @@ pub fn take(pid: i32, path: &Path, opts: &Options) -> Result<Summary, CoreError>
     })
 }
 
-/// In memory when the copy fits MemAvailable with a margin (the store then prepared, faulted
-/// in, before the stop), else streamed; streamed when asked.
-fn prepare_copy(estimate: u64, opts: &Options) -> (Method, Store) {
+/// Where the copy goes while the process is stopped.
+enum Destination {
+    Mapped(MappedData),
+    Memory(Store),
+    Stream,
+}
+
+/// Room for the headers before the data area, chosen before the stop: the headers of the
+/// threads and files seen now, each thread with every register set at its largest, half as
+/// much again and 64 KiB for threads and mappings that appear meanwhile. (More than that
+/// still makes a right core, only slower: see `mapped`.) A hole in the file, not disk space.
+fn header_reserve(before: &capture::Before) -> u64 {
+    let Some(plan) = &before.plan else {
+        return 0;
+    };
+    let sets = RegisterSets {
+        fpregs: Some(Box::new([0; FPREGS_SIZE])),
+        xstate: Some(vec![0; crate::tracer::regsets::xsave_size()]),
+        siginfo: Some(Box::new([0; SIGINFO_SIZE])),
+    };
+    let threads = before
+        .threads
+        .keys()
+        .map(|&tid| ThreadNote {
+            tid,
+            regs: Registers::default(),
+            cursig: 0,
+            sigpend: 0,
+            sighold: 0,
+            times: Default::default(),
+            sets: sets.clone(),
+        })
+        .collect();
+    let image = CoreImage {
+        process: process_note(&before.process),
+        threads,
+        auxv: before.auxv.clone(),
+        files: plan.files.clone(),
+        segments: plan.segments.clone(),
+    };
+    let est = elf::layout(&image).data_at;
+    (est + est / 2 + (64 << 10)).next_multiple_of(4096)
+}
+
+/// Straight into the file when the copy fits MemAvailable with a margin (the file's pages
+/// prepared before the stop), in memory when the file cannot be mapped so (that memory
+/// prepared, faulted in, before the stop), else streamed; streamed when asked.
+fn prepare_copy(
+    before: &mut capture::Before,
+    reserve: u64,
+    out: &TempOutput,
+    opts: &Options,
+) -> Result<(Method, Destination), CoreError> {
+    let estimate = before.estimate;
     let no_room = |available| {
         Method::Streamed(StreamReason::NoRoom {
             need: estimate,
@@ -218,13 +292,20 @@ fn prepare_copy(estimate: u64, opts: &Options) -> (Method, Store) {
         })
     };
     let method = match (opts.stream, meminfo::mem_available()) {
-        (true, _) => return (Method::Streamed(StreamReason::Asked), Store::empty()),
+        (true, _) => return Ok((Method::Streamed(StreamReason::Asked), Destination::Stream)),
         (false, Some(available)) if !fits(estimate, available) => no_room(available),
         (false, _) => {
+            let planned = before.plan.as_ref().map(|p| &p.extents[..]);
+            if let Some(data) = match planned {
+                Some(x) if reserve > 0 => MappedData::prepare(out, x, reserve)?,
+                _ => None,
+            } {
+                return Ok((Method::Mapped, Destination::Mapped(data)));
+            }
             // Room for some growth between now and the stop; more is added (cold) if needed.
             let room = estimate + estimate / 32 + (4 << 20);
             match Store::prepare(room as usize) {
-                Ok(store) => return (Method::InMemory, store),
+                Ok(store) => return Ok((Method::InMemory, Destination::Memory(store))),
                 Err(_) => no_room(meminfo::mem_available().unwrap_or(0)),
             }
         }
@@ -239,7 +320,7 @@ fn prepare_copy(estimate: u64, opts: &Options) -> (Method, Store) {
             mib(available)
         ));
     }
-    (method, Store::empty())
+    Ok((method, Destination::Stream))
 }
 
 /// Copies every extent into the store, in order; returns the pages that had to be
@@ -403,7 +484,7 @@ fn mib(bytes: u64) -> String {
 /// The stderr line after a core was written.
 pub fn summary_line(s: &Summary) -> String {
     let how = match s.method {
-        Method::InMemory => "",
+        Method::Mapped | Method::InMemory => "",
         Method::Streamed(_) => " (written while stopped)",
     };
     let mut line = format!(

@@ -30,7 +30,9 @@ impl TempOutput {
             _ => PathBuf::from("."),
         };
         let temp = dir.join(format!(".{name}.ptscope-{}.tmp", std::process::id()));
+        // Read as well as write: a shared writable mapping (`map`) needs both.
         let file = OpenOptions::new()
+            .read(true)
             .write(true)
             .create_new(true)
             .mode(0o600)
@@ -58,6 +60,37 @@ impl TempOutput {
         self.file()?
             .write_all_at(bytes, offset)
             .map_err(|e| CoreError::output(&self.target, e))
+    }
+
+    /// Gives `len` bytes from `offset` their disk blocks now (fallocate(2)), so that later
+    /// writes through a shared mapping cannot fail for want of space (which would be a
+    /// SIGBUS, not an error): a full disk is said here, before the process is touched.
+    /// `Ok(false)` when the filesystem cannot (EOPNOTSUPP): then the file is not mapped.
+    pub fn allocate(&self, offset: u64, len: u64) -> Result<bool, CoreError> {
+        use nix::fcntl::{fallocate, FallocateFlags};
+        let (Ok(off), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+            return Err(CoreError::Internal("a file range past i64"));
+        };
+        match fallocate(self.file()?, FallocateFlags::empty(), off, len) {
+            Ok(()) => Ok(true),
+            Err(nix::errno::Errno::EOPNOTSUPP) => Ok(false),
+            Err(e) => Err(CoreError::output(&self.target, io::Error::from(e))),
+        }
+    }
+
+    /// The file bytes `[offset, offset + len)` mapped shared and writable: what is written
+    /// there is the file's page cache itself, with no second copy.
+    pub fn map(&self, offset: u64, len: usize) -> Result<memmap2::MmapMut, CoreError> {
+        // SAFETY: the file is ours alone (created O_EXCL, mode 0600, under a temporary name
+        // nobody else opens) and is not truncated below the mapping while it is mapped, so
+        // the mapped bytes do not change under us and touching them cannot fault past EOF.
+        unsafe {
+            memmap2::MmapOptions::new()
+                .offset(offset)
+                .len(len)
+                .map_mut(self.file()?)
+        }
+        .map_err(|e| CoreError::output(&self.target, e))
     }
 
     /// Makes the file `len` bytes long, so a hole at its end reads as zeros too.
