@@ -169,3 +169,48 @@ fn text_reads_like_a_thread_backtrace() {
     let a = block.find("ptscope_chain_a").unwrap();
     assert!(block.find("#0 ").unwrap() < c && c < a, "{block}");
 }
+
+/// The dump's stop: `attach_once` runs its copy on the tracer thread while the kernel shows
+/// every thread in a tracing stop, then detaches with no command from us; afterwards every
+/// thread is untraced and running, and the picture handed to the job is the one published.
+#[test]
+fn attach_once_copies_while_every_thread_is_stopped_then_lets_go() {
+    use ptscope::tracer::{EventKind, Options, TracerHandle};
+    let mut lab = start_lab(6);
+    let pid = lab.pid;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let job = Box::new(move |snap: &ptscope::tracer::Snapshot| {
+        // What the kernel says while the job runs, read from /proc directly.
+        let states: Vec<(i32, String)> = task_ids(pid)
+            .into_iter()
+            .map(|t| (t, status_field(pid, t, "State")))
+            .collect();
+        let tids: Vec<i32> = snap.threads.iter().map(|t| t.tid).collect();
+        let _ = tx.send((states, tids));
+    });
+    let opts = Options {
+        stop_on_thread_events: false,
+        ..Options::default()
+    };
+    let h = TracerHandle::attach_once(pid, opts, job).expect("attach_once");
+    let (states, tids) = rx.recv_timeout(TIMEOUT).expect("the job ran");
+    assert_eq!(states.len(), 8, "{states:?}");
+    for (tid, state) in &states {
+        assert!(
+            state.starts_with('t'),
+            "thread {tid} in {state} during the copy"
+        );
+    }
+    let mut seen = tids.clone();
+    seen.sort();
+    assert_eq!(seen, task_ids(pid));
+    let snap = match wait_for(&h, |e| matches!(e.kind, EventKind::AllStopped(_))).kind {
+        EventKind::AllStopped(s) => s,
+        _ => unreachable!(),
+    };
+    assert_eq!(snap.threads.iter().map(|t| t.tid).collect::<Vec<_>>(), tids);
+    wait_for(&h, |e| matches!(e.kind, EventKind::Detached));
+    h.shutdown().expect("shutdown after the detach");
+    assert_untraced_and_running(pid);
+    assert_alive(&mut lab);
+}

@@ -15,10 +15,13 @@ use crate::procinfo::{self, ThreadKernelView};
 use crate::symbols::{self, Backtrace, Symbolizer};
 use crate::text::sanitize;
 use crate::tracer::memory::Memory;
-use crate::tracer::{EventKind, Options, ProcessState, Snapshot, Tid, TraceError, TracerHandle};
+use crate::tracer::{
+    EventKind, Options, ProcessState, Snapshot, Tid, TraceError, TracerHandle, WhileStopped,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long to wait for every thread to stop. A thread in uninterruptible sleep (D) stops only
@@ -72,10 +75,20 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
             .map(|v| v.into_iter().map(|k| (k.tid, k)).collect())
             .unwrap_or_default();
         let prestop = pre.and_then(|h| h.join().ok()).unwrap_or_default();
-        let sym = sym.and_then(|h| h.join().ok()).flatten();
+        let sym = sym.and_then(|h| h.join().ok()).flatten().map(Arc::new);
         (kernel, prestop, sym)
     });
-    let room = sym.as_ref().map(|s| stacks::prepare(&kernel, s.maps()));
+    let kernel = Arc::new(kernel);
+    let plan = CopyPlan {
+        analysis: opts.analysis,
+        kernel: kernel.clone(),
+        room: sym.as_ref().map(|s| stacks::prepare(&kernel, s.maps())),
+        sym: sym.clone(),
+        mem: opts
+            .backtraces
+            .then(|| Memory::open_read_only(pid).ok())
+            .flatten(),
+    };
     let loader = AtomicI32::new(0);
     std::thread::scope(|s| {
         // Source lines are the one slow part of symbols when debug info is compressed (libc's
@@ -100,7 +113,7 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
                 sym.preload_lines(&pcs);
             });
         }
-        let stopped = stop_and_copy(pid, opts, &kernel, sym.as_ref(), room)?;
+        let stopped = stop_and_copy(pid, plan)?;
         set_nice(loader.load(Ordering::Acquire), 0);
         let StopCopy {
             snapshot,
@@ -111,9 +124,10 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
             (Some(sym), Some(c)) => c.walk_all(sym),
             _ => BTreeMap::new(),
         };
+        // The tracer thread is gone, and the copy's share of the kernel view with it.
+        let mut kernel = Arc::try_unwrap(kernel).unwrap_or_else(|k| (*k).clone());
         // A thread some tracer stopped in a sleep before reads as restart_syscall(): named
         // for the call it restarts, as the inspector does.
-        let mut kernel = kernel;
         if let Some(sym) = &sym {
             restart::name_all(kernel.values_mut(), |pc| sym.symbolize(pc, false).function);
         }
@@ -125,7 +139,7 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
             analysis: None,
         };
         if opts.analysis {
-            d.analysis = Some(analyse(&d, &lock_words, sym.as_ref()));
+            d.analysis = Some(analyse(&d, &lock_words, sym.as_deref()));
         }
         Ok(d)
     })
@@ -147,77 +161,127 @@ struct StopCopy {
     lock_words: gather::Stopped,
 }
 
-/// Attaches, waits for the all-stop (bounded: the engine lets be, with the reason, a thread
-/// that cannot stop), copies the registers, the stacks and the lock words, detaches.
-fn stop_and_copy(
-    pid: i32,
-    opts: DumpOptions,
-    kernel: &BTreeMap<Tid, ThreadKernelView>,
-    sym: Option<&Symbolizer>,
+/// What the copy on the tracer thread needs, made before the stop.
+struct CopyPlan {
+    analysis: bool,
+    kernel: Arc<BTreeMap<Tid, ThreadKernelView>>,
+    sym: Option<Arc<Symbolizer>>,
     room: Option<Vec<u8>>,
-) -> Result<StopCopy, TraceError> {
-    let handle = TracerHandle::attach(
+    /// The process's memory, opened before the stop.
+    mem: Option<Memory>,
+}
+
+/// Attaches and lets the tracer thread itself copy the registers, the stacks and the lock
+/// words the moment the last thread has stopped, and detach right after
+/// (`TracerHandle::attach_once`): the stop holds no wake-up of this thread and no round trip
+/// between threads, only the interrupts, the reports, the copy and the detaches. A thread that
+/// cannot stop is let be by the engine within a second, with the reason.
+fn stop_and_copy(pid: i32, plan: CopyPlan) -> Result<StopCopy, TraceError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let job: WhileStopped = Box::new(move |snap: &Snapshot| {
+        let _ = tx.send(copy_while_stopped(snap, plan));
+    });
+    let handle = TracerHandle::attach_once(
         pid,
         Options {
             stop_on_thread_events: false,
             ..Options::default()
         },
+        job,
     )?;
     let deadline = Instant::now() + STOP_DEADLINE;
+    let taken = rx.recv_timeout(STOP_DEADLINE);
+    // The picture itself comes on the event stream, sent once the detach is done (copying
+    // it inside the stop would cost a clone of every thread's record).
     let mut snap = None;
-    while snap.is_none() {
+    let mut exited = false;
+    while snap.is_none() && !exited {
         let left = deadline.saturating_duration_since(Instant::now());
         match handle.events().recv_timeout(left) {
             Ok(ev) => match ev.kind {
                 EventKind::AllStopped(s) => snap = Some(*s),
-                EventKind::ProcessExited(_) => return Err(TraceError::ProcessExited),
+                EventKind::ProcessExited(_) => exited = true,
                 _ => {}
             },
             Err(_) => break,
         }
     }
-    let snapshot = match snap {
-        Some(s) => s,
-        None => handle.snapshot()?,
-    };
-    // Stack memory and lock words are read with the engine's bulk reader: no ptrace call, so
-    // it runs here while the tracer thread keeps every thread stopped, and no int3 of ours is
-    // in memory at rest.
-    let mem = snapshot
+    match (taken, snap) {
+        (Ok((copies, lock_words)), Some(snapshot)) => {
+            handle.shutdown()?;
+            Ok(StopCopy {
+                snapshot,
+                copies,
+                lock_words,
+            })
+        }
+        // The job is dropped unrun only when the process went away before the stop was
+        // complete.
+        _ if exited => Err(TraceError::ProcessExited),
+        _ => {
+            // Not stopped in time (the engine lets every straggler be within a second, so
+            // this is a tracer in trouble): the picture as it is, without stacks.
+            let snapshot = handle.snapshot();
+            handle.shutdown()?;
+            Ok(StopCopy {
+                snapshot: snapshot?,
+                copies: None,
+                lock_words: gather::Stopped::default(),
+            })
+        }
+    }
+}
+
+/// On the tracer thread, every thread stopped: the stacks, then the lock words and poll
+/// arrays the waits point at (a few process_vm_readv calls per waiting thread). A thread that
+/// may be a refused PI locker needs its frames to find the mutex it was locking: only those
+/// few are walked now, from the copies.
+fn copy_while_stopped(
+    snap: &Snapshot,
+    plan: CopyPlan,
+) -> (Option<stacks::StackCopies>, gather::Stopped) {
+    let CopyPlan {
+        analysis,
+        kernel,
+        sym,
+        room,
+        mem,
+    } = plan;
+    // The leader's view was opened before the stop; a zombie leader has no memory, so then
+    // any live thread's.
+    let leader_live = snap
         .threads
         .iter()
-        .filter(|t| !t.zombie && t.regs.is_some())
-        .find_map(|t| Memory::open_read_only(t.tid).ok());
-    let copies = match (&mem, sym, room) {
-        (Some(mem), Some(sym), Some(room)) => Some(stacks::copy(mem, &snapshot, sym.maps(), room)),
+        .any(|t| t.tid == snap.pid && !t.zombie && t.regs.is_some());
+    let mem = mem.filter(|_| leader_live).or_else(|| {
+        snap.threads
+            .iter()
+            .filter(|t| !t.zombie && t.regs.is_some())
+            .find_map(|t| Memory::open_read_only(t.tid).ok())
+    });
+    let Some(mem) = mem else {
+        return (None, gather::Stopped::default());
+    };
+    let copies = match (&sym, room) {
+        (Some(sym), Some(room)) => Some(stacks::copy(&mem, snap, sym.maps(), room)),
         _ => None,
     };
-    // The lock words and poll arrays the waits point at: a few process_vm_readv calls per
-    // waiting thread. A thread that may be a refused PI locker needs its frames to find the
-    // mutex it was locking: only those few are walked now, from the copies.
-    let lock_words = match (&mem, opts.analysis) {
-        (Some(mem), true) => {
-            let (none, pre) = (BTreeMap::new(), gather::PreStop::default());
-            let refused: Vec<Tid> = inputs_of(&snapshot, kernel, &none, &pre)
-                .iter()
-                .filter(|t| analysis::waits::may_be_refused(t))
-                .map(|t| t.tid)
-                .collect();
-            let stacks = match (&copies, sym) {
-                (Some(c), Some(sym)) if !refused.is_empty() => c.walk(sym, &refused),
-                _ => BTreeMap::new(),
-            };
-            let threads = inputs_of(&snapshot, kernel, &stacks, &pre);
-            gather::while_stopped(&threads, &mut |addr, len| mem.read(addr, len))
-        }
-        _ => gather::Stopped::default(),
+    if !analysis {
+        return (copies, gather::Stopped::default());
+    }
+    let (none, pre) = (BTreeMap::new(), gather::PreStop::default());
+    let refused: Vec<Tid> = inputs_of(snap, &kernel, &none, &pre)
+        .iter()
+        .filter(|t| analysis::waits::may_be_refused(t))
+        .map(|t| t.tid)
+        .collect();
+    let stacks = match (&copies, &sym) {
+        (Some(c), Some(sym)) if !refused.is_empty() => c.walk(sym, &refused),
+        _ => BTreeMap::new(),
     };
-    handle.shutdown()?;
-    Ok(StopCopy {
-        snapshot,
-        copies,
-        lock_words,
-    })
+    let threads = inputs_of(snap, &kernel, &stacks, &pre);
+    let words = gather::while_stopped(&threads, &mut |addr, len| mem.read(addr, len));
+    (copies, words)
 }
 
 /// Everything after the detach: the process runs again while we think.
@@ -442,7 +506,8 @@ pub fn run(pid: i32, req: &Request) -> Result<(), TraceError> {
     // is no error of ours, and println! would panic on the closed pipe.
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    match writeln!(out, "{}", text.trim_end()).and_then(|_| out.flush()) {
+    let r = writeln!(out, "{}", text.trim_end()).and_then(|_| out.flush());
+    match r {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             eprintln!("ptscope: cannot write the dump: {e}");
         }

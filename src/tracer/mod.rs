@@ -106,9 +106,20 @@ pub(crate) struct Shared {
     pub mm_generation: AtomicU64,
 }
 
+/// Work for the tracer thread itself at the first all-stop, right before the detach that
+/// follows it (`TracerHandle::attach_once`): copying memory with process_vm_readv, never a
+/// ptrace call. Run there, a stop holds no wake-up of another thread.
+pub type WhileStopped = Box<dyn FnOnce(&Snapshot) + Send>;
+
 pub(crate) enum Target {
-    Attach(i32),
-    Launch { program: String, args: Vec<String> },
+    Attach {
+        pid: i32,
+        once: Option<WhileStopped>,
+    },
+    Launch {
+        program: String,
+        args: Vec<String>,
+    },
 }
 
 /// The front ends' side of a tracer thread. Dropping it detaches from an attached process and
@@ -132,7 +143,22 @@ impl TracerHandle {
     /// Seizes every thread of `pid` and interrupts them all. Returns once every thread is
     /// seized; the `AllStopped` event follows when each has reported its stop.
     pub fn attach(pid: i32, opts: Options) -> Result<Self> {
-        Self::start(Target::Attach(pid), opts)
+        Self::start(Target::Attach { pid, once: None }, opts)
+    }
+
+    /// A snapshot with the shortest stop: seizes and interrupts every thread, and once all
+    /// have stopped runs `job` on the tracer thread with the picture, then detaches at once,
+    /// with no round trip to the caller in between. The `AllStopped` event and `Detached`
+    /// follow on the event stream; `shutdown` then only joins the tracer thread. `job` is
+    /// dropped unrun when the stop never completes (the process exits).
+    pub fn attach_once(pid: i32, opts: Options, job: WhileStopped) -> Result<Self> {
+        Self::start(
+            Target::Attach {
+                pid,
+                once: Some(job),
+            },
+            opts,
+        )
     }
 
     /// Starts `program` under the tracer, stopped at its exec before its first instruction.

@@ -115,6 +115,12 @@ impl Engine {
             by: self.phase.stopped_by(),
         };
         let snap = self.snapshot();
+        // A one-shot snapshot's copy, here on this thread: the detach follows in the same
+        // round (its all-stop was begun with `AfterStop::Detach`), so the process is held
+        // only for the copy itself.
+        if let Some(job) = self.once.take() {
+            job(&snap);
+        }
         self.emit(EventKind::AllStopped(Box::new(snap)));
     }
 

@@ -13,8 +13,8 @@ use crate::tracer::ptrace as pt;
 use crate::tracer::status::{PtraceEvent, WaitStatus};
 use crate::tracer::thread::{StopCause, TraceeState};
 use crate::tracer::tracee::Tracee;
-use crate::tracer::wakeup::ChildWakeup;
-use crate::tracer::{Options, Shared};
+use crate::tracer::wakeup::{ChildSignals, ChildWakeup};
+use crate::tracer::{Options, Shared, WhileStopped};
 use crossbeam_channel::Sender;
 use nix::errno::Errno;
 use std::os::fd::AsRawFd;
@@ -27,8 +27,9 @@ impl Engine {
     pub(super) fn attach(
         pid: i32,
         opts: &Options,
+        once: Option<WhileStopped>,
         events: Sender<Event>,
-        wake: &ChildWakeup,
+        wake: (&ChildWakeup, &ChildSignals),
         shared: &Arc<Shared>,
     ) -> Result<Self> {
         preflight::check_target(pid)?;
@@ -103,13 +104,20 @@ impl Engine {
             None,
             format!("seized {} threads with PTRACE_SEIZE", e.tracees.len()),
         );
-        e.begin_all_stop(None, AfterStop::Rest);
+        // A one-shot snapshot lets go as soon as its copy is taken (`publish_stop`).
+        let then = if once.is_some() {
+            AfterStop::Detach
+        } else {
+            AfterStop::Rest
+        };
+        e.once = once;
+        e.begin_all_stop(None, then);
         Ok(e)
     }
 
     /// Undoes a partial attach: the threads seized so far are running, and PTRACE_DETACH only
     /// works on a stopped tracee, so stop them first, briefly.
-    fn abandon_attach(&mut self, wake: &ChildWakeup) {
+    fn abandon_attach(&mut self, (wake, signals): (&ChildWakeup, &ChildSignals)) {
         self.begin_all_stop(None, AfterStop::Rest);
         let deadline = Instant::now() + Duration::from_secs(2);
         while !self.tracees.all_settled() {
@@ -117,14 +125,18 @@ impl Engine {
             if left.is_zero() {
                 break;
             }
-            let mut fds = [libc::pollfd {
-                fd: wake.fd().as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            }];
-            // SAFETY: `fds` is a live array of one initialised pollfd, and nfds says one.
-            unsafe { libc::poll(fds.as_mut_ptr(), 1, left.as_millis().max(1) as i32) };
+            // SIGCHLD is blocked on this thread: a report comes through the signalfd, or
+            // through the handler (on another thread) writing the eventfd.
+            let mut fds =
+                [wake.fd().as_raw_fd(), signals.fd().as_raw_fd()].map(|fd| libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            // SAFETY: `fds` is a live array of two initialised pollfds, and nfds says two.
+            unsafe { libc::poll(fds.as_mut_ptr(), 2, left.as_millis().max(1) as i32) };
             wake.drain();
+            signals.take(wake);
             self.reap();
         }
         for (tid, t) in self.tracees.live() {
