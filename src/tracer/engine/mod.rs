@@ -370,7 +370,11 @@ impl Engine {
     /// What else is waiting (births, exits) the waitpid(-1) after this still finds.
     fn reap_interrupted(&mut self) -> Vec<(Tid, i32)> {
         let mut batch = Vec::new();
-        if !matches!(self.phase, Phase::AllStopping { .. }) {
+        // Only for a one-shot snapshot (a dump), which resumes nothing until its detach: in an
+        // all-stop that steps threads past hits (`AfterStop::Resume`) with hot threads
+        // re-hitting at once, looking for each interrupted thread at every pass kept the
+        // reap loop from ever ending (the trace benchmark hung in it).
+        if self.once.is_none() || !matches!(self.phase, Phase::AllStopping { .. }) {
             return batch;
         }
         for tid in self
