@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::tracer::debugregs::WatchKind;
+use crate::tracer::event::Reply;
 use crate::tracer::event::{WatchHit, WatchpointInfo, WriteRecord};
 use crate::ui::fixtures::*;
 use crate::ui::model::StatusKind;

@@ -3,6 +3,8 @@
 //! tested beside it in `model/`.
 
 use super::*;
+use crate::tracer::error::TraceError;
+use crate::tracer::event::Reply;
 use crate::tracer::event::Transition;
 use crate::ui::fixtures::*;
 use crate::ui::model::StatusKind;

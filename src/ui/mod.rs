@@ -36,6 +36,7 @@ pub mod layout;
 pub mod model;
 pub mod msg;
 pub mod panes;
+pub mod reply_update;
 pub mod resolve;
 pub mod run;
 pub mod session;
