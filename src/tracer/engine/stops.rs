@@ -496,6 +496,12 @@ impl Engine {
             return;
         }
         // A clone child has none of its parent's debug registers: arm it before it runs.
+        self.arm_and_run(tid, "new thread joins the running process");
+    }
+
+    /// A stopped thread that missed the continue of the others: its debug registers armed, then
+    /// it runs too.
+    pub(super) fn arm_and_run(&mut self, tid: Tid, note: &'static str) {
         self.arm(tid);
         let Some(t) = self.tracees.get_mut(tid) else {
             return;
@@ -504,13 +510,7 @@ impl Engine {
             t.state = TraceeState::Running;
             t.cause = None;
             t.regs = None;
-            self.transition(
-                tid,
-                ThreadState::Stopped,
-                ThreadState::Running,
-                None,
-                "new thread joins the running process",
-            );
+            self.transition(tid, ThreadState::Stopped, ThreadState::Running, None, note);
         }
     }
 

@@ -134,22 +134,7 @@ impl Engine {
         }
         if running {
             // It missed the arming of the continue that runs the others.
-            self.arm(tid);
-            let Some(t) = self.tracees.get_mut(tid) else {
-                return;
-            };
-            if pt::cont(tid, 0).is_ok() {
-                t.state = TraceeState::Running;
-                t.cause = None;
-                t.regs = None;
-                self.transition(
-                    tid,
-                    ThreadState::Stopped,
-                    ThreadState::Running,
-                    None,
-                    "stopped at last while the others run: resumed",
-                );
-            }
+            self.arm_and_run(tid, "stopped at last while the others run: resumed");
             return;
         }
         t.regs = pt::getregs(tid).ok();
