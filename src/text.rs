@@ -28,6 +28,18 @@ pub fn sanitize_bytes(b: &[u8]) -> String {
     sanitize(&String::from_utf8_lossy(b))
 }
 
+/// `s` cut to `width` characters, its last one `~` when something was cut (a table cell).
+pub fn clip(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    if width > 0 {
+        out.push('~');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

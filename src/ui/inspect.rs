@@ -5,6 +5,7 @@
 use crate::procinfo::ThreadKernelView;
 use crate::regs::Registers;
 use crate::symbols::{Backtrace, UnwindStop};
+use crate::text::clip;
 use crate::text::sanitize;
 use crate::tracer::thread::Tid;
 
@@ -148,17 +149,6 @@ pub fn fit_call(call: &str, width: usize) -> String {
         }
     }
     clip(name, width)
-}
-
-fn clip(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
-    if width > 0 {
-        out.push('~');
-    }
-    out
 }
 
 /// `850ms`, `12.3s`, `41m07s`: CPU time in at most 6 columns.

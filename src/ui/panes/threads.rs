@@ -10,6 +10,7 @@
 
 use super::block;
 use super::groups::{group_line, GroupTitle};
+use crate::text::clip;
 use crate::tracer::event::ProcessState;
 use crate::tracer::signals::signal_name;
 use crate::tracer::thread::ThreadState;
@@ -254,18 +255,6 @@ pub fn kernel_label(m: &ThreadsModel, process: ProcessState) -> &'static str {
     } else {
         "kernel view (K WCHAN SYSCALL CPU): before the stop"
     }
-}
-
-/// `…~`: a cell's text cut to its column.
-fn clip(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
-    if width > 0 {
-        out.push('~');
-    }
-    out
 }
 
 /// A line of the table: a thread's row, or a stack group's (drawn over a blank row).
