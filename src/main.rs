@@ -53,6 +53,12 @@ fn inspect(target: Target, stop_on_thread_events: bool) -> i32 {
 
 fn main() {
     let cli = Cli::parse();
+    // Before any thread starts, so that all of ours inherit it; not for a demo program, which
+    // is a target and should look like any program. It only fails for a bad argument: the
+    // SIGCHLD handler still wakes the tracer if it ever did.
+    if !matches!(cli.command, Some(Cmd::Program { .. })) {
+        let _ = ptscope::tracer::keep_child_signals_for_tracers();
+    }
     install_reports(std::io::stderr().is_terminal());
     let code = match cli.command {
         Some(Cmd::Dump {

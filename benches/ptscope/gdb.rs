@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// gdb's version line, or None when gdb (or its Python) is missing.
 pub fn available() -> Option<String> {
-    let out = Command::new("gdb")
+    let out = super::lab::tool("gdb")
         .args([
             "-nx",
             "-batch",
@@ -28,7 +28,7 @@ pub fn available() -> Option<String> {
 }
 
 fn base(pid: i32) -> Command {
-    let mut c = Command::new("gdb");
+    let mut c = super::lab::tool("gdb");
     // No init files and no debuginfod: the same local work on every machine.
     c.args(["-nx", "-batch", "-iex", "set debuginfod enabled off", "-p"])
         .arg(pid.to_string())

@@ -50,6 +50,8 @@ fn main() {
         quick,
     };
     figures::install_wake_signal();
+    // As ptscope's own main does: tracee stops must not interrupt this thread's sleeps.
+    ptscope::tracer::keep_child_signals_for_tracers().expect("block SIGCHLD");
     println!("ptscope benchmark: {}", machine());
     match &gdb_version {
         Some(v) => println!("gdb: {v}"),

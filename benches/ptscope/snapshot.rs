@@ -26,7 +26,7 @@ struct Ticker {
 impl Ticker {
     fn start(threads: usize, mb: u64) -> Ticker {
         let workers = threads.saturating_sub(3).max(1);
-        let mut child = Command::new(lab::ptscope_bin())
+        let mut child = lab::tool(lab::ptscope_bin())
             .args(["__demo", "heap", "--ticker", "--mb", &mb.to_string()])
             .args(["--threads", &workers.to_string()])
             .stdin(Stdio::piped())
@@ -110,14 +110,14 @@ fn ptscope_cmd(args: &[&str], pid: i32) {
 
 fn eu_stack(pid: i32) {
     run_ok(
-        Command::new("eu-stack").args(["-p", &pid.to_string()]),
+        lab::tool("eu-stack").args(["-p", &pid.to_string()]),
         "eu-stack",
     );
 }
 
 fn gdb_bt(pid: i32) {
     run_ok(
-        Command::new("gdb")
+        lab::tool("gdb")
             .args(["-nx", "-batch", "-iex", "set debuginfod enabled off", "-p"])
             .arg(pid.to_string())
             .args(["-ex", "thread apply all bt"])
@@ -127,7 +127,7 @@ fn gdb_bt(pid: i32) {
 }
 
 fn have(tool: &str) -> bool {
-    Command::new(tool)
+    lab::tool(tool)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -200,7 +200,7 @@ fn figures_gdb_missing(plan: &Plan, row: &mut Row) {
 /// `ptscope dump` against `dump --no-analysis` (in the raw column) on 1,000 threads in three
 /// stack shapes.
 fn analysis_cost(plan: &Plan, rows: &mut Vec<Row>) {
-    let mut child = Command::new(lab::ptscope_bin())
+    let mut child = lab::tool(lab::ptscope_bin())
         .args(["__demo", "hung-pool", "--per-shape", "333"])
         .stdout(Stdio::piped())
         .spawn()
@@ -273,10 +273,7 @@ fn core_vs_gcore(plan: &Plan, rows: &mut Vec<Row>) {
         if gcore {
             let (w, p) = t.measure(|pid| {
                 run_ok(
-                    Command::new("gcore")
-                        .arg("-o")
-                        .arg(&file)
-                        .arg(pid.to_string()),
+                    lab::tool("gcore").arg("-o").arg(&file).arg(pid.to_string()),
                     "gcore",
                 )
             });

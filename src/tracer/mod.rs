@@ -32,6 +32,7 @@ pub use rules::{HitRule, OnHit, RuleInfo};
 pub use signals::{signal_name, Policy};
 pub use status::{ExitKind, RawStatus, WaitStatus};
 pub use thread::{StopCause, ThreadState, Tid};
+pub use wakeup::{keep_child_signals_for_tracers, with_empty_signal_mask};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use std::sync::atomic::{AtomicU64, Ordering};

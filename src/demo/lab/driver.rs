@@ -77,7 +77,8 @@ impl Driver {
             program: program.to_string_lossy().into_owned(),
             source,
         };
-        let mut child = Command::new(program)
+        // A target like any program, whatever mask the thread starting it has.
+        let mut child = crate::tracer::with_empty_signal_mask(&mut Command::new(program))
             .args(["__demo", "lab", "--threads", &threads.to_string()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
