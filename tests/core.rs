@@ -134,11 +134,40 @@ impl Drop for Heap {
     }
 }
 
-fn scratch(tag: &str) -> PathBuf {
+/// A folder of its own for one test's core files, removed when the test ends, failed or not
+/// (a failing assertion unwinds through the drop).
+struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for Scratch {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.0.as_os_str()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(tag: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("ptscope-core-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 fn listing(dir: &Path) -> Vec<String> {
@@ -390,7 +419,6 @@ fn gdb_opens_the_core_with_every_thread_stack_word_and_register() {
             "thread {tid} vs /proc syscall"
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -423,7 +451,6 @@ fn the_command_writes_core_pid_and_leaves_the_process_running() {
     assert_eq!(&file[..4], b"\x7fELF");
     assert_eq!(u16::from_le_bytes([file[16], file[17]]), 4, "ET_CORE");
     heap.assert_untouched_and_running();
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -459,7 +486,6 @@ fn a_streamed_core_holds_the_same_memory() {
     for tid in task_ids(heap.pid) {
         assert!(out.contains(&format!("(LWP {tid})")), "{out}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -497,7 +523,6 @@ fn errors_are_one_line_exit_1_and_leave_no_file() {
         heap.assert_untouched_and_running();
     }
     assert!(!Path::new("/nonexistent-ptscope-dir").exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 fn signal(pid: u32, sig: i32) {
@@ -538,10 +563,8 @@ fn while_held(mb: u64, then: impl Fn(&mut Heap, Child, &Path)) {
         let dir = scratch(&format!("held-{attempt}"));
         if let Some(ptscope) = frozen_while_holding(&heap, &dir) {
             then(&mut heap, ptscope, &dir);
-            std::fs::remove_dir_all(&dir).unwrap();
             return;
         }
-        std::fs::remove_dir_all(&dir).unwrap();
     }
     panic!("ptscope let go of the process before the test could freeze it, three times");
 }
@@ -607,7 +630,6 @@ fn a_zombie_leader_is_left_out_and_its_threads_are_read_through_a_live_one() {
         assert!(out.contains(&format!("(LWP {tid})")), "{out}");
     }
     assert_eq!(words_read(&out).get(&word), Some(&(word ^ MAGIC)), "{out}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -641,7 +663,6 @@ fn gdb_shows_the_fp_and_sse_registers_the_workers_hold() {
             "{out}"
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -724,7 +745,6 @@ fn gdb_reads_fp_registers_and_siginfo_when_the_notes_hold_them() {
     assert!(text.contains("0x1122334455667788"), "{text}");
     assert!(text.contains("= 11"), "{text}");
     assert!(text.contains("0xdead0000"), "{text}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

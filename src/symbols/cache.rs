@@ -14,7 +14,7 @@ use super::elf::ElfModule;
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 struct Key {
@@ -31,9 +31,12 @@ pub type Loaded = Result<Arc<ElfModule>, String>;
 /// A file's build id and size.
 type BuildKey = (Vec<u8>, u64);
 
+/// One file's parse, made once: callers that ask for it meanwhile wait for the first one's.
+type Slot = Arc<OnceLock<Loaded>>;
+
 #[derive(Default)]
 pub struct ModuleCache {
-    modules: Mutex<HashMap<Key, Loaded>>,
+    modules: Mutex<HashMap<Key, Slot>>,
     by_build_id: Mutex<HashMap<BuildKey, Arc<ElfModule>>>,
 }
 
@@ -72,32 +75,42 @@ impl ModuleCache {
                 size: meta.size(),
                 mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
             };
-            if let Some(hit) = self.modules.lock().ok().and_then(|m| m.get(&key).cloned()) {
-                return hit;
-            }
-            let id = super::elf::build_id_of(&file).map(|id| (id, key.size));
-            let known = id.as_ref().and_then(|id| {
-                let by_id = self.by_build_id.lock().ok()?;
-                by_id.get(id).cloned()
-            });
-            // Parsed outside the lock: a big file must not stall other symbolizers.
-            let loaded = match known {
-                Some(m) => Ok(m),
-                None => ElfModule::open(path).map(Arc::new),
+            // The slot is taken under the map's lock, the file parsed outside it (a big file
+            // must not stall lookups of other files); a second caller for the same file (the
+            // dump's line loader and its stack walker) waits for this parse instead of making
+            // its own, so both hold one module and the lines read by one serve the other.
+            let size = key.size;
+            let slot = match self.modules.lock() {
+                Ok(mut m) => m.entry(key).or_default().clone(),
+                Err(_) => Slot::default(),
             };
-            if let (Some(id), Ok(m)) = (id, &loaded) {
-                if let Ok(mut by_id) = self.by_build_id.lock() {
-                    by_id.entry(id).or_insert_with(|| m.clone());
-                }
-            }
-            if let Ok(mut m) = self.modules.lock() {
-                m.insert(key, loaded.clone());
-            }
-            return loaded;
+            return slot.get_or_init(|| self.parse(path, &file, size)).clone();
         }
         Err(last_err)
     }
 
+    /// A file seen under another name is parsed once (by build id and size).
+    fn parse(&self, path: &std::path::Path, file: &File, size: u64) -> Loaded {
+        let id = super::elf::build_id_of(file).map(|id| (id, size));
+        let known = id.as_ref().and_then(|id| {
+            let by_id = self.by_build_id.lock().ok()?;
+            by_id.get(id).cloned()
+        });
+        let loaded = match known {
+            Some(m) => Ok(m),
+            None => ElfModule::open(path).map(Arc::new),
+        };
+        match (id, loaded) {
+            // Two names parsed at once: both get the first one kept.
+            (Some(id), Ok(m)) => match self.by_build_id.lock() {
+                Ok(mut by_id) => Ok(by_id.entry(id).or_insert(m).clone()),
+                Err(_) => Ok(m),
+            },
+            (_, loaded) => loaded,
+        }
+    }
+
+    /// Files looked up (each under its own device and inode), parsed or not yet.
     pub fn len(&self) -> usize {
         self.modules.lock().map(|m| m.len()).unwrap_or(0)
     }
@@ -128,5 +141,28 @@ mod tests {
         let _ = std::fs::remove_file(&copy);
         assert!(Arc::ptr_eq(&a, &b), "same build id, same parse");
         assert_eq!((cache.len(), cache.parsed()), (2, 1));
+    }
+
+    #[test]
+    fn lookups_of_one_file_at_once_share_one_parse() {
+        let me = std::env::current_exe().unwrap();
+        let cache = ModuleCache::new();
+        let barrier = std::sync::Barrier::new(4);
+        let got: Vec<Arc<ElfModule>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        cache.load(std::slice::from_ref(&me)).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(
+            got.iter().all(|m| Arc::ptr_eq(m, &got[0])),
+            "one parse for all"
+        );
+        assert_eq!((cache.len(), cache.parsed()), (1, 1));
     }
 }
