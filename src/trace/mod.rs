@@ -12,7 +12,9 @@ use crate::expr::{self, ExprError};
 use crate::regs::Registers;
 use crate::symbols::Symbolizer;
 use crate::tracer::rules::{spec, Condition, LogTemplate};
-use crate::tracer::{Command, EventKind, HitRule, OnHit, Options, TraceError, TracerHandle};
+use crate::tracer::{
+    Command, EventKind, HitRule, OnHit, Options, StopCause, TraceError, TracerHandle,
+};
 use crossbeam_channel::{after, never, select, unbounded, Receiver};
 use output::{Report, Traced};
 use std::collections::HashMap;
@@ -154,6 +156,9 @@ fn trace(req: &Request) -> Result<(), String> {
             return Err(format!("`{}` at {:#x}: {e}", p.traced.label, p.traced.addr));
         }
     }
+    // What the attach reported (its all-stop among it) comes before the run: the loop below
+    // takes every all-stop after the Continue for one the trace did not ask for.
+    let before: Vec<_> = h.events().try_iter().collect();
     h.call(Command::Continue).map_err(|e| e.to_string())?;
     let started = Instant::now();
     let labels: Vec<String> = planned
@@ -168,6 +173,11 @@ fn trace(req: &Request) -> Result<(), String> {
     );
     let mut report = Report::new(req.json, planned.into_iter().map(|p| p.traced).collect());
     let mut printer = Printer::new(&symbols);
+    for ev in before {
+        if !matches!(ev.kind, EventKind::AllStopped(_)) {
+            let _ = printer.event(&mut report, ev);
+        }
+    }
     let deadline = match req.seconds {
         Some(s) => after(Duration::from_secs_f64(s.max(0.0))),
         None => never(),
@@ -176,6 +186,17 @@ fn trace(req: &Request) -> Result<(), String> {
         select! {
             recv(h.events()) -> ev => match ev {
                 Ok(ev) => {
+                    if let EventKind::AllStopped(snap) = &ev.kind {
+                        // A trace never holds the process: a stop the rules did not ask for
+                        // is run on (a job-control stop stays one: Continue listens there), so
+                        // that the trace cannot hang with the process stopped. The common one
+                        // is a thread's exit event-stop when the process ends (exit_group):
+                        // the summary names the exit, so that one is not said twice.
+                        if let Some(text) = stop_text(snap) {
+                            eprintln!("ptscope: {text}; continuing");
+                        }
+                        h.send(Command::Continue);
+                    }
                     if let Some(end) = printer.event(&mut report, ev) {
                         break end;
                     }
@@ -201,6 +222,19 @@ fn trace(req: &Request) -> Result<(), String> {
     printer.line(&report.summary(elapsed, &end.text(req.seconds)));
     printer.flush();
     Ok(())
+}
+
+/// What stopped the process, for the note of a stop the trace did not ask for; None for a
+/// thread about to exit.
+fn stop_text(snap: &crate::tracer::Snapshot) -> Option<String> {
+    let by = snap
+        .stopped_by
+        .and_then(|tid| snap.threads.iter().find(|t| t.tid == tid));
+    match by.and_then(|t| t.cause.map(|c| (t.tid, c))) {
+        Some((_, StopCause::ThreadExiting { .. })) => None,
+        Some((tid, cause)) => Some(format!("the process stopped ({cause}, thread {tid})")),
+        None => Some("the process stopped".to_string()),
+    }
 }
 
 /// Turns events into output lines, naming callers once per address.
