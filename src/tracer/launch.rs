@@ -96,7 +96,7 @@ pub fn fork_child(
     if pid == 0 {
         // SAFETY: in the forked child, which has one thread and must not allocate or take a
         // lock: every call below is async-signal-safe, and every pointer (c_path, argv,
-        // null_in, out_file, `b`, `none`, `e`) points at memory prepared before the fork or on
+        // null_in, out_file, `b`, `e`) points at memory prepared before the fork or on
         // this stack. The child never returns from this block (execv or _exit).
         unsafe {
             let mut b = 0u8;
@@ -121,9 +121,7 @@ pub fn fork_child(
                 }
             }
             // A program starts with no signal blocked, whatever mask our thread had.
-            let mut none: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut none);
-            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            super::wakeup::unblock_all_signals();
             libc::execv(c_path.as_ptr(), argv.as_ptr());
             let e: i32 = *libc::__errno_location();
             libc::write(err_tx_fd, (&e as *const i32).cast(), 4);

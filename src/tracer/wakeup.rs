@@ -202,15 +202,26 @@ pub fn keep_child_signals_for_tracers() -> std::io::Result<()> {
 /// (gdb then never hears of its own tracees' stops).
 pub fn with_empty_signal_mask(cmd: &mut std::process::Command) -> &mut std::process::Command {
     use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the forked child before exec and only calls sigemptyset and
-    // sigprocmask, both async-signal-safe, on a local set.
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // `unblock_all_signals`, which is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {
-            let mut none: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut none);
-            libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+            unblock_all_signals();
             Ok(())
         })
+    }
+}
+
+/// Empties the calling thread's blocked mask: what a program should start with, whatever mask
+/// the thread that forked it had. Async-signal-safe (sigemptyset and sigprocmask on a local
+/// set), so a forked child may call it before exec.
+pub fn unblock_all_signals() {
+    // SAFETY: a zeroed sigset_t is a valid argument to sigemptyset, which fills it in; the
+    // set is a live local and the old mask is not asked for (NULL).
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
     }
 }
 
