@@ -2,9 +2,13 @@
 //! threads to block where it says, run `ptscope dump` on it.
 #![allow(dead_code)]
 
+// Each support module takes its own copy: a test crate with both (ui_e2e) then has two.
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/ready.rs"]
+mod ready;
+
 use ptscope::procinfo::ProcReader;
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,25 +46,7 @@ impl Demo {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start demo");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = match rx.recv_timeout(TIMEOUT) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{name} printed no READY line within {TIMEOUT:?}");
-            }
-        };
-        let json = line
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("bad READY line {line:?}"));
-        let ready: Value = serde_json::from_str(json.trim()).expect("READY json");
+        let ready: Value = ready::ready_json(&mut child, name, TIMEOUT);
         let pid = ready["pid"].as_i64().expect("pid") as i32;
         assert_eq!(pid, child.id() as i32);
         Demo {

@@ -5,10 +5,14 @@
 
 #![allow(dead_code)]
 
+// Each support module takes its own copy: a test crate with both (ui_e2e) then has two.
+#[allow(clippy::duplicate_mod)]
+#[path = "../common/ready.rs"]
+mod ready;
+
 use ptscope::procinfo::ProcReader;
 use ptscope::regs::Registers;
 use ptscope::tracer::{Command as TraceCommand, Options, Reply, TracerHandle};
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -44,25 +48,7 @@ pub fn start_chain_with(cmd: &mut Command) -> Target {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start target");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = match rx.recv_timeout(TIMEOUT) {
-        Ok(l) => l,
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("target printed no READY line within {TIMEOUT:?}");
-        }
-    };
-    let json = line
-        .strip_prefix("READY ")
-        .unwrap_or_else(|| panic!("bad READY line {line:?}"));
-    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    let v = ready::ready_json(&mut child, "target", TIMEOUT);
     let t = Target {
         pid: v["pid"].as_i64().unwrap() as i32,
         chain_tid: v["chain_tid"].as_i64().unwrap() as i32,
