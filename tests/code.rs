@@ -82,6 +82,20 @@ fn regs(h: &TracerHandle, tid: i32) -> Registers {
     }
 }
 
+/// The stack of a stopped thread, at most `frames` deep, its memory read through the engine.
+fn backtrace(h: &TracerHandle, sym: &Symbolizer, tid: i32, frames: usize) -> symbols::Backtrace {
+    let r = regs(h, tid);
+    let mut read = |addr: u64, buf: &mut [u8]| {
+        let m = h
+            .read_memory(addr, buf.len())
+            .map(|m| m.bytes)
+            .unwrap_or_default();
+        buf[..m.len()].copy_from_slice(&m);
+        m.len()
+    };
+    symbols::unwind(sym, &r, &mut read, frames)
+}
+
 fn read_u64(h: &TracerHandle, addr: u64) -> u64 {
     let m = h.read_memory(addr, 8).expect("read");
     u64::from_le_bytes(m.bytes.try_into().expect("8 bytes"))
@@ -103,6 +117,15 @@ fn run_to(
         }
     }
     panic!("no thread stopped at {addr:#x} as wanted");
+}
+
+/// A breakpoint at `addr` until a thread stops there as `accept` wants, then removed: that
+/// thread, stopped with the world.
+fn stop_once_at(h: &TracerHandle, addr: u64, accept: impl FnMut(&Registers) -> bool) -> i32 {
+    h.call(Command::AddBreakpoint { addr }).expect("add");
+    let (tid, _) = run_to(h, addr, accept);
+    h.call(Command::RemoveBreakpoint { addr }).expect("remove");
+    tid
 }
 
 fn stepped(h: &TracerHandle, cmd: Command) -> StepOutcome {
@@ -337,10 +360,8 @@ fn step_over_a_call_returns_with_its_side_effect_done() {
         .addresses_of_line("steps.rs", marker("call"))
         .unwrap()
         .addrs[0];
-    h.call(Command::AddBreakpoint { addr }).expect("add");
-    let (tid, _) = run_to(&h, addr, |_| true);
     // Off the line's breakpoint, so no other thread's hit can end the step early.
-    h.call(Command::RemoveBreakpoint { addr }).expect("remove");
+    let tid = stop_once_at(&h, addr, |_| true);
     let counter = s.effects + 8 * who(&s, tid) as u64;
     // `o` on the instructions before the call: one instruction each.
     let mut pc = regs(&h, tid).rip();
@@ -417,21 +438,9 @@ fn finish_lands_in_the_caller_at_the_return_address_past_deeper_frames() {
     let h = attach(s.pid);
     let sym = Symbolizer::new(s.pid).expect("symbols");
     let depth = sym.address_of(None, "ptscope_steps_depth").expect("depth");
-    h.call(Command::AddBreakpoint { addr: depth }).expect("add");
     // The innermost call of the recursion: n == 0.
-    let (tid, _) = run_to(&h, depth, |r| r.get("rdi") == Some(0));
-    h.call(Command::RemoveBreakpoint { addr: depth })
-        .expect("remove");
-    let r = regs(&h, tid);
-    let mut read = |addr: u64, buf: &mut [u8]| {
-        let m = h
-            .read_memory(addr, buf.len())
-            .map(|m| m.bytes)
-            .unwrap_or_default();
-        buf[..m.len()].copy_from_slice(&m);
-        m.len()
-    };
-    let bt = symbols::unwind(&sym, &r, &mut read, 16);
+    let tid = stop_once_at(&h, depth, |r| r.get("rdi") == Some(0));
+    let bt = backtrace(&h, &sym, tid, 16);
     let names: Vec<String> = bt
         .frames
         .iter()
@@ -493,9 +502,7 @@ fn line_step_moves_one_line_and_steps_over_the_call() {
     let sym = Symbolizer::new(s.pid).expect("symbols");
     let (first, call, after) = (marker("first"), marker("call"), marker("after"));
     let addr = sym.addresses_of_line("steps.rs", first).unwrap().addrs[0];
-    h.call(Command::AddBreakpoint { addr }).expect("add");
-    let (tid, _) = run_to(&h, addr, |_| true);
-    h.call(Command::RemoveBreakpoint { addr }).expect("remove");
+    let tid = stop_once_at(&h, addr, |_| true);
     let counter = s.effects + 8 * who(&s, tid) as u64;
     let line_of = |pc: u64| sym.line_at(pc).map(|l| l.line);
 
@@ -556,21 +563,9 @@ fn a_detach_while_a_finish_runs_takes_its_int3_out_and_says_why() {
     let h = attach(s.pid);
     let sym = Symbolizer::new(s.pid).expect("symbols");
     let lines = sym.address_of(None, "ptscope_steps_lines").expect("lines");
-    h.call(Command::AddBreakpoint { addr: lines }).expect("add");
-    let (tid, _) = run_to(&h, lines, |_| true);
-    h.call(Command::RemoveBreakpoint { addr: lines })
-        .expect("remove");
+    let tid = stop_once_at(&h, lines, |_| true);
     // Finish `walk`, which loops for ever: the temporary int3 stays in while everything runs.
-    let r = regs(&h, tid);
-    let mut read = |addr: u64, buf: &mut [u8]| {
-        let m = h
-            .read_memory(addr, buf.len())
-            .map(|m| m.bytes)
-            .unwrap_or_default();
-        buf[..m.len()].copy_from_slice(&m);
-        m.len()
-    };
-    let bt = symbols::unwind(&sym, &r, &mut read, 8);
+    let bt = backtrace(&h, &sym, tid, 8);
     let walk = bt
         .frames
         .iter()
@@ -645,11 +640,7 @@ fn a_watchpoint_hit_ends_a_step_over_a_finish_and_a_line_step_with_its_reason() 
         .addresses_of_line("steps.rs", marker("call"))
         .unwrap()
         .addrs[0];
-    h.call(Command::AddBreakpoint { addr: call_line })
-        .expect("add");
-    let (tid, _) = run_to(&h, call_line, |_| true);
-    h.call(Command::RemoveBreakpoint { addr: call_line })
-        .expect("remove");
+    let tid = stop_once_at(&h, call_line, |_| true);
     // Only this thread writes its own counter: the hit can only be the stepping thread's.
     let counter = s.effects + 8 * who(&s, tid) as u64;
     watch_counter(&h, counter);
