@@ -7,8 +7,9 @@ use std::time::Duration;
 
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Another program (gdb, eu-stack, gcore, a demo target), started with no signal blocked: this process blocks
-/// SIGCHLD in every thread, as ptscope's main does, and a child would inherit that.
+/// Another program (gdb, eu-stack, gcore, a demo target), started with no signal blocked:
+/// this process blocks SIGCHLD in every thread, as ptscope's main does, and a child would
+/// inherit that.
 pub fn tool(name: &str) -> std::process::Command {
     let mut c = std::process::Command::new(name);
     ptscope::tracer::with_empty_signal_mask(&mut c);

@@ -158,11 +158,11 @@ pub struct ChildSignals {
 impl ChildSignals {
     /// For the calling thread, which is the tracer thread.
     pub fn new() -> std::io::Result<Self> {
-        use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+        use nix::sys::signal::{SigSet, Signal};
         use nix::sys::signalfd::{SfdFlags, SignalFd};
+        keep_child_signals_for_tracers()?;
         let mut set = SigSet::empty();
         set.add(Signal::SIGCHLD);
-        nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None)?;
         let fd = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)?;
         Ok(ChildSignals { fd })
     }
