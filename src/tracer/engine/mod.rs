@@ -20,6 +20,7 @@ mod conditions;
 mod detach;
 mod inject;
 mod int3;
+mod outbox;
 mod phase;
 mod regsets;
 mod step_out_of_line;
@@ -72,6 +73,10 @@ pub(super) struct Engine {
     /// front end parked on the channel is woken once per round, not once per event (a wake-up
     /// per event was a quarter of the tracer's CPU in a storm of thread births, perf).
     outbox: Vec<Event>,
+    /// When the oldest event in the outbox was emitted, and whether one there must go out at
+    /// once (`outbox.rs`).
+    held_since: Option<Instant>,
+    urgent: bool,
     seq: u64,
     start: Instant,
     /// Where the process as a whole is; see `Phase`.
@@ -175,6 +180,8 @@ impl Engine {
             stop_on_thread_events: opts.stop_on_thread_events,
             events,
             outbox: Vec::new(),
+            held_since: None,
+            urgent: false,
             seq: 0,
             start: Instant::now(),
             phase,
@@ -229,7 +236,7 @@ impl Engine {
                 }
             }
             self.progress();
-            self.flush_events();
+            self.flush_due_events();
             if self.expect_reports {
                 self.expect_reports = false;
                 self.reap_soon();
@@ -260,8 +267,13 @@ impl Engine {
     ) {
         let mut events = [EpollEvent::empty(); 3];
         // No timeout, except while an all-stop waits for threads that may never stop
-        // (`stragglers.rs`).
-        let timeout = EpollTimeout::try_from(self.poll_timeout_ms()).unwrap_or(EpollTimeout::NONE);
+        // (`stragglers.rs`) or routine events wait to be sent (`outbox.rs`).
+        let mut ms = self.poll_timeout_ms();
+        if let Some(left) = self.hold_left() {
+            let hold = left.as_micros().div_ceil(1000).clamp(1, i32::MAX as u128) as i32;
+            ms = if ms < 0 { hold } else { ms.min(hold) };
+        }
+        let timeout = EpollTimeout::try_from(ms).unwrap_or(EpollTimeout::NONE);
         let n = match epoll.wait(&mut events, timeout) {
             Ok(n) => n,
             // EINTR: look again from the top.
@@ -425,22 +437,6 @@ impl Engine {
     }
 
     // ---------------------------------------------------------------- events out
-
-    fn emit(&mut self, kind: EventKind) {
-        self.seq += 1;
-        self.outbox.push(Event {
-            seq: self.seq,
-            at: self.start.elapsed(),
-            kind,
-        });
-    }
-
-    /// Sends what was emitted, in order.
-    fn flush_events(&mut self) {
-        for ev in self.outbox.drain(..) {
-            let _ = self.events.send(ev);
-        }
-    }
 
     fn note(&mut self, tid: Option<Tid>, text: String) {
         self.emit(EventKind::Note { tid, text });

@@ -1,0 +1,99 @@
+//! Events on their way to the front ends: when they are sent.
+//!
+//! Each send that finds a front end parked on the channel wakes it: a futex call here, and on
+//! a two-core machine the woken thread usually takes the CPU from the tracer at once (a
+//! preemption and a switch back per send, most of the tracer's CPU per passed-on signal,
+//! perf: `finish_task_switch`). A report that changes nothing a front end must act on (a
+//! signal passed on, a thread born or gone while the process runs, a hit that did not stop
+//! anything) is routine: it waits up to `HOLD` for company. Anything else goes out at once,
+//! with everything held before it, in order. So a thousand passed-on signals a second cost
+//! a hundred wake-ups, and the event log shows each at most `HOLD` late (less than a frame).
+
+use super::Engine;
+use crate::tracer::event::{Event, EventKind};
+use crate::tracer::thread::ThreadState;
+use std::time::{Duration, Instant};
+
+/// The longest a routine event waits before it is sent.
+pub(super) const HOLD: Duration = Duration::from_millis(10);
+
+/// Whether a front end can learn of `kind` a few milliseconds late without acting wrongly:
+/// a report that left its thread running, or a thread's end while the process runs, a note,
+/// a hit that stopped nothing. A stop, a reply, a write, the process's end are not.
+fn routine(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Transition(t) => matches!(
+            t.new,
+            ThreadState::Running | ThreadState::Exiting | ThreadState::Exited
+        ),
+        EventKind::Note { .. } | EventKind::Logged(_) | EventKind::TraceHit(_) => true,
+        _ => false,
+    }
+}
+
+impl Engine {
+    pub(super) fn emit(&mut self, kind: EventKind) {
+        self.seq += 1;
+        if self.outbox.is_empty() {
+            self.held_since = Some(Instant::now());
+        }
+        self.urgent |= !routine(&kind);
+        self.outbox.push(Event {
+            seq: self.seq,
+            at: self.start.elapsed(),
+            kind,
+        });
+    }
+
+    /// Sends what was emitted, in order, now.
+    pub(super) fn flush_events(&mut self) {
+        for ev in self.outbox.drain(..) {
+            let _ = self.events.send(ev);
+        }
+        self.held_since = None;
+        self.urgent = false;
+    }
+
+    /// At the end of a round of work: sends what was emitted unless all of it is routine and
+    /// has waited less than `HOLD`.
+    pub(super) fn flush_due_events(&mut self) {
+        let due = self
+            .held_since
+            .is_some_and(|t| self.urgent || t.elapsed() >= HOLD);
+        if due {
+            self.flush_events();
+        }
+    }
+
+    /// How long the tracer may sleep before held events are due (None: nothing is held).
+    pub(super) fn hold_left(&self) -> Option<Duration> {
+        self.held_since.map(|t| HOLD.saturating_sub(t.elapsed()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracer::event::Transition;
+
+    fn transition(new: ThreadState) -> EventKind {
+        EventKind::Transition(Transition {
+            tid: 1,
+            old: ThreadState::Running,
+            new,
+            cause: None,
+            status: None,
+            note: "",
+        })
+    }
+
+    #[test]
+    fn only_reports_that_leave_the_process_running_wait() {
+        assert!(routine(&transition(ThreadState::Running)));
+        assert!(routine(&transition(ThreadState::Exited)));
+        assert!(!routine(&transition(ThreadState::Stopped)));
+        assert!(!routine(&transition(ThreadState::Stopping)));
+        assert!(!routine(&EventKind::Resumed));
+        assert!(!routine(&EventKind::Detached));
+    }
+}
