@@ -487,11 +487,27 @@ impl ElfModule {
         let Some(data) = self.dwarf_bytes() else {
             return DwarfState::Missing;
         };
-        let by_unit = ElfFile64::<Endianness>::parse(&*data)
-            .is_ok_and(|f| f.section_by_name(".debug_aranges").is_some());
+        let (by_unit, info_compressed) = match ElfFile64::<Endianness>::parse(&*data) {
+            Ok(f) => (
+                f.section_by_name(".debug_aranges").is_some(),
+                f.section_by_name(".debug_info")
+                    .and_then(|s| s.compressed_file_range().ok())
+                    .is_some_and(|r| r.format != object::CompressionFormat::None),
+            ),
+            Err(_) => (false, false),
+        };
         if by_unit {
-            let tables = Self::load_sections(&data, super::line_index::needed)
-                .and_then(super::line_index::LineTables::new);
+            use super::line_index::{needed, needed_for_pairing, LineTables, LoadFull};
+            let tables = if info_compressed {
+                // `.debug_info` is inflated only for a unit pairing does not find
+                // (`line_pairing.rs`).
+                let again = data.clone();
+                let full: LoadFull = Box::new(move || Self::load_sections(&again, needed));
+                Self::load_sections(&data, needed_for_pairing)
+                    .and_then(|d| LineTables::new(d, Some(full)))
+            } else {
+                Self::load_sections(&data, needed).and_then(|d| LineTables::new(d, None))
+            };
             if let Some(t) = tables {
                 return DwarfState::ByUnit(Box::new(t));
             }
@@ -531,6 +547,15 @@ impl ElfModule {
                 let loc = ctx.find_location(svma).ok()??;
                 Some((loc.file?.to_string(), loc.line))
             })?,
+        }
+    }
+
+    /// The offset of the unit whose line table `location(svma)` reads first (None without
+    /// units: no `.debug_aranges`, no DWARF, or no unit covering it).
+    pub fn line_unit(&self, svma: u64) -> Option<usize> {
+        match self.dwarf.get_or_init(|| self.load_dwarf()) {
+            DwarfState::ByUnit(t) => t.first_unit(svma),
+            _ => None,
         }
     }
 
@@ -765,10 +790,75 @@ mod tests {
             "our own binary has line tables"
         );
         // libc: with libc6-dbg its lines live in a separate, compressed debug file.
+        // (Its units are found by pairing line programs with address ranges: line_pairing.rs.)
         let libc = Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6");
-        if libc.exists() {
-            same_lines_as_addr2line(libc);
+        assert!(
+            same_lines_as_addr2line(libc) > 100,
+            "libc's lines (.ci/run installs libc6-dbg)"
+        );
+    }
+
+    /// A unit's address ranges, and the offset of its line program.
+    type UnitFacts = (Vec<(u64, u64)>, Option<usize>);
+
+    /// Every unit of libc6-dbg's compressed debug file that `.debug_aranges` lists, with its
+    /// ranges there, and where its root entry says its line program is.
+    fn libc_units() -> (gimli::Dwarf<Reader>, Vec<UnitFacts>) {
+        let libc = ElfModule::open(Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6")).unwrap();
+        let df = libc
+            .debug_file
+            .clone()
+            .expect("libc6-dbg's debug file for libc (.ci/run installs libc6-dbg)");
+        let data = map_file(&File::open(df).unwrap()).unwrap();
+        let dwarf = ElfModule::load_sections(&data, |_| true).unwrap();
+        let mut by_unit: std::collections::BTreeMap<usize, Vec<(u64, u64)>> = Default::default();
+        let mut headers = dwarf.debug_aranges.headers();
+        while let Some(h) = headers.next().unwrap() {
+            let mut entries = h.entries();
+            while let Ok(Some(e)) = entries.next() {
+                let r = e.range();
+                by_unit
+                    .entry(h.debug_info_offset().0)
+                    .or_default()
+                    .push((r.begin, r.end));
+            }
         }
+        let units = by_unit
+            .into_iter()
+            .map(|(offset, ranges)| {
+                let header = dwarf
+                    .debug_info
+                    .header_from_offset(gimli::DebugInfoOffset(offset))
+                    .unwrap();
+                let unit = dwarf.unit(header).unwrap();
+                let stmt = unit.line_program.as_ref().map(|p| p.header().offset().0);
+                (ranges, stmt)
+            })
+            .collect();
+        (dwarf, units)
+    }
+
+    #[test]
+    fn libc_units_pair_with_their_own_line_programs_or_not_at_all() {
+        let (dwarf, units) = libc_units();
+        let pairing = super::super::line_pairing::Pairing::new(&dwarf);
+        let (mut with_code, mut paired) = (0, 0);
+        for (ranges, stmt) in &units {
+            if ranges.iter().all(|r| r.0 == r.1) {
+                continue;
+            }
+            with_code += 1;
+            if let Some((offset, _)) = pairing.find(&dwarf, ranges) {
+                assert_eq!(Some(offset.0), *stmt, "a unit with ranges {ranges:x?}");
+                paired += 1;
+            }
+        }
+        assert!(with_code > 1000, "libc has {with_code} units with code");
+        // The rest (a DWARF 4 assembler unit, say) is read through .debug_info.
+        assert!(
+            paired * 10 >= with_code * 9,
+            "{paired} of {with_code} units paired"
+        );
     }
 
     #[test]

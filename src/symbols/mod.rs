@@ -12,6 +12,7 @@ pub mod elf;
 pub mod error;
 pub mod expr;
 mod line_index;
+mod line_pairing;
 pub mod lines;
 pub mod source;
 pub mod unwind;
@@ -346,6 +347,23 @@ impl Symbolizer {
             loc.line = line;
         }
         loc
+    }
+
+    /// Which source-line unit `symbolize(addr, is_return_address)` reads its line from (the
+    /// module and the unit's offset), found without parsing the unit: lets a caller with many
+    /// addresses hand each unit's to one worker. None when the module has no units to tell.
+    pub fn line_unit(&self, addr: u64, is_return_address: bool) -> Option<(usize, usize)> {
+        let probe = if is_return_address {
+            addr.saturating_sub(1)
+        } else {
+            addr
+        };
+        let i = self.mapping_index(probe)?;
+        let m = self.module_of[i]?;
+        let module = &self.modules[m];
+        let elf = self.elf(module).ok()?;
+        let bias = self.bias(module, &elf)?;
+        Some((m, elf.line_unit(probe.wrapping_sub(bias))?))
     }
 
     /// Every definition of `name` in every mapped module: exact raw or demangled names first;
