@@ -59,42 +59,27 @@ pub fn take(pid: i32, backtraces: bool) -> Result<Dump, TraceError> {
 }
 
 pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
-    // Before the stop, side by side: the kernel view here, the analysis's off-CPU times and
-    // the symbols (the memory map, then every mapped file's symbol and unwind tables) on
-    // two more threads.
-    let (kernel, prestop, sym) = std::thread::scope(|s| {
+    // The memory map first (one small read): everything else before the stop works from it.
+    let sym = opts
+        .backtraces
+        .then(|| Symbolizer::new(pid).ok())
+        .flatten()
+        .map(Arc::new);
+    let loader = AtomicI32::new(0);
+    std::thread::scope(|s| {
+        // Before the stop, side by side: the kernel view here, the analysis's off-CPU times,
+        // every mapped file's symbol and unwind tables, and source lines, each on a thread.
         let pre = opts.analysis.then(|| s.spawn(|| gather::before_stop(pid)));
-        let sym = opts.backtraces.then(|| {
-            s.spawn(|| {
-                let sym = Symbolizer::new(pid).ok()?;
-                sym.preload();
-                Some(sym)
-            })
-        });
+        let tables = sym.as_ref().map(|sym| s.spawn(|| sym.preload()));
         let kernel: BTreeMap<Tid, ThreadKernelView> = procinfo::read_threads(pid)
             .map(|v| v.into_iter().map(|k| (k.tid, k)).collect())
             .unwrap_or_default();
-        let prestop = pre.and_then(|h| h.join().ok()).unwrap_or_default();
-        let sym = sym.and_then(|h| h.join().ok()).flatten().map(Arc::new);
-        (kernel, prestop, sym)
-    });
-    let kernel = Arc::new(kernel);
-    let plan = CopyPlan {
-        analysis: opts.analysis,
-        kernel: kernel.clone(),
-        room: sym.as_ref().map(|s| stacks::prepare(&kernel, s.maps())),
-        sym: sym.clone(),
-        mem: opts
-            .backtraces
-            .then(|| Memory::open_read_only(pid).ok())
-            .flatten(),
-    };
-    let loader = AtomicI32::new(0);
-    std::thread::scope(|s| {
-        // Source lines are the one slow part of symbols when debug info is compressed (libc's
-        // with libc6-dbg): read those of the modules the threads sleep in, and of the
-        // program, on a thread of their own, at the lowest priority while the process is
-        // stopped (its threads must get the CPU to stop and to resume), normal after.
+        // Source lines are the slow part of symbols when debug info is compressed (libc's
+        // with libc6-dbg: inflating its .debug_info alone takes longer than the symbol
+        // tables): those of the modules the threads sleep in, and of the program, are read
+        // from the moment the kernel view says where the threads are, on a thread of their
+        // own, at the lowest priority while the process is stopped (its threads must get the
+        // CPU to stop and to resume), normal after.
         if let Some(sym) = &sym {
             let mut pcs: Vec<u64> = kernel
                 .values()
@@ -107,12 +92,26 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
             pcs.extend(sym.maps().first().map(|m| m.start));
             let loader = &loader;
             s.spawn(move || {
-                let me = nix::unistd::gettid().as_raw();
-                loader.store(me, Ordering::Release);
-                set_nice(me, 19);
+                loader.store(nix::unistd::gettid().as_raw(), Ordering::Release);
                 sym.preload_lines(&pcs);
             });
         }
+        let prestop = pre.and_then(|h| h.join().ok()).unwrap_or_default();
+        if let Some(t) = tables {
+            let _ = t.join();
+        }
+        let kernel = Arc::new(kernel);
+        let plan = CopyPlan {
+            analysis: opts.analysis,
+            kernel: kernel.clone(),
+            room: sym.as_ref().map(|s| stacks::prepare(&kernel, s.maps())),
+            sym: sym.clone(),
+            mem: opts
+                .backtraces
+                .then(|| Memory::open_read_only(pid).ok())
+                .flatten(),
+        };
+        set_nice(loader.load(Ordering::Acquire), 19);
         let stopped = stop_and_copy(pid, plan)?;
         set_nice(loader.load(Ordering::Acquire), 0);
         let StopCopy {
