@@ -147,7 +147,9 @@ pub struct UnwindRow {
 pub struct ElfModule {
     data: Bytes,
     loads: Vec<Load>,
-    symbols: Vec<Sym>,
+    /// Sorted by address, the preferred name first (`preference`); read at the first
+    /// question that needs them (`symbols`).
+    symbols: OnceLock<Vec<Sym>>,
     /// Raw and demangled names to symbols, built at the first lookup by name.
     by_name: OnceLock<HashMap<String, Vec<u32>>>,
     pub build_id: Option<Vec<u8>>,
@@ -165,7 +167,7 @@ pub struct ElfModule {
 impl std::fmt::Debug for ElfModule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ElfModule")
-            .field("symbols", &self.symbols.len())
+            .field("symbols", &self.symbols.get().map(Vec::len))
             .field("has_symtab", &self.has_symtab)
             .finish()
     }
@@ -289,22 +291,7 @@ impl ElfModule {
         let build_id = file.build_id().ok().flatten().map(<[u8]>::to_vec);
         let debug_file = build_id.as_deref().and_then(build_id_debug_file);
 
-        let mut symbols = Vec::new();
-        collect_symbols(&file, &mut symbols);
         let has_symtab = file.section_by_name(".symtab").is_some();
-        if let Some(df) = &debug_file {
-            // Debian's libc has no .symtab; its -dbg package puts one (internal names like
-            // __lll_lock_wait) in the build-id file.
-            if let Ok(f) = File::open(df) {
-                if let Ok(bytes) = map_file(&f) {
-                    if let Ok(dfile) = ElfFile64::<Endianness>::parse(&*bytes) {
-                        collect_symbols(&dfile, &mut symbols);
-                    }
-                }
-            }
-        }
-        symbols.sort_by_key(preference);
-        symbols.dedup_by(|a, b| a.addr == b.addr && a.raw == b.raw);
 
         let section_addr = |name: &str| file.section_by_name(name).map(|s| s.address());
         let mut bases = gimli::BaseAddresses::default();
@@ -336,7 +323,7 @@ impl ElfModule {
 
         Ok(ElfModule {
             loads,
-            symbols,
+            symbols: OnceLock::new(),
             by_name: OnceLock::new(),
             build_id,
             has_symtab,
@@ -369,17 +356,41 @@ impl ElfModule {
         )
     }
 
+    /// Every symbol of the file and of its separate debug file. Read on first use rather
+    /// than when the file is opened: a dump's line loader needs only libc's DWARF and must not
+    /// wait for its symbol tables (~5 ms with libc6-dbg's) first.
     pub fn symbols(&self) -> &[Sym] {
-        &self.symbols
+        self.symbols.get_or_init(|| {
+            let mut symbols = Vec::new();
+            if let Ok(file) = ElfFile64::<Endianness>::parse(&*self.data) {
+                collect_symbols(&file, &mut symbols);
+            }
+            if let Some(df) = &self.debug_file {
+                // Debian's libc has no .symtab; its -dbg package puts one (internal names
+                // like __lll_lock_wait) in the build-id file.
+                if let Ok(f) = File::open(df) {
+                    if let Ok(bytes) = map_file(&f) {
+                        if let Ok(dfile) = ElfFile64::<Endianness>::parse(&*bytes) {
+                            collect_symbols(&dfile, &mut symbols);
+                        }
+                    }
+                }
+            }
+            // The key once per symbol, not per comparison (its underscore count was a
+            // twentieth of a dump's CPU).
+            symbols.sort_by_cached_key(preference);
+            symbols.dedup_by(|a, b| a.addr == b.addr && a.raw == b.raw);
+            symbols
+        })
     }
 
     /// The symbol covering `svma` (an ELF address) and the offset into it.
     pub fn symbol_at(&self, svma: u64) -> Option<(&Sym, u64)> {
-        let idx = self.symbols.partition_point(|s| s.addr <= svma);
+        let idx = self.symbols().partition_point(|s| s.addr <= svma);
         // Walk back over aliases and zero-sized markers at lower addresses: the first symbol
         // whose extent covers svma wins; sized symbols that end before svma do not.
         let mut best: Option<&Sym> = None;
-        for s in self.symbols[..idx].iter().rev().take(16) {
+        for s in self.symbols()[..idx].iter().rev().take(16) {
             let covers = if s.size == 0 {
                 false
             } else {
@@ -398,7 +409,7 @@ impl ElfModule {
         if best.is_none() {
             // Hand-written assembly often carries size 0: accept the nearest preceding
             // unsized symbol when nothing sized is in the way.
-            let s = self.symbols[..idx].last()?;
+            let s = self.symbols()[..idx].last()?;
             if s.size != 0 {
                 return None;
             }
@@ -410,7 +421,7 @@ impl ElfModule {
     fn by_name(&self) -> &HashMap<String, Vec<u32>> {
         self.by_name.get_or_init(|| {
             let mut by_name: HashMap<String, Vec<u32>> = HashMap::new();
-            for (i, s) in self.symbols.iter().enumerate() {
+            for (i, s) in self.symbols().iter().enumerate() {
                 by_name
                     .entry(s.name().to_string())
                     .or_default()
@@ -427,7 +438,7 @@ impl ElfModule {
         let mut out: Vec<&Sym> = self
             .by_name()
             .get(name)
-            .map(|v| v.iter().map(|&i| &self.symbols[i as usize]).collect())
+            .map(|v| v.iter().map(|&i| &self.symbols()[i as usize]).collect())
             .unwrap_or_default();
         out.dedup_by_key(|s| s.addr);
         out
@@ -438,7 +449,7 @@ impl ElfModule {
     pub fn symbols_with_suffix(&self, name: &str) -> Vec<&Sym> {
         let suffix = format!("::{name}");
         let mut out: Vec<&Sym> = self
-            .symbols
+            .symbols()
             .iter()
             .filter(|s| s.name().ends_with(&suffix))
             .collect();
@@ -718,163 +729,5 @@ fn row_of<S: UnwindSection<Reader>>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// addr2line over every section: the answer `location` must give.
-    fn whole_context(data: &Bytes) -> Option<addr2line::Context<Reader>> {
-        let file = ElfFile64::<Endianness>::parse(&**data).ok()?;
-        let dwarf = gimli::Dwarf::load(|id| -> Result<Reader, gimli::Error> {
-            Ok(section_reader(data, &file, id.name()).unwrap_or_else(|| {
-                EndianReader::new(Bytes(Arc::new(Backing::Owned(Vec::new()))), LittleEndian)
-            }))
-        })
-        .ok()?;
-        addr2line::Context::from_dwarf(dwarf).ok()
-    }
-
-    fn same_lines_as_addr2line(path: &Path) -> usize {
-        let m = ElfModule::open(path).unwrap();
-        let data = match &m.debug_file {
-            Some(df)
-                if section_reader(&m.data, &ElfFile64::parse(&*m.data).unwrap(), ".debug_info")
-                    .is_none() =>
-            {
-                map_file(&File::open(df).unwrap()).unwrap()
-            }
-            _ => m.data.clone(),
-        };
-        let Some(ctx) = whole_context(&data) else {
-            return 0;
-        };
-        // Code only: a linker leaves the ranges of discarded functions at address 0, where
-        // both answers are noise.
-        let text: Vec<(u64, u64)> = ElfFile64::<Endianness>::parse(&*m.data)
-            .unwrap()
-            .sections()
-            .filter(|s| s.kind() == object::SectionKind::Text)
-            .map(|s| (s.address(), s.address() + s.size()))
-            .collect();
-        let funcs: Vec<&Sym> = m
-            .symbols()
-            .iter()
-            .filter(|s| s.size > 0 && text.iter().any(|(a, b)| *a <= s.addr && s.addr < *b))
-            .collect();
-        let step = (funcs.len() / 1500).max(1);
-        let mut compared = 0;
-        for s in funcs.iter().step_by(step) {
-            for probe in [s.addr, s.addr + s.size / 2] {
-                let want = ctx
-                    .find_location(probe)
-                    .ok()
-                    .flatten()
-                    .and_then(|l| Some((l.file?.to_string(), l.line)));
-                assert_eq!(
-                    m.location(probe),
-                    want,
-                    "{} at {probe:#x} in {}",
-                    s.raw,
-                    path.display()
-                );
-                compared += usize::from(want.is_some());
-            }
-        }
-        compared
-    }
-
-    #[test]
-    fn lines_by_unit_are_those_addr2line_finds() {
-        let me = std::env::current_exe().unwrap();
-        assert!(
-            same_lines_as_addr2line(&me) > 100,
-            "our own binary has line tables"
-        );
-        // libc: with libc6-dbg its lines live in a separate, compressed debug file.
-        // (Its units are found by pairing line programs with address ranges: line_pairing.rs.)
-        let libc = Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6");
-        assert!(
-            same_lines_as_addr2line(libc) > 100,
-            "libc's lines (.ci/run installs libc6-dbg)"
-        );
-    }
-
-    /// A unit's address ranges, and the offset of its line program.
-    type UnitFacts = (Vec<(u64, u64)>, Option<usize>);
-
-    /// Every unit of libc6-dbg's compressed debug file that `.debug_aranges` lists, with its
-    /// ranges there, and where its root entry says its line program is.
-    fn libc_units() -> (gimli::Dwarf<Reader>, Vec<UnitFacts>) {
-        let libc = ElfModule::open(Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6")).unwrap();
-        let df = libc
-            .debug_file
-            .clone()
-            .expect("libc6-dbg's debug file for libc (.ci/run installs libc6-dbg)");
-        let data = map_file(&File::open(df).unwrap()).unwrap();
-        let dwarf = ElfModule::load_sections(&data, |_| true).unwrap();
-        let mut by_unit: std::collections::BTreeMap<usize, Vec<(u64, u64)>> = Default::default();
-        let mut headers = dwarf.debug_aranges.headers();
-        while let Some(h) = headers.next().unwrap() {
-            let mut entries = h.entries();
-            while let Ok(Some(e)) = entries.next() {
-                let r = e.range();
-                by_unit
-                    .entry(h.debug_info_offset().0)
-                    .or_default()
-                    .push((r.begin, r.end));
-            }
-        }
-        let units = by_unit
-            .into_iter()
-            .map(|(offset, ranges)| {
-                let header = dwarf
-                    .debug_info
-                    .header_from_offset(gimli::DebugInfoOffset(offset))
-                    .unwrap();
-                let unit = dwarf.unit(header).unwrap();
-                let stmt = unit.line_program.as_ref().map(|p| p.header().offset().0);
-                (ranges, stmt)
-            })
-            .collect();
-        (dwarf, units)
-    }
-
-    #[test]
-    fn libc_units_pair_with_their_own_line_programs_or_not_at_all() {
-        let (dwarf, units) = libc_units();
-        let pairing = super::super::line_pairing::Pairing::new(&dwarf);
-        let (mut with_code, mut paired) = (0, 0);
-        for (ranges, stmt) in &units {
-            if ranges.iter().all(|r| r.0 == r.1) {
-                continue;
-            }
-            with_code += 1;
-            if let Some((offset, _)) = pairing.find(&dwarf, ranges) {
-                assert_eq!(Some(offset.0), *stmt, "a unit with ranges {ranges:x?}");
-                paired += 1;
-            }
-        }
-        assert!(with_code > 1000, "libc has {with_code} units with code");
-        // The rest (a DWARF 4 assembler unit, say) is read through .debug_info.
-        assert!(
-            paired * 10 >= with_code * 9,
-            "{paired} of {with_code} units paired"
-        );
-    }
-
-    #[test]
-    fn unwind_rows_come_from_the_search_table() {
-        let me = std::env::current_exe().unwrap();
-        let m = ElfModule::open(&me).unwrap();
-        assert!(
-            m.cfi.eh_frame_hdr.is_some(),
-            "a linked binary has .eh_frame_hdr"
-        );
-        let mut ctx = gimli::UnwindContext::new();
-        let f = m.symbols().iter().find(|s| s.raw == "main").expect("main");
-        assert!(m.unwind_row(f.addr, &mut ctx).is_some());
-        assert!(
-            m.cfi.index.get().is_none(),
-            "no FDE walk for an address the table covers"
-        );
-    }
-}
+#[path = "elf_tests.rs"]
+mod tests;

@@ -278,7 +278,9 @@ impl Symbolizer {
     /// later lookups only search: what a dump does before it stops the process.
     pub fn preload(&self) {
         for m in &self.modules {
-            let _ = self.elf(m);
+            if let Ok(elf) = self.elf(m) {
+                let _ = elf.symbols();
+            }
         }
     }
 
