@@ -168,7 +168,7 @@ fn a_new_thread_gets_the_watchpoint(stop_on_thread_events: bool) {
     lab.send("hot").expect("write to the lab");
     // The newborn's first stop can beat its parent's clone event: it then joins the running
     // process armed, and its first write may trip the watchpoint while the world is stopping
-    // for the birth. That hit comes with the birth's stop, the parent named as the stopper.
+    // for the birth. That hit comes with the birth's stop, which is then named after the hit.
     let (snap, hits) = loop {
         let (snap, hits) = next_stop(&h);
         match stopper(&snap).cause {
@@ -185,6 +185,11 @@ fn a_new_thread_gets_the_watchpoint(stop_on_thread_events: bool) {
         .find(|t| t.tid == hit_tid)
         .expect("the hitting thread in the snapshot");
     assert_eq!(by.cause, Some(StopCause::Watchpoint { addr: lab.counter }));
+    assert_eq!(
+        snap.stopped_by,
+        Some(hit_tid),
+        "the stop is named after the hit"
+    );
     assert!(!lab.tids.contains(&by.tid), "a thread born after the watch");
     assert_eq!(hits[0].old, 0, "the counter was never written before");
     h.shutdown().expect("detach");

@@ -108,12 +108,37 @@ impl Engine {
         true
     }
 
+    /// The thread the published stop is named after: the one that began it, unless that was
+    /// a thread's birth or end and another thread's breakpoint, watchpoint or signal came with
+    /// the same stop (a newborn armed with a watchpoint can trip it while the world stops for
+    /// its own birth): that is what the user will want named.
+    fn stopper(&self) -> Option<Tid> {
+        let by = self.phase.stopped_by();
+        let cause = |tid: Tid| self.tracees.get(tid).and_then(|t| t.cause);
+        let thread_event = matches!(
+            by.and_then(cause),
+            Some(StopCause::ThreadCreated { .. } | StopCause::ThreadExiting { .. })
+        );
+        if !thread_event {
+            return by;
+        }
+        let hit = self.tracees.tids_where(|t| {
+            matches!(
+                t.cause,
+                Some(
+                    StopCause::Breakpoint { .. }
+                        | StopCause::Watchpoint { .. }
+                        | StopCause::Signal { .. }
+                )
+            )
+        });
+        hit.first().copied().or(by)
+    }
+
     /// The world holds still and the picture is ready: publish it.
     pub(super) fn publish_stop(&mut self) {
         self.refresh_names(false);
-        self.phase = Phase::Stopped {
-            by: self.phase.stopped_by(),
-        };
+        self.phase = Phase::Stopped { by: self.stopper() };
         let snap = self.snapshot();
         // A one-shot snapshot's copy, here on this thread: the detach follows in the same
         // round (its all-stop was begun with `AfterStop::Detach`), so the process is held
