@@ -11,6 +11,7 @@ pub mod disasm;
 pub mod dump;
 pub mod expr;
 pub mod procinfo;
+pub mod quit_signals;
 pub mod regs;
 pub mod symbols;
 pub mod text;

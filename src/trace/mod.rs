@@ -94,23 +94,8 @@ impl End {
 }
 
 fn signals() -> std::io::Result<Receiver<&'static str>> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let (tx, rx) = unbounded();
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-    std::thread::Builder::new()
-        .name("ptscope-signals".into())
-        .spawn(move || {
-            for sig in signals.forever() {
-                let name = match sig {
-                    SIGINT => "SIGINT",
-                    SIGTERM => "SIGTERM",
-                    _ => "SIGHUP",
-                };
-                if tx.send(name).is_err() {
-                    return;
-                }
-            }
-        })?;
+    crate::quit_signals::forward(tx, |name| name)?;
     Ok(rx)
 }
 

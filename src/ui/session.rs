@@ -14,8 +14,6 @@ use crate::tracer::signals::Policy;
 use crate::tracer::{LaunchStdio, Options, TraceError, TracerHandle};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 use ratatui::crossterm::event::{self as ct, Event as CtEvent};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 use std::path::PathBuf;
 
 impl Tracer for TracerHandle {
@@ -156,23 +154,7 @@ fn read_keys(tx: &Sender<Input>) {
 /// SIGINT, SIGTERM and SIGHUP become a message, so the loop ends and the tracer detaches
 /// instead of the process dying with the target stopped and full of int3 bytes.
 fn spawn_signals(tx: Sender<Input>) -> std::io::Result<signal_hook::iterator::Handle> {
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-    let handle = signals.handle();
-    std::thread::Builder::new()
-        .name("ptscope-signals".into())
-        .spawn(move || {
-            for sig in signals.forever() {
-                let name = match sig {
-                    SIGINT => "SIGINT",
-                    SIGTERM => "SIGTERM",
-                    _ => "SIGHUP",
-                };
-                if tx.send(Input::Signal(name)).is_err() {
-                    return;
-                }
-            }
-        })?;
-    Ok(handle)
+    crate::quit_signals::forward(tx, Input::Signal)
 }
 
 /// Runs the UI until the user quits. The handle is shut down on every return path, and dropped
