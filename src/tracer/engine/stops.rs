@@ -20,13 +20,61 @@ use crate::tracer::tracee::Tracee;
 use std::sync::atomic::Ordering;
 
 impl Engine {
+    /// A thread taken for dying on its own (a ptrace call on it failed with ESRCH while a
+    /// group exit's SIGKILL was waking it, so it was marked exiting, or let go at a continue)
+    /// still stops at PTRACE_EVENT_EXIT afterwards (PTRACE_O_TRACEEXIT). Left there while the
+    /// process runs, nothing would resume it, and the process could never finish exiting
+    /// (seen: `ptscope trace` hung about once in 20 runs at the target's exit). It is resumed
+    /// at once. While the world stops, an exiting thread rests as usual; the continue lets it go.
+    fn late_exit_stop(&mut self, tid: Tid, state: TraceeState, status: &RawStatus) -> bool {
+        let exit_stop = matches!(
+            status.decoded,
+            WaitStatus::EventStop {
+                event: PtraceEvent::Exit
+            }
+        );
+        let let_go = state == TraceeState::Released
+            || (state == TraceeState::Exiting && matches!(self.phase, Phase::Running));
+        if !(exit_stop && let_go) {
+            return false;
+        }
+        let leader = tid == self.pid;
+        let note = match pt::cont(tid, 0) {
+            Ok(()) => "exit stop of a thread already let go: resumed to finish exiting",
+            Err(_) => "exit stop of a thread already let go: it is gone",
+        };
+        if let Some(t) = self.tracees.get_mut(tid) {
+            // The leader's exit is not reported until the last thread is gone.
+            t.state = if leader {
+                TraceeState::Zombie
+            } else {
+                TraceeState::Released
+            };
+            t.regs = None;
+        }
+        self.transition(
+            tid,
+            ThreadState::Exiting,
+            ThreadState::Exiting,
+            Some(*status),
+            note,
+        );
+        true
+    }
+
     pub(super) fn handle_status(&mut self, tid: Tid, raw: i32) {
         let status = RawStatus::new(raw);
         if matches!(self.phase, Phase::Killing) {
             return self.handle_while_killing(tid, status);
         }
-        let Some(thread) = self.tracees.get(tid) else {
+        let Some(state) = self.tracees.get(tid).map(|t| t.state) else {
             return self.handle_unknown(tid, status);
+        };
+        if self.late_exit_stop(tid, state, &status) {
+            return;
+        }
+        let Some(thread) = self.tracees.get(tid) else {
+            return;
         };
         let before = thread.state;
         let prev = before.view();
