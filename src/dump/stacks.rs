@@ -152,7 +152,7 @@ impl StackCopies {
 
     /// One stack walked by call-frame information alone, with what each frame is to be
     /// described by (pc, is a return address), in order.
-    fn walk_bare(&self, sym: &Symbolizer, c: &Copy) -> (Backtrace, Vec<Key>) {
+    fn walk_bare(&self, sym: &Symbolizer, c: &Copy) -> (Tid, Backtrace, Vec<Key>) {
         let mut keys = Vec::new();
         let mut read = |addr: u64, out: &mut [u8]| self.read(c, addr, out);
         let bt = symbols::unwind_located(
@@ -165,7 +165,7 @@ impl StackCopies {
                 Location::default()
             },
         );
-        (bt, keys)
+        (c.tid, bt, keys)
     }
 
     /// Every stack: walked first (call-frame information only, split over the CPUs when there
@@ -177,39 +177,14 @@ impl StackCopies {
         const PER_WORKER: usize = 8;
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let workers = cpus.min(self.copies.len() / PER_WORKER).max(1);
-        let walks: Vec<(Tid, Backtrace, Vec<Key>)> = if workers == 1 {
-            self.copies
-                .iter()
-                .map(|c| {
-                    let (bt, keys) = self.walk_bare(sym, c);
-                    (c.tid, bt, keys)
-                })
-                .collect()
-        } else {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..workers)
-                    .map(|w| {
-                        s.spawn(move || {
-                            self.copies
-                                .iter()
-                                .skip(w)
-                                .step_by(workers)
-                                .map(|c| {
-                                    let (bt, keys) = self.walk_bare(sym, c);
-                                    (c.tid, bt, keys)
-                                })
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
-                    .collect()
-            })
-        };
+        let shares: Vec<Vec<&Copy>> = (0..workers)
+            .map(|w| self.copies.iter().skip(w).step_by(workers).collect())
+            .collect();
+        let walks = on_workers(&shares, |share: &Vec<&Copy>| {
+            share.iter().map(|c| self.walk_bare(sym, c)).collect()
+        });
         let keys: BTreeSet<Key> = walks.iter().flat_map(|w| w.2.iter().copied()).collect();
-        let located = locate_all(sym, keys, cpus);
+        let located: HashMap<Key, Location> = locate_all(sym, keys, cpus).into_iter().collect();
         walks
             .into_iter()
             .map(|(tid, mut bt, keys)| {
@@ -225,40 +200,42 @@ impl StackCopies {
     }
 }
 
+/// Runs `job` on each share, one thread per share when there are several, and returns what
+/// they made, in share order (a worker that panicked gives nothing; its frames are then
+/// described by the caller).
+fn on_workers<S: Sync, T: Send>(shares: &[S], job: impl Fn(&S) -> Vec<T> + Sync) -> Vec<T> {
+    if shares.len() <= 1 {
+        return shares.iter().flat_map(&job).collect();
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = shares.iter().map(|share| s.spawn(|| job(share))).collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 /// What a frame is described by: its pc, and whether that is a return address.
 type Key = (u64, bool);
 
 /// Describes every key once: grouped by the source-line unit each reads, the groups dealt to
 /// up to `cpus` workers, the biggest first to the least loaded.
-fn locate_all(sym: &Symbolizer, keys: BTreeSet<Key>, cpus: usize) -> HashMap<Key, Location> {
+fn locate_all(sym: &Symbolizer, keys: BTreeSet<Key>, cpus: usize) -> Vec<(Key, Location)> {
     let mut groups: BTreeMap<Option<(usize, usize)>, Vec<Key>> = BTreeMap::new();
     for k in keys {
         groups.entry(sym.line_unit(k.0, k.1)).or_default().push(k);
     }
-    let workers = cpus.min(groups.len()).max(1);
-    let locate = |keys: &[Key]| -> Vec<(Key, Location)> {
-        keys.iter().map(|&k| (k, sym.symbolize(k.0, k.1))).collect()
-    };
-    if workers == 1 {
-        return groups.values().flat_map(|g| locate(g)).collect();
-    }
     let mut groups: Vec<Vec<Key>> = groups.into_values().collect();
     groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
-    let mut bins: Vec<Vec<Key>> = vec![Vec::new(); workers];
+    let mut bins: Vec<Vec<Key>> = vec![Vec::new(); cpus.min(groups.len()).max(1)];
     for g in groups {
         if let Some(bin) = bins.iter_mut().min_by_key(|b| b.len()) {
             bin.extend(g);
         }
     }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = bins
-            .iter()
-            .map(|bin| s.spawn(move || locate(bin)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    on_workers(&bins, |bin: &Vec<Key>| {
+        bin.iter().map(|&k| (k, sym.symbolize(k.0, k.1))).collect()
     })
 }
 

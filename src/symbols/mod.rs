@@ -139,6 +139,15 @@ pub struct Symbolizer {
     modules: Vec<Module>,
 }
 
+/// Where an address is looked up: a return address belongs to the call before it.
+fn probe(addr: u64, is_return_address: bool) -> u64 {
+    if is_return_address {
+        addr.saturating_sub(1)
+    } else {
+        addr
+    }
+}
+
 impl Symbolizer {
     /// With the process-wide module cache (`ModuleCache::shared`).
     pub fn new(pid: i32) -> Result<Self, SymbolError> {
@@ -313,11 +322,7 @@ impl Symbolizer {
     /// call before it, and may even be past the end of a function that never returns, so it is
     /// looked up at `addr - 1`.
     pub fn symbolize(&self, addr: u64, is_return_address: bool) -> Location {
-        let probe = if is_return_address {
-            addr.saturating_sub(1)
-        } else {
-            addr
-        };
+        let probe = probe(addr, is_return_address);
         let mut loc = Location {
             addr,
             mapped: self.mapping_at(probe).is_some(),
@@ -355,11 +360,7 @@ impl Symbolizer {
     /// module and the unit's offset), found without parsing the unit: lets a caller with many
     /// addresses hand each unit's to one worker. None when the module has no units to tell.
     pub fn line_unit(&self, addr: u64, is_return_address: bool) -> Option<(usize, usize)> {
-        let probe = if is_return_address {
-            addr.saturating_sub(1)
-        } else {
-            addr
-        };
+        let probe = probe(addr, is_return_address);
         let i = self.mapping_index(probe)?;
         let m = self.module_of[i]?;
         let module = &self.modules[m];

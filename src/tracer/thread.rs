@@ -114,6 +114,16 @@ impl TraceeState {
         }
     }
 
+    /// A thread resumed from its exit stop: it dies on its own. The leader's exit is not
+    /// reported until the last thread is gone, so it waits as a zombie.
+    pub(crate) fn let_go(leader: bool) -> Self {
+        if leader {
+            Self::Zombie
+        } else {
+            Self::Released
+        }
+    }
+
     /// Threads the engine still drives: not dying on their own, not a zombie leader, not gone.
     pub(crate) fn is_live(self) -> bool {
         !matches!(self, Self::Released | Self::Zombie | Self::Exited)

@@ -234,11 +234,10 @@ impl Engine {
             let exiting = t.state == TraceeState::Exiting;
             match pt::cont(tid, sig) {
                 Ok(()) => {
-                    t.state = match (exiting, tid == pid) {
-                        // The leader's exit is not reported until the last thread is gone.
-                        (true, true) => TraceeState::Zombie,
-                        (true, false) => TraceeState::Released,
-                        (false, _) => TraceeState::Running,
+                    t.state = if exiting {
+                        TraceeState::let_go(tid == pid)
+                    } else {
+                        TraceeState::Running
                     };
                     if !exiting {
                         t.cause = None;

@@ -73,9 +73,7 @@ pub(super) struct Engine {
     /// front end parked on the channel is woken once per round, not once per event (a wake-up
     /// per event was a quarter of the tracer's CPU in a storm of thread births, perf).
     outbox: Vec<Event>,
-    /// When the oldest event in the outbox was emitted, and whether one there must go out at
-    /// once (`outbox.rs`).
-    held_since: Option<Instant>,
+    /// Whether an event in the outbox must go out at once (`outbox.rs`).
     urgent: bool,
     seq: u64,
     start: Instant,
@@ -180,7 +178,6 @@ impl Engine {
             stop_on_thread_events: opts.stop_on_thread_events,
             events,
             outbox: Vec::new(),
-            held_since: None,
             urgent: false,
             seq: 0,
             start: Instant::now(),

@@ -12,7 +12,7 @@
 use super::Engine;
 use crate::tracer::event::{Event, EventKind};
 use crate::tracer::thread::ThreadState;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The longest a routine event waits before it is sent.
 pub(super) const HOLD: Duration = Duration::from_millis(10);
@@ -34,9 +34,6 @@ fn routine(kind: &EventKind) -> bool {
 impl Engine {
     pub(super) fn emit(&mut self, kind: EventKind) {
         self.seq += 1;
-        if self.outbox.is_empty() {
-            self.held_since = Some(Instant::now());
-        }
         self.urgent |= !routine(&kind);
         self.outbox.push(Event {
             seq: self.seq,
@@ -50,7 +47,6 @@ impl Engine {
         for ev in self.outbox.drain(..) {
             let _ = self.events.send(ev);
         }
-        self.held_since = None;
         self.urgent = false;
     }
 
@@ -58,8 +54,8 @@ impl Engine {
     /// has waited less than `HOLD`.
     pub(super) fn flush_due_events(&mut self) {
         let due = self
-            .held_since
-            .is_some_and(|t| self.urgent || t.elapsed() >= HOLD);
+            .held_for()
+            .is_some_and(|waited| self.urgent || waited >= HOLD);
         if due {
             self.flush_events();
         }
@@ -67,7 +63,13 @@ impl Engine {
 
     /// How long the tracer may sleep before held events are due (None: nothing is held).
     pub(super) fn hold_left(&self) -> Option<Duration> {
-        self.held_since.map(|t| HOLD.saturating_sub(t.elapsed()))
+        self.held_for().map(|waited| HOLD.saturating_sub(waited))
+    }
+
+    /// How long the oldest event in the outbox has waited (None: the outbox is empty).
+    fn held_for(&self) -> Option<Duration> {
+        let oldest = self.outbox.first()?;
+        Some(self.start.elapsed().saturating_sub(oldest.at))
     }
 }
 

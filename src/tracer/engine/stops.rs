@@ -38,18 +38,13 @@ impl Engine {
         if !(exit_stop && let_go) {
             return false;
         }
-        let leader = tid == self.pid;
         let note = match pt::cont(tid, 0) {
             Ok(()) => "exit stop of a thread already let go: resumed to finish exiting",
             Err(_) => "exit stop of a thread already let go: it is gone",
         };
+        let leader = tid == self.pid;
         if let Some(t) = self.tracees.get_mut(tid) {
-            // The leader's exit is not reported until the last thread is gone.
-            t.state = if leader {
-                TraceeState::Zombie
-            } else {
-                TraceeState::Released
-            };
+            t.state = TraceeState::let_go(leader);
             t.regs = None;
         }
         self.transition(
