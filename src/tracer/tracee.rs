@@ -24,8 +24,14 @@ pub(crate) struct Tracee {
     /// any state, even after an interrupt ended the step and the thread was resumed (see
     /// `StopFacts::stepping`). Not a state of its own: it outlives the step.
     pub step_trap_due: bool,
-    /// Registers as of the thread's last stop; None once it has run since.
+    /// Registers as of the thread's last stop; None once it has run since (`ran`).
     pub regs: Option<Registers>,
+    /// The breakpoint this thread was put back on after its hit there was handled (rewound
+    /// after the int3 ran, or brought back from the start of its out-of-line slot), until it
+    /// runs again. Only such a thread is stepped over the breakpoint at a continue: one that
+    /// was merely stopped with its rip there has not run the int3 yet, and must, or its hit
+    /// would go unseen.
+    pub handled_hit: Option<u64>,
     /// When ptscope first saw the thread: young threads still rename themselves.
     pub seen_at: Instant,
     /// The name was read when the thread was old enough not to rename itself any more.
@@ -45,6 +51,7 @@ impl Tracee {
             held_signal: None,
             step_trap_due: false,
             regs: None,
+            handled_hit: None,
             seen_at: Instant::now(),
             name_final: false,
             name_read: false,
@@ -55,6 +62,12 @@ impl Tracee {
     /// Threads the engine still drives: not dying on their own, not a zombie leader.
     pub fn is_live(&self) -> bool {
         self.state.is_live()
+    }
+
+    /// It was resumed: what was read at its last stop no longer holds.
+    pub fn ran(&mut self) {
+        self.regs = None;
+        self.handled_hit = None;
     }
 
     /// Live and at rest: it will not run until the tracer resumes it.

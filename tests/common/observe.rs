@@ -26,6 +26,20 @@ pub fn status_field(pid: i32, tid: i32, field: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Each thread's state and what it waits in, one line each: said when a test gives up
+/// waiting, so that a rare hang shows where every thread was.
+pub fn describe_tasks(pid: i32) -> String {
+    task_ids(pid)
+        .into_iter()
+        .map(|tid| {
+            let wchan = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/wchan"))
+                .unwrap_or_default();
+            format!("{tid}: {} in {wchan}", status_field(pid, tid, "State"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Every thread untraced and not in a tracing stop.
 pub fn assert_untraced_and_running(pid: i32) {
     let tids = task_ids(pid);

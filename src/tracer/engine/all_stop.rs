@@ -177,7 +177,7 @@ impl Engine {
             if pt::cont(*tid, 0).is_ok() {
                 if let Some(t) = self.tracees.get_mut(*tid) {
                     t.state = TraceeState::Stopping;
-                    t.regs = None;
+                    t.ran();
                 }
                 let note = if past_breakpoint {
                     "queued SIGTRAP of our int3: letting it be reported"

@@ -350,7 +350,15 @@ impl Engine {
         let mut moved = regs;
         moved.set_rip(home);
         match pt::setregs(tid, &moved) {
-            Ok(()) => moved,
+            Ok(()) => {
+                // At a slot's start its hit was judged already; it steps over at the continue.
+                if self.ool.slot(home).is_some_and(|s| s.at == regs.rip()) {
+                    if let Some(t) = self.tracees.get_mut(tid) {
+                        t.handled_hit = Some(home);
+                    }
+                }
+                moved
+            }
             Err(e) => {
                 self.note(
                     Some(tid),

@@ -45,7 +45,7 @@ impl Engine {
         let leader = tid == self.pid;
         if let Some(t) = self.tracees.get_mut(tid) {
             t.state = TraceeState::let_go(leader);
-            t.regs = None;
+            t.ran();
         }
         self.transition(
             tid,
@@ -291,6 +291,10 @@ impl Engine {
                     self.bps.hit(addr);
                 }
                 let r = self.rewind(tid, addr).and_then(|_| self.settle(tid));
+                if let Some(t) = self.tracees.get_mut(tid) {
+                    // Settling runs no user instruction: the hit stays handled until it runs.
+                    t.handled_hit = Some(addr);
+                }
                 if r.is_ok() {
                     return if hit {
                         "our int3: rip moved back onto the breakpoint; settling into an event-stop"
@@ -384,7 +388,7 @@ impl Engine {
 
     pub(super) fn ran(&mut self, tid: Tid) {
         if let Some(t) = self.tracees.get_mut(tid) {
-            t.regs = None;
+            t.ran();
         }
     }
 
@@ -552,7 +556,7 @@ impl Engine {
         if pt::cont(tid, 0).is_ok() {
             t.state = TraceeState::Running;
             t.cause = None;
-            t.regs = None;
+            t.ran();
             self.transition(tid, ThreadState::Stopped, ThreadState::Running, None, note);
         }
     }

@@ -100,7 +100,7 @@ impl Engine {
             let old = t.state.view();
             t.state = TraceeState::CannotStop { why };
             t.cause = Some(StopCause::CannotStop { why });
-            t.regs = None;
+            t.ran();
             self.transition(
                 tid,
                 old,
