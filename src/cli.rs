@@ -62,6 +62,10 @@ pub enum Cmd {
         /// No analysis: only every thread in full, as `thread apply all bt` would.
         #[arg(long)]
         no_analysis: bool,
+        /// The most CPUs the dump keeps busy at once (default: all but one, at least one, so
+        /// that the process examined always finds a CPU free).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        cpus: Option<u16>,
     },
     /// Write a core file of PID (like gcore) that gdb opens; the process is stopped only while
     /// its memory is copied, then runs on untraced.
@@ -160,6 +164,14 @@ mod tests {
                 ..
             })
         ));
+        assert!(matches!(
+            parse(&["dump", "77", "--cpus", "3"]).unwrap().command,
+            Some(Cmd::Dump { cpus: Some(3), .. })
+        ));
+        assert!(
+            parse(&["dump", "77", "--cpus", "0"]).is_err(),
+            "a dump needs at least one CPU"
+        );
         let c = parse(&["core", "77", "-o", "/tmp/x"]).unwrap();
         assert!(matches!(
             c.command,

@@ -67,6 +67,7 @@ fn main() {
             no_backtrace,
             all,
             no_analysis,
+            cpus,
         }) => match ptscope::dump::run(
             pid,
             &ptscope::dump::Request {
@@ -74,6 +75,7 @@ fn main() {
                 backtraces: !no_backtrace,
                 all,
                 analysis: !no_analysis,
+                cpus: cpus.map_or_else(ptscope::dump::Cpus::default_budget, usize::from),
             },
         ) {
             Ok(()) => 0,

@@ -138,6 +138,8 @@ nothing else: no events, channels or state machine.
    `--no-analysis` on `__demo hung-pool` (999 threads in three shapes; the raw column holds
    --no-analysis). The inspector: the real UI loop on a TestBackend, `s` pressed while
    running -> the first frame showing STOPPED (raw: the raw loop's attach-stop-detach).
+   `dump --cpus N` (N = every CPU) against the default dump, which keeps at most all CPUs
+   but one busy: the pause the target feels is mostly its wait for a CPU our loaders hold.
 8: hits that do not stop. `ptscope trace PID ptscope_lab_hot --for 1` as a user runs it (its
    lines read from a pipe; the rate is its own count over the traced window, checked against
    the lines) against gdb `dprintf *ADDR,\"%lu\\n\",$rdi` (output to a pipe, rate from the

@@ -157,6 +157,25 @@ pub fn snapshots(plan: &Plan, rows: &mut Vec<Row>) {
             "",
             goal,
         );
+        // The same dump allowed every CPU (`--cpus N`; by default it leaves the target one):
+        // what the default trades, in wall time, for the pause the target feels.
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let all_cpus = cpus.to_string();
+        let mut pause_all = Row::new(
+            format!("7. `dump --cpus {cpus}`, {total} threads: pause (raw: default dump)"),
+            Kind::Time,
+            "",
+            Goal::None,
+        );
+        let mut whole_all = Row::new(
+            format!("7. `dump --cpus {cpus}`, {total} threads: whole (raw: default dump)"),
+            Kind::Time,
+            "",
+            Goal::None,
+        );
+        for r in [&mut pause_all, &mut whole_all] {
+            r.gdb = Err("".into());
+        }
         figures_gdb_missing(plan, &mut pause);
         figures_gdb_missing(plan, &mut whole);
         if !eu {
@@ -174,6 +193,13 @@ pub fn snapshots(plan: &Plan, rows: &mut Vec<Row>) {
             let (w, p) = t.measure(|pid| ptscope_cmd(&["dump"], pid));
             whole.pts.push(w);
             pause.pts.push(p);
+            if n == 10 {
+                whole_all.raw.push(w);
+                pause_all.raw.push(p);
+                let (w, p) = t.measure(|pid| ptscope_cmd(&["dump", "--cpus", &all_cpus], pid));
+                whole_all.pts.push(w);
+                pause_all.pts.push(p);
+            }
             if eu {
                 let (w, p) = t.measure(eu_stack);
                 whole.other_push(w);
@@ -187,6 +213,9 @@ pub fn snapshots(plan: &Plan, rows: &mut Vec<Row>) {
             lab::assert_untraced_and_running(t.pid);
         }
         rows.extend([pause, whole]);
+        if n == 10 {
+            rows.extend([pause_all, whole_all]);
+        }
     }
     analysis_cost(plan, rows);
     core_vs_gcore(plan, rows);

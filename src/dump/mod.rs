@@ -8,7 +8,10 @@
 //! analysis). Stopped, it costs only the registers, the lock words the waits point at and
 //! each thread's stack bytes (`stacks.rs`).
 
+mod cpus;
 mod stacks;
+
+pub use cpus::Cpus;
 
 use crate::analysis::{self, facts::ThreadInput, gather, restart, Analysis};
 use crate::procinfo::{self, ThreadKernelView};
@@ -44,6 +47,9 @@ pub struct Dump {
 pub struct DumpOptions {
     pub backtraces: bool,
     pub analysis: bool,
+    /// The most CPUs the dump keeps busy at once (`cpus.rs`; `Cpus::default_budget()`
+    /// leaves the target one).
+    pub cpus: usize,
 }
 
 /// Attaches, waits for the all-stop (bounded), unwinds every stopped thread, detaches: the
@@ -54,6 +60,7 @@ pub fn take(pid: i32, backtraces: bool) -> Result<Dump, TraceError> {
         DumpOptions {
             backtraces,
             analysis: false,
+            cpus: Cpus::default_budget(),
         },
     )
 }
@@ -66,14 +73,23 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
         .flatten()
         .map(Arc::new);
     let loader = AtomicI32::new(0);
+    let cpus = Cpus::new(opts.cpus);
+    let cpus = &cpus;
     std::thread::scope(|s| {
-        // Before the stop, side by side: the kernel view here, the analysis's off-CPU times,
-        // every mapped file's symbol and unwind tables, and source lines, each on a thread.
-        let pre = opts.analysis.then(|| s.spawn(|| gather::before_stop(pid)));
-        let tables = sym.as_ref().map(|sym| s.spawn(|| sym.preload()));
+        // Before the stop, side by side as far as `cpus` allows: the kernel view here, the
+        // analysis's off-CPU times, every mapped file's symbol and unwind tables, and source
+        // lines, each on a thread.
+        let kernel_share = cpus.take();
+        let pre = opts
+            .analysis
+            .then(|| s.spawn(|| cpus.run(|| gather::before_stop(pid))));
+        let tables = sym
+            .as_ref()
+            .map(|sym| s.spawn(|| cpus.run(|| sym.preload())));
         let kernel: BTreeMap<Tid, ThreadKernelView> = procinfo::read_threads(pid)
             .map(|v| v.into_iter().map(|k| (k.tid, k)).collect())
             .unwrap_or_default();
+        drop(kernel_share);
         // Source lines are the slow part of symbols when debug info is compressed (libc's
         // with libc6-dbg: inflating its .debug_info alone takes longer than the symbol
         // tables): those of the modules the threads sleep in, and of the program, are read
@@ -92,6 +108,7 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
             pcs.extend(sym.maps().first().map(|m| m.start));
             let loader = &loader;
             s.spawn(move || {
+                let _share = cpus.take();
                 loader.store(nix::unistd::gettid().as_raw(), Ordering::Release);
                 sym.preload_lines(&pcs);
             });
@@ -112,7 +129,8 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
                 .flatten(),
         };
         set_nice(loader.load(Ordering::Acquire), 19);
-        let stopped = stop_and_copy(pid, plan)?;
+        // The stop's share is the tracer thread's (this one only waits for it).
+        let stopped = cpus.run(|| stop_and_copy(pid, plan))?;
         set_nice(loader.load(Ordering::Acquire), 0);
         let StopCopy {
             snapshot,
@@ -120,7 +138,7 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
             lock_words,
         } = stopped;
         let stacks = match (&sym, &copies) {
-            (Some(sym), Some(c)) => c.walk_all(sym),
+            (Some(sym), Some(c)) => c.walk_all(sym, cpus),
             _ => BTreeMap::new(),
         };
         // The tracer thread is gone, and the copy's share of the kernel view with it.
@@ -485,6 +503,8 @@ pub struct Request {
     /// Every thread in full after the analysis.
     pub all: bool,
     pub analysis: bool,
+    /// `DumpOptions::cpus`.
+    pub cpus: usize,
 }
 
 /// The command: prints to stdout; the caller turns an error into one line and exit 1.
@@ -494,6 +514,7 @@ pub fn run(pid: i32, req: &Request) -> Result<(), TraceError> {
         DumpOptions {
             backtraces: req.backtraces,
             analysis: req.analysis,
+            cpus: req.cpus,
         },
     )?;
     let text = if req.json {

@@ -9,6 +9,7 @@
 //! call-frame information alone, then each distinct pc described once, the pcs of one
 //! source-line unit on one worker and the units spread over the CPUs.
 
+use super::cpus::Cpus;
 use crate::procinfo::{Mapping, SyscallState, ThreadKernelView};
 use crate::regs::Registers;
 use crate::symbols::{self, Backtrace, Location, Symbolizer};
@@ -173,14 +174,13 @@ impl StackCopies {
     /// with every pc of one source-line unit on the same worker and the units spread over the
     /// CPUs. Parsing the units the frames are in is most of the work after the stop (one of
     /// std's, in a Rust program, takes ~3 ms), and two workers never wait for one unit.
-    pub fn walk_all(&self, sym: &Symbolizer) -> BTreeMap<Tid, Backtrace> {
+    pub fn walk_all(&self, sym: &Symbolizer, cpus: &Cpus) -> BTreeMap<Tid, Backtrace> {
         const PER_WORKER: usize = 8;
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let workers = cpus.min(self.copies.len() / PER_WORKER).max(1);
+        let workers = cpus.budget().min(self.copies.len() / PER_WORKER).max(1);
         let shares: Vec<Vec<&Copy>> = (0..workers)
             .map(|w| self.copies.iter().skip(w).step_by(workers).collect())
             .collect();
-        let walks = on_workers(&shares, |share: &Vec<&Copy>| {
+        let walks = on_workers(cpus, &shares, |share: &Vec<&Copy>| {
             share.iter().map(|c| self.walk_bare(sym, c)).collect()
         });
         let keys: BTreeSet<Key> = walks.iter().flat_map(|w| w.2.iter().copied()).collect();
@@ -203,12 +203,19 @@ impl StackCopies {
 /// Runs `job` on each share, one thread per share when there are several, and returns what
 /// they made, in share order (a worker that panicked gives nothing; its frames are then
 /// described by the caller).
-fn on_workers<S: Sync, T: Send>(shares: &[S], job: impl Fn(&S) -> Vec<T> + Sync) -> Vec<T> {
+fn on_workers<S: Sync, T: Send>(
+    cpus: &Cpus,
+    shares: &[S],
+    job: impl Fn(&S) -> Vec<T> + Sync,
+) -> Vec<T> {
     if shares.len() <= 1 {
-        return shares.iter().flat_map(&job).collect();
+        return cpus.run(|| shares.iter().flat_map(&job).collect());
     }
     std::thread::scope(|s| {
-        let handles: Vec<_> = shares.iter().map(|share| s.spawn(|| job(share))).collect();
+        let handles: Vec<_> = shares
+            .iter()
+            .map(|share| s.spawn(|| cpus.run(|| job(share))))
+            .collect();
         handles
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_default())
@@ -220,21 +227,21 @@ fn on_workers<S: Sync, T: Send>(shares: &[S], job: impl Fn(&S) -> Vec<T> + Sync)
 type Key = (u64, bool);
 
 /// Describes every key once: grouped by the source-line unit each reads, the groups dealt to
-/// up to `cpus` workers, the biggest first to the least loaded.
-fn locate_all(sym: &Symbolizer, keys: BTreeSet<Key>, cpus: usize) -> Vec<(Key, Location)> {
+/// up to as many workers as `cpus` allows, the biggest first to the least loaded.
+fn locate_all(sym: &Symbolizer, keys: BTreeSet<Key>, cpus: &Cpus) -> Vec<(Key, Location)> {
     let mut groups: BTreeMap<Option<(usize, usize)>, Vec<Key>> = BTreeMap::new();
     for k in keys {
         groups.entry(sym.line_unit(k.0, k.1)).or_default().push(k);
     }
     let mut groups: Vec<Vec<Key>> = groups.into_values().collect();
     groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
-    let mut bins: Vec<Vec<Key>> = vec![Vec::new(); cpus.min(groups.len()).max(1)];
+    let mut bins: Vec<Vec<Key>> = vec![Vec::new(); cpus.budget().min(groups.len()).max(1)];
     for g in groups {
         if let Some(bin) = bins.iter_mut().min_by_key(|b| b.len()) {
             bin.extend(g);
         }
     }
-    on_workers(&bins, |bin: &Vec<Key>| {
+    on_workers(cpus, &bins, |bin: &Vec<Key>| {
         bin.iter().map(|&k| (k, sym.symbolize(k.0, k.1))).collect()
     })
 }
