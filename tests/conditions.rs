@@ -7,6 +7,7 @@ mod common;
 use common::*;
 use ptscope::expr::parse;
 use ptscope::tracer::rules::{Condition, LogTemplate};
+use ptscope::tracer::ExitKind;
 use ptscope::tracer::{
     Command, Event, EventKind, HitRule, OnHit, Options, PassHits, Reply, Snapshot, StopCause,
     TracerHandle,
@@ -315,6 +316,65 @@ fn a_thread_stopped_just_before_the_int3_still_runs_into_it() {
     h.shutdown().unwrap();
     assert_untraced_and_running(lab.pid);
     assert_alive(&mut lab);
+}
+
+/// The process leaves (exit_group) while two hot threads' hits are being passed: the tracer
+/// reports the exit and nothing else; no all-stop is published, which would leave a front end
+/// at a stopped picture of a process that is gone.
+fn exit_while_passing(pass_hits: PassHits) {
+    let mut lab = start_lab(0);
+    for _ in 0..2 {
+        lab.command_tid("hot").unwrap();
+    }
+    let h = attach_stopped(&lab, pass_hits);
+    h.call(Command::AddBreakpointWith {
+        addr: lab.hot,
+        rule: rule(Some("rdi == 0xffffffff"), 0, OnHit::Stop),
+    })
+    .unwrap();
+    h.call(Command::Continue).unwrap();
+    let before = counter(&lab);
+    eventually("hits are passed", || counter(&lab) > before + 1000);
+    let _ = h.events().try_iter().count();
+    lab.send("quit 3").unwrap();
+    let deadline = Instant::now() + TIMEOUT;
+    let mut stops = 0;
+    let mut seen = Vec::new();
+    let exit = loop {
+        if Instant::now() >= deadline {
+            panic!(
+                "no exit reported ({stops} stops); threads:\n{}\nevents:\n{}",
+                describe_tasks(lab.pid),
+                seen.join("\n")
+            );
+        }
+        let Ok(ev) = h
+            .events()
+            .recv_timeout(std::time::Duration::from_millis(50))
+        else {
+            continue;
+        };
+        seen.push(format!("{:?}", ev.kind));
+        match ev.kind {
+            EventKind::AllStopped(_) => stops += 1,
+            EventKind::ProcessExited(how) => break how,
+            _ => {}
+        }
+    };
+    assert_eq!(stops, 0, "the world was shown stopped on the way out");
+    // The tracer thread, in this process, reaped the lab (its parent too): its word is the
+    // exit status.
+    assert_eq!(exit, ExitKind::Code { code: 3 });
+}
+
+#[test]
+fn an_exit_while_hits_pass_out_of_line_is_an_exit() {
+    exit_while_passing(PassHits::OutOfLine);
+}
+
+#[test]
+fn an_exit_while_the_world_stops_to_pass_is_an_exit() {
+    exit_while_passing(PassHits::StopTheWorld);
 }
 
 #[test]

@@ -172,12 +172,14 @@ impl Engine {
         })
     }
 
-    /// The first thread that did not end its step-over with the step itself.
+    /// The first thread that did not end its step-over with the step itself. One that is
+    /// dying (a group exit killed it during its step) stops nothing: it is let go with the
+    /// others.
     pub(super) fn interrupted_step_over(&self, over: &[Tid]) -> Option<Tid> {
         over.iter().copied().find(|tid| {
-            self.tracees
-                .get(*tid)
-                .is_some_and(|t| t.cause != Some(StopCause::Stepped))
+            self.tracees.get(*tid).is_some_and(|t| {
+                t.cause != Some(StopCause::Stepped) && t.state.view() != ThreadState::Exiting
+            })
         })
     }
 

@@ -90,8 +90,8 @@ impl Engine {
         match status.decoded {
             WaitStatus::SignalDeliveryStop { sig } => {
                 facts.policy = Some(self.policy.get(sig));
-                if sig == libc::SIGTRAP {
-                    self.trap_facts(tid, &mut facts);
+                if sig == libc::SIGTRAP && !self.trap_facts(tid, &mut facts) {
+                    return self.killed_while_reporting(tid, prev, &status);
                 }
             }
             WaitStatus::EventStop { event } if event != PtraceEvent::Exec => {
@@ -229,18 +229,52 @@ impl Engine {
         }
     }
 
-    /// For a SIGTRAP: was it one of our int3 bytes, or one of our watchpoints?
-    fn trap_facts(&mut self, tid: Tid, facts: &mut StopFacts) {
-        facts.si_code = pt::si_code(tid).ok();
+    /// A thread whose trap could not be looked at because it has moved on: a group exit's
+    /// SIGKILL woke it from the stop it had just reported, and it is dying (ptrace calls fail
+    /// with ESRCH, or already find it at its exit stop). Seen when the process called
+    /// exit_group while hits were being passed: the trap, taken for a signal that stops, rested
+    /// the world with every thread at its exit stop, and the process could not finish exiting
+    /// until a front end said continue. Its PTRACE_EVENT_EXIT or its exit status follows.
+    fn killed_while_reporting(&mut self, tid: Tid, prev: ThreadState, status: &RawStatus) {
+        if let Some(t) = self.tracees.get_mut(tid) {
+            t.state = TraceeState::Exiting;
+            t.cause = None;
+            t.ran();
+        }
+        self.transition(
+            tid,
+            prev,
+            ThreadState::Exiting,
+            Some(*status),
+            "killed while reporting a trap (group exit): its exit follows",
+        );
+    }
+
+    /// For a SIGTRAP: was it one of our int3 bytes, or one of our watchpoints? False when the
+    /// thread is gone and its trap cannot be looked at.
+    fn trap_facts(&mut self, tid: Tid, facts: &mut StopFacts) -> bool {
+        match pt::si_code(tid) {
+            // The siginfo of an exit stop: a SIGKILL woke the thread from the stop it
+            // reported and it went on to PTRACE_EVENT_EXIT (whose report follows) before we
+            // looked (seen: si_code 0x605 for an int3 trap during exit_group).
+            Ok(code) if code == libc::SIGTRAP | (libc::PTRACE_EVENT_EXIT << 8) => return false,
+            Ok(code) => facts.si_code = Some(code),
+            Err(TraceError::ThreadExited(_)) => return false,
+            Err(_) => {}
+        }
         // The debug exception reports a data watchpoint as TRAP_HWBKPT, and as TRAP_TRACE when
         // a single step trapped at the same instruction; DR6 tells.
         if matches!(facts.si_code, Some(TRAP_HWBKPT | TRAP_TRACE)) {
             facts.watchpoint = self.watch_facts(tid);
         }
         if facts.si_code != Some(SI_KERNEL) {
-            return;
+            return true;
         }
-        let Ok(regs) = pt::getregs(tid) else { return };
+        let regs = match pt::getregs(tid) {
+            Ok(r) => r,
+            Err(TraceError::ThreadExited(_)) => return false,
+            Err(_) => return true,
+        };
         // Kept: valid for this stop, and a rewind needs them next.
         if let Some(t) = self.tracees.get_mut(tid) {
             t.regs = Some(regs);
@@ -261,6 +295,7 @@ impl Engine {
             // instructions never leave memory.
             facts.stale_breakpoint = Some(at);
         }
+        true
     }
 
     /// Performs the action and says in a few words why, for the event log.
