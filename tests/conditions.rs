@@ -321,10 +321,15 @@ fn a_thread_stopped_just_before_the_int3_still_runs_into_it() {
 /// The process leaves (exit_group) while two hot threads' hits are being passed: the tracer
 /// reports the exit and nothing else; no all-stop is published, which would leave a front end
 /// at a stopped picture of a process that is gone.
-fn exit_while_passing(pass_hits: PassHits) {
+fn exit_while_passing(pass_hits: PassHits, births: bool) {
     let mut lab = start_lab(0);
     for _ in 0..2 {
         lab.command_tid("hot").unwrap();
+    }
+    if births {
+        // A thread that makes and joins short-lived threads without end: the exit also
+        // catches clones and newborns on their way.
+        lab.command_tid("churn").unwrap();
     }
     let h = attach_stopped(&lab, pass_hits);
     h.call(Command::AddBreakpointWith {
@@ -369,12 +374,17 @@ fn exit_while_passing(pass_hits: PassHits) {
 
 #[test]
 fn an_exit_while_hits_pass_out_of_line_is_an_exit() {
-    exit_while_passing(PassHits::OutOfLine);
+    exit_while_passing(PassHits::OutOfLine, false);
 }
 
 #[test]
 fn an_exit_while_the_world_stops_to_pass_is_an_exit() {
-    exit_while_passing(PassHits::StopTheWorld);
+    exit_while_passing(PassHits::StopTheWorld, false);
+}
+
+#[test]
+fn an_exit_while_hits_pass_and_threads_are_born_is_an_exit() {
+    exit_while_passing(PassHits::StopTheWorld, true);
 }
 
 #[test]

@@ -485,7 +485,14 @@ impl Engine {
         match event {
             PtraceEvent::Clone => {
                 let new_tid = msg as Tid;
-                if !self.tracees.contains(new_tid) && new_tid > 0 {
+                // A group exit's SIGKILL can take the parent from this stop to its exit stop
+                // before PTRACE_GETEVENTMSG, which then gives its exit status instead (see
+                // `killed_while_reporting`): a thread id that is no thread of the process is
+                // no birth.
+                if !self.tracees.contains(new_tid)
+                    && new_tid > 0
+                    && pt::is_thread_of(self.pid, new_tid)
+                {
                     // Its own first stop (PTRACE_EVENT_STOP) is still to come.
                     let join = matches!(self.phase, Phase::Running);
                     // A clone starts with its parent's comm, which is what /proc would say now:
