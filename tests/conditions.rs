@@ -37,6 +37,19 @@ fn rule(condition: Option<&str>, ignore: u64, action: OnHit) -> Box<HitRule> {
     })
 }
 
+/// Attached, with a breakpoint on the hot function whose condition never holds (every call is
+/// checked, none stops), and running.
+fn running_with_a_false_condition(lab: &Lab, pass_hits: PassHits) -> TracerHandle {
+    let h = attach_stopped(lab, pass_hits);
+    h.call(Command::AddBreakpointWith {
+        addr: lab.hot,
+        rule: rule(Some("rdi == 0xffffffff"), 0, OnHit::Stop),
+    })
+    .unwrap();
+    h.call(Command::Continue).unwrap();
+    h
+}
+
 fn counter(lab: &Lab) -> u64 {
     u64::from_le_bytes(read_proc_mem(lab.pid, lab.counter, 8).try_into().unwrap())
 }
@@ -208,13 +221,7 @@ fn a_logpoint_logs_one_line_per_hit_and_never_stops_the_world() {
 /// of their calls: none goes through unseen.
 fn no_hit_missed(pass_hits: PassHits, calls: u64) {
     let mut lab = start_lab(0);
-    let h = attach_stopped(&lab, pass_hits);
-    h.call(Command::AddBreakpointWith {
-        addr: lab.hot,
-        rule: rule(Some("rdi == 0xffffffff"), 0, OnHit::Stop),
-    })
-    .unwrap();
-    h.call(Command::Continue).unwrap();
+    let h = running_with_a_false_condition(&lab, pass_hits);
     let before = counter(&lab);
     lab.send(&format!("burst 8 {calls}")).unwrap();
     let (_, stops) = through_burst(&h, &lab);
@@ -331,13 +338,7 @@ fn exit_while_passing(pass_hits: PassHits, births: bool) {
         // catches clones and newborns on their way.
         lab.command_tid("churn").unwrap();
     }
-    let h = attach_stopped(&lab, pass_hits);
-    h.call(Command::AddBreakpointWith {
-        addr: lab.hot,
-        rule: rule(Some("rdi == 0xffffffff"), 0, OnHit::Stop),
-    })
-    .unwrap();
-    h.call(Command::Continue).unwrap();
+    let h = running_with_a_false_condition(&lab, pass_hits);
     let before = counter(&lab);
     eventually("hits are passed", || counter(&lab) > before + 1000);
     let _ = h.events().try_iter().count();
