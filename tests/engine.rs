@@ -687,3 +687,29 @@ fn direct_reads_never_show_our_int3_running_or_stopped() {
     h.shutdown().unwrap();
     assert_untraced_and_running(lab.pid);
 }
+
+#[test]
+fn names_the_caller_already_read_are_taken_and_the_others_read_at_attach() {
+    let mut lab = start_lab(2);
+    let tids = task_ids(lab.pid);
+    let (given, other) = (tids[1], tids[2]);
+    // Not the thread's real name: only taking the given one, not reading it, shows this.
+    let names = std::collections::BTreeMap::from([(given, "given-name".to_string())]);
+    let opts = Options {
+        known_names: Some(std::sync::Arc::new(names)),
+        ..Options::default()
+    };
+    let h = TracerHandle::attach(lab.pid, opts).expect("attach");
+    let snap = wait_all_stopped(&h);
+    let name = |tid: i32| {
+        snap.threads
+            .iter()
+            .find(|t| t.tid == tid)
+            .map(|t| t.name.clone())
+            .expect("in the snapshot")
+    };
+    assert_eq!(name(given), "given-name");
+    assert_eq!(name(other), status_field(lab.pid, other, "Name"));
+    assert_ne!(name(other), "given-name");
+    leave(h, &mut lab);
+}

@@ -194,6 +194,13 @@ struct CopyPlan {
 /// between threads, only the interrupts, the reports, the copy and the detaches. A thread that
 /// cannot stop is let be by the engine within a second, with the reason.
 fn stop_and_copy(pid: i32, plan: CopyPlan) -> Result<StopCopy, TraceError> {
+    // The kernel view read each thread's name from its stat a moment ago.
+    let names: BTreeMap<Tid, String> = plan
+        .kernel
+        .iter()
+        .filter(|(_, k)| k.state != '?' && !k.comm.is_empty())
+        .map(|(tid, k)| (*tid, k.comm.clone()))
+        .collect();
     let (tx, rx) = std::sync::mpsc::channel();
     let job: WhileStopped = Box::new(move |snap: &Snapshot| {
         let _ = tx.send(copy_while_stopped(snap, plan));
@@ -202,6 +209,7 @@ fn stop_and_copy(pid: i32, plan: CopyPlan) -> Result<StopCopy, TraceError> {
         pid,
         Options {
             stop_on_thread_events: false,
+            known_names: Some(Arc::new(names)),
             ..Options::default()
         },
         job,

@@ -35,6 +35,7 @@ pub use thread::{StopCause, ThreadState, Tid};
 pub use wakeup::{keep_child_signals_for_tracers, with_empty_signal_mask};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -60,6 +61,10 @@ pub struct Options {
     /// How a breakpoint hit that does not stop (false condition, ignored, logpoint, trace)
     /// lets the thread past the breakpoint.
     pub pass_hits: PassHits,
+    /// Thread names the caller read already (a dump's kernel view, just before): at attach a
+    /// thread found here is not asked its name again (three system calls a thread, ~10% of
+    /// attaching to 1,000).
+    pub known_names: Option<Arc<BTreeMap<Tid, String>>>,
 }
 
 impl Default for Options {
@@ -68,6 +73,7 @@ impl Default for Options {
             stop_on_thread_events: true,
             stdio: LaunchStdio::Inherit,
             pass_hits: PassHits::OutOfLine,
+            known_names: None,
         }
     }
 }

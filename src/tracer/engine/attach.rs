@@ -55,7 +55,11 @@ impl Engine {
                 match pt::seize(tid, options) {
                     Ok(()) => {
                         // It lived before we came: its name is the one it chose.
-                        let name = tasks::thread_name(pid, tid);
+                        let name = opts
+                            .known_names
+                            .as_ref()
+                            .and_then(|names| names.get(&tid).cloned())
+                            .unwrap_or_else(|| tasks::thread_name(pid, tid));
                         let mut t = Tracee::new(name, TraceeState::Running);
                         t.name_final = true;
                         e.tracees.insert(tid, t);
