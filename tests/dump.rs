@@ -154,6 +154,46 @@ fn json_has_the_kernel_view_and_the_call_chain_of_each_thread() {
     assert_untraced_and_running(t.pid);
 }
 
+/// The CPU budget changes how much runs side by side, never what is found: one CPU (every
+/// loader and walker in turn) and four (side by side, more than the default gives here) show
+/// the same frames for every thread.
+#[test]
+fn the_cpu_budget_changes_nothing_in_the_answer() {
+    let t = symbols_support::start_default();
+    let frames = |cpus: &str| {
+        let out = dump(&[&t.pid.to_string(), "--json", "--cpus", cpus]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut by_tid: Vec<(i64, String)> = v["threads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| {
+                let names: Vec<String> = x["frames"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| format!("{}:{}", f["function"], f["line"]))
+                    .collect();
+                (x["tid"].as_i64().unwrap(), names.join(" < "))
+            })
+            .collect();
+        by_tid.sort();
+        by_tid
+    };
+    let one = frames("1");
+    assert!(
+        one.iter().any(|(_, f)| f.contains("ptscope_chain_b")),
+        "{one:?}"
+    );
+    assert_eq!(one, frames("4"));
+    assert_untraced_and_running(t.pid);
+}
+
 #[test]
 fn text_reads_like_a_thread_backtrace() {
     let t = symbols_support::start_default();
