@@ -116,23 +116,34 @@ fn a_condition_stops_exactly_the_hits_where_it_holds() {
     h.call(Command::Continue).unwrap();
     lab.send("burst 2 1000").unwrap();
     let (_, stops) = through_burst(&h, &lab);
-    // Each of the two threads reaches rdi == 700 once: two stops, both at the breakpoint with
-    // rdi 700, by two different threads.
-    assert_eq!(stops.len(), 2, "one stop per thread");
+    // Each of the two threads reaches rdi == 700 once: each is found at the breakpoint with
+    // rdi 700 in one stop. Running side by side, both can reach it at once and share a stop
+    // (seen once in ~45 loaded runs): two stops, or one naming both.
+    assert!((1..=2).contains(&stops.len()), "{} stops", stops.len());
     let mut by = Vec::new();
     for s in &stops {
-        let t = stopper(s);
-        assert_eq!(t.cause, Some(StopCause::Breakpoint { addr: lab.hot }));
-        let regs = t.regs.unwrap();
         assert_eq!(
-            (regs.rip(), regs.0[5]),
-            (lab.hot, 700),
-            "stopped on rdi == 700 only"
+            stopper(s).cause,
+            Some(StopCause::Breakpoint { addr: lab.hot })
         );
-        by.push(t.tid);
+        for t in s.threads.iter().filter(|t| {
+            t.cause
+                .is_some_and(|c| matches!(c, StopCause::Breakpoint { .. }))
+        }) {
+            assert_eq!(t.cause, Some(StopCause::Breakpoint { addr: lab.hot }));
+            let regs = t.regs.unwrap();
+            assert_eq!(
+                (regs.rip(), regs.0[5]),
+                (lab.hot, 700),
+                "stopped on rdi == 700 only"
+            );
+            by.push(t.tid);
+        }
     }
+    by.sort();
+    let hits = by.len();
     by.dedup();
-    assert_eq!(by.len(), 2);
+    assert_eq!((hits, by.len()), (2, 2), "each thread stopped once: {by:?}");
     assert_eq!(counter(&lab) - before, 2000);
     let info = snapshot(&h).breakpoints[0].clone();
     let r = info.rule.expect("the rule is shown");

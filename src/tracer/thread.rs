@@ -73,10 +73,11 @@ pub(crate) enum TraceeState {
     /// Interrupted, or settling after a trap; its report has not come yet.
     Stopping,
     /// Born traced (PTRACE_O_TRACECLONE); its first stop, a PTRACE_EVENT_STOP, is still to
-    /// come. `join`: born while the process ran, so it runs on once that stop is reported.
-    Newborn {
-        join: bool,
-    },
+    /// come. Once it is reported the thread runs on if the process runs then, and is held with
+    /// the others if they are held: what counts is where the process is at that stop, not at
+    /// the birth (a birth seen during an all-stop whose first stop came after the continue
+    /// was left stopped while the process ran, and a group exit then could never finish).
+    Newborn,
     /// In a ptrace-stop, held there by us.
     Stopped,
     /// In a job-control stop, parked with PTRACE_LISTEN: stopped as the sender wanted, and
@@ -105,7 +106,7 @@ impl TraceeState {
         match self {
             T::Running => ThreadState::Running,
             T::Stepping => ThreadState::Stepping,
-            T::Stopping | T::Newborn { .. } => ThreadState::Stopping,
+            T::Stopping | T::Newborn => ThreadState::Stopping,
             T::Stopped | T::Listening => ThreadState::Stopped,
             T::Exiting | T::Released | T::Zombie => ThreadState::Exiting,
             T::Exited => ThreadState::Exited,
@@ -140,7 +141,7 @@ impl TraceeState {
             ThreadState::Running => T::Running,
             ThreadState::Stepping => T::Stepping,
             // Still waiting for its first stop (a signal passed on before it).
-            ThreadState::Stopping if matches!(self, T::Newborn { .. }) => self,
+            ThreadState::Stopping if matches!(self, T::Newborn) => self,
             ThreadState::Stopping => T::Stopping,
             ThreadState::Stopped => match (self, d.action) {
                 (T::Listening, Action::Rest | Action::Listen) => T::Listening,

@@ -310,7 +310,7 @@ fn decision(state: ThreadState, action: Action) -> Decision {
 
 #[test]
 fn a_newborn_waits_for_its_first_stop_then_is_an_ordinary_thread() {
-    let born = TraceeState::Newborn { join: true };
+    let born = TraceeState::Newborn;
     assert_eq!(born.view(), S::Stopping);
     // A signal passed on before the first stop: still waiting for it.
     let pass = decision(S::Stopping, Action::Resume { sig: libc::SIGCHLD });

@@ -202,10 +202,7 @@ mod tests {
         ]);
         assert!(t.all_settled());
         assert_eq!(t.live().map(|(tid, _)| tid).collect::<Vec<_>>(), [2, 5, 6]);
-        t.insert(
-            7,
-            Tracee::new("born".into(), TraceeState::Newborn { join: true }),
-        );
+        t.insert(7, Tracee::new("born".into(), TraceeState::Newborn));
         assert!(
             !t.all_settled(),
             "a newborn has not reported its first stop"

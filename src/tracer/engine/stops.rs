@@ -21,8 +21,9 @@ use std::sync::atomic::Ordering;
 
 impl Engine {
     /// A thread taken for dying on its own (a ptrace call on it failed with ESRCH while a
-    /// group exit's SIGKILL was waking it, so it was marked exiting, or let go at a continue)
-    /// still stops at PTRACE_EVENT_EXIT afterwards (PTRACE_O_TRACEEXIT). Left there while the
+    /// group exit's SIGKILL was waking it, so it was marked exiting, or let go at a continue),
+    /// or a newborn killed before its first stop, still stops at PTRACE_EVENT_EXIT afterwards
+    /// (PTRACE_O_TRACEEXIT). Left there while the
     /// process runs, nothing would resume it, and the process could never finish exiting
     /// (seen: `ptscope trace` hung about once in 20 runs at the target's exit). It is resumed
     /// at once. While the world stops, an exiting thread rests as usual; the continue lets it go.
@@ -33,14 +34,20 @@ impl Engine {
                 event: PtraceEvent::Exit
             }
         );
+        // A newborn can also meet its end before its first stop (a group exit's SIGKILL):
+        // then the exit stop is its first report, and while the process runs nothing else
+        // would resume it (seen: the leader a zombie waiting for it, the exit never reported).
         let let_go = state == TraceeState::Released
-            || (state == TraceeState::Exiting && matches!(self.phase, Phase::Running));
+            || (matches!(state, TraceeState::Exiting | TraceeState::Newborn)
+                && matches!(self.phase, Phase::Running));
         if !(exit_stop && let_go) {
             return false;
         }
-        let note = match pt::cont(tid, 0) {
-            Ok(()) => "exit stop of a thread already let go: resumed to finish exiting",
-            Err(_) => "exit stop of a thread already let go: it is gone",
+        let newborn = matches!(state, TraceeState::Newborn);
+        let note = match (pt::cont(tid, 0), newborn) {
+            (Ok(()), false) => "exit stop of a thread already let go: resumed to finish exiting",
+            (Ok(()), true) => "killed before its first stop: resumed to finish exiting",
+            (Err(_), _) => "exit stop of a thread already let go: it is gone",
         };
         let leader = tid == self.pid;
         if let Some(t) = self.tracees.get_mut(tid) {
@@ -221,7 +228,7 @@ impl Engine {
             // it would be lost.
             self.begin_all_stop(Some(tid), AfterStop::Rest);
         }
-        if before == (TraceeState::Newborn { join: true }) {
+        if before == TraceeState::Newborn {
             self.resume_newborn(tid);
         }
         if unstoppable {
@@ -494,7 +501,6 @@ impl Engine {
                     && pt::is_thread_of(self.pid, new_tid)
                 {
                     // Its own first stop (PTRACE_EVENT_STOP) is still to come.
-                    let join = matches!(self.phase, Phase::Running);
                     // A clone starts with its parent's comm, which is what /proc would say now:
                     // no read at every birth (the all-stops read a young thread's name again).
                     let name = self
@@ -502,7 +508,7 @@ impl Engine {
                         .get(tid)
                         .map(|t| t.name.clone())
                         .unwrap_or_default();
-                    let mut t = Tracee::new(name, TraceeState::Newborn { join });
+                    let mut t = Tracee::new(name, TraceeState::Newborn);
                     t.debug = self.newborn_debug();
                     self.tracees.insert(new_tid, t);
                     self.transition(
@@ -615,9 +621,8 @@ impl Engine {
         // thread births, where the newborn's first stop often beats its parent's event).
         if pt::is_thread_of(self.pid, tid) {
             // A thread whose first stop beat its parent's PTRACE_EVENT_CLONE.
-            let join = matches!(self.phase, Phase::Running);
             let name = tasks::thread_name(self.pid, tid);
-            let mut t = Tracee::new(name, TraceeState::Newborn { join });
+            let mut t = Tracee::new(name, TraceeState::Newborn);
             t.debug = self.newborn_debug();
             self.tracees.insert(tid, t);
             self.handle_status(tid, status.raw);
