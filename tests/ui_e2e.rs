@@ -90,7 +90,11 @@ fn demo_stop_break_continue_step_quit() {
             .into_iter()
             .find(|(_, r)| r.starts_with('>') && r.contains(&want))?;
         let rip = register(t, "rip")?;
-        (t.contains("STOPPED") && t.contains(&format!("Registers {tid}"))).then_some((tid, rip))
+        // The stop's own picture, not only the hit's transition (which can be drawn first, the
+        // registers still those of the last stop): its line in the event log.
+        let pictured = t.contains(&format!("all threads stopped: thread {tid}"));
+        (pictured && t.contains("STOPPED") && t.contains(&format!("Registers {tid}")))
+            .then_some((tid, rip))
     });
     assert_eq!(
         rip, hot,
