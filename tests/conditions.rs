@@ -37,17 +37,25 @@ fn rule(condition: Option<&str>, ignore: u64, action: OnHit) -> Box<HitRule> {
     })
 }
 
-/// Attached, with a breakpoint on the hot function whose condition never holds (every call is
-/// checked, none stops), and running.
-fn running_with_a_false_condition(lab: &Lab, pass_hits: PassHits) -> TracerHandle {
+/// Attached, with `rule` on the hot function's breakpoint, and running.
+fn running_with(lab: &Lab, pass_hits: PassHits, rule: Box<HitRule>) -> TracerHandle {
     let h = attach_stopped(lab, pass_hits);
     h.call(Command::AddBreakpointWith {
         addr: lab.hot,
-        rule: rule(Some("rdi == 0xffffffff"), 0, OnHit::Stop),
+        rule,
     })
-    .unwrap();
-    h.call(Command::Continue).unwrap();
+    .expect("breakpoint with a rule");
+    h.call(Command::Continue).expect("continue");
     h
+}
+
+/// `running_with` a condition that never holds: every call is checked, none stops.
+fn running_with_a_false_condition(lab: &Lab, pass_hits: PassHits) -> TracerHandle {
+    running_with(
+        lab,
+        pass_hits,
+        rule(Some("rdi == 0xffffffff"), 0, OnHit::Stop),
+    )
 }
 
 fn counter(lab: &Lab) -> u64 {
@@ -106,14 +114,12 @@ fn through_burst(h: &TracerHandle, lab: &Lab) -> (Vec<Event>, Vec<Snapshot>) {
 #[test]
 fn a_condition_stops_exactly_the_hits_where_it_holds() {
     let mut lab = start_lab(0);
-    let h = attach_stopped(&lab, PassHits::OutOfLine);
+    let h = running_with(
+        &lab,
+        PassHits::OutOfLine,
+        rule(Some("rdi == 700"), 0, OnHit::Stop),
+    );
     let before = counter(&lab);
-    h.call(Command::AddBreakpointWith {
-        addr: lab.hot,
-        rule: rule(Some("rdi == 700"), 0, OnHit::Stop),
-    })
-    .expect("conditional breakpoint");
-    h.call(Command::Continue).unwrap();
     lab.send("burst 2 1000").unwrap();
     let (_, stops) = through_burst(&h, &lab);
     // Each of the two threads reaches rdi == 700 once: each is found at the breakpoint with
@@ -157,13 +163,7 @@ fn a_condition_stops_exactly_the_hits_where_it_holds() {
 #[test]
 fn ignore_n_lets_n_hits_pass_then_stops_at_every_hit() {
     let mut lab = start_lab(0);
-    let h = attach_stopped(&lab, PassHits::OutOfLine);
-    h.call(Command::AddBreakpointWith {
-        addr: lab.hot,
-        rule: rule(None, 5, OnHit::Stop),
-    })
-    .unwrap();
-    h.call(Command::Continue).unwrap();
+    let h = running_with(&lab, PassHits::OutOfLine, rule(None, 5, OnHit::Stop));
     lab.send("burst 1 10").unwrap();
     let (_, stops) = through_burst(&h, &lab);
     // Hits 1-5 (rdi 0-4) pass, then every hit stops: rdi 5, 6, 7, 8, 9.
@@ -183,15 +183,9 @@ fn ignore_n_lets_n_hits_pass_then_stops_at_every_hit() {
 #[test]
 fn a_logpoint_logs_one_line_per_hit_and_never_stops_the_world() {
     let mut lab = start_lab(2);
-    let h = attach_stopped(&lab, PassHits::OutOfLine);
     let bind = |s: &str| parse(s);
     let text = LogTemplate::parse("i={rdi:d} x={rdi}", &bind).unwrap();
-    h.call(Command::AddBreakpointWith {
-        addr: lab.hot,
-        rule: rule(None, 0, OnHit::Log(text)),
-    })
-    .unwrap();
-    h.call(Command::Continue).unwrap();
+    let h = running_with(&lab, PassHits::OutOfLine, rule(None, 0, OnHit::Log(text)));
     let before = counter(&lab);
     lab.send("burst 3 500").unwrap();
     let (events, stops) = through_burst(&h, &lab);
@@ -273,13 +267,11 @@ fn registers(h: &TracerHandle, tid: i32) -> ptscope::regs::Registers {
 #[test]
 fn a_thread_stopped_just_before_the_int3_still_runs_into_it() {
     let mut lab = start_lab(0);
-    let h = attach_stopped(&lab, PassHits::OutOfLine);
-    h.call(Command::AddBreakpointWith {
-        addr: lab.hot,
-        rule: rule(Some("rdi == 5"), 0, OnHit::Stop),
-    })
-    .expect("conditional breakpoint");
-    h.call(Command::Continue).unwrap();
+    let h = running_with(
+        &lab,
+        PassHits::OutOfLine,
+        rule(Some("rdi == 5"), 0, OnHit::Stop),
+    );
     let before = counter(&lab);
     lab.send("burst 2 300").unwrap();
     let first = wait_all_stopped(&h);
@@ -452,13 +444,11 @@ fn at_rest_no_thread_stands_in_the_scratch_page_and_our_bytes_are_out() {
 #[test]
 fn a_condition_that_cannot_be_evaluated_stops_and_says_why() {
     let mut lab = start_lab(0);
-    let h = attach_stopped(&lab, PassHits::OutOfLine);
-    h.call(Command::AddBreakpointWith {
-        addr: lab.hot,
-        rule: rule(Some("*(rdi + 8) == 1"), 0, OnHit::Stop),
-    })
-    .unwrap();
-    h.call(Command::Continue).unwrap();
+    let h = running_with(
+        &lab,
+        PassHits::OutOfLine,
+        rule(Some("*(rdi + 8) == 1"), 0, OnHit::Stop),
+    );
     lab.send("burst 1 3").unwrap();
     let ev = wait_for(
         &h,

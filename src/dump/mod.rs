@@ -23,7 +23,6 @@ use crate::tracer::{
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,7 +71,6 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
         .then(|| Symbolizer::new(pid).ok())
         .flatten()
         .map(Arc::new);
-    let loader = AtomicI32::new(0);
     let cpus = Cpus::new(opts.cpus);
     let cpus = &cpus;
     std::thread::scope(|s| {
@@ -94,8 +92,8 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
         // with libc6-dbg: inflating its .debug_info alone takes longer than the symbol
         // tables): those of the modules the threads sleep in, and of the program, are read
         // from the moment the kernel view says where the threads are, on a thread of their
-        // own, at the lowest priority while the process is stopped (its threads must get the
-        // CPU to stop and to resume), normal after.
+        // own (with a CPU share like the rest: a lower priority did not spare the process's
+        // threads any waiting, `cpus.rs`).
         if let Some(sym) = &sym {
             let mut pcs: Vec<u64> = kernel
                 .values()
@@ -106,12 +104,7 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
                 })
                 .collect();
             pcs.extend(sym.maps().first().map(|m| m.start));
-            let loader = &loader;
-            s.spawn(move || {
-                let _share = cpus.take();
-                loader.store(nix::unistd::gettid().as_raw(), Ordering::Release);
-                sym.preload_lines(&pcs);
-            });
+            s.spawn(move || cpus.run(|| sym.preload_lines(&pcs)));
         }
         let prestop = pre.and_then(|h| h.join().ok()).unwrap_or_default();
         if let Some(t) = tables {
@@ -128,10 +121,8 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
                 .then(|| Memory::open_read_only(pid).ok())
                 .flatten(),
         };
-        set_nice(loader.load(Ordering::Acquire), 19);
         // The stop's share is the tracer thread's (this one only waits for it).
         let stopped = cpus.run(|| stop_and_copy(pid, plan))?;
-        set_nice(loader.load(Ordering::Acquire), 0);
         let StopCopy {
             snapshot,
             copies,
@@ -160,15 +151,6 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
         }
         Ok(d)
     })
-}
-
-/// Sets the nice value of one of our threads (0 does nothing, a failure is harmless: only
-/// the order in which the CPU is shared changes).
-fn set_nice(tid: i32, nice: i32) {
-    if tid > 0 {
-        // SAFETY: setpriority on a thread id of our own; no memory is passed.
-        unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice) };
-    }
 }
 
 /// What is taken while every thread holds still.

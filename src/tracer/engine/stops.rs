@@ -23,10 +23,10 @@ impl Engine {
     /// A thread taken for dying on its own (a ptrace call on it failed with ESRCH while a
     /// group exit's SIGKILL was waking it, so it was marked exiting, or let go at a continue),
     /// or a newborn killed before its first stop, still stops at PTRACE_EVENT_EXIT afterwards
-    /// (PTRACE_O_TRACEEXIT). Left there while the
-    /// process runs, nothing would resume it, and the process could never finish exiting
-    /// (seen: `ptscope trace` hung about once in 20 runs at the target's exit). It is resumed
-    /// at once. While the world stops, an exiting thread rests as usual; the continue lets it go.
+    /// (PTRACE_O_TRACEEXIT). Left there while the process runs, nothing would resume it, and
+    /// the process could never finish exiting (seen: `ptscope trace` hung about once in 20
+    /// runs at the target's exit). It is resumed at once. While the world stops, an exiting
+    /// thread rests as usual; the continue lets it go.
     fn late_exit_stop(&mut self, tid: Tid, state: TraceeState, status: &RawStatus) -> bool {
         let exit_stop = matches!(
             status.decoded,
