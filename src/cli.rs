@@ -66,6 +66,11 @@ pub enum Cmd {
         /// that the process examined always finds a CPU free).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         cpus: Option<u16>,
+        /// Neither read nor write the answers kept between dumps (symbol names and source
+        /// lines per file build id, in $XDG_CACHE_HOME/ptscope/answers or ~/.cache/...):
+        /// parse every mapped file afresh.
+        #[arg(long)]
+        no_cache: bool,
     },
     /// Write a core file of PID (like gcore) that gdb opens; the process is stopped only while
     /// its memory is copied, then runs on untraced.

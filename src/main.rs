@@ -68,6 +68,7 @@ fn main() {
             all,
             no_analysis,
             cpus,
+            no_cache,
         }) => match ptscope::dump::run(
             pid,
             &ptscope::dump::Request {
@@ -76,6 +77,7 @@ fn main() {
                 all,
                 analysis: !no_analysis,
                 cpus: cpus.map_or_else(ptscope::dump::Cpus::default_budget, usize::from),
+                remember: !no_cache,
             },
         ) {
             Ok(()) => 0,

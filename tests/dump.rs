@@ -157,40 +157,105 @@ fn json_has_the_kernel_view_and_the_call_chain_of_each_thread() {
 /// The CPU budget changes how much runs side by side, never what is found: one CPU (every
 /// loader and walker in turn) and four (side by side, more than the default gives here) show
 /// the same frames for every thread.
+/// Each thread's frames as `function:line`, innermost first, by thread id.
+fn frames_by_tid(out: &std::process::Output) -> Vec<(i64, String)> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut by_tid: Vec<(i64, String)> = v["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            let names: Vec<String> = x["frames"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| format!("{}:{}", f["function"], f["line"]))
+                .collect();
+            (x["tid"].as_i64().unwrap(), names.join(" < "))
+        })
+        .collect();
+    by_tid.sort();
+    by_tid
+}
+
 #[test]
 fn the_cpu_budget_changes_nothing_in_the_answer() {
     let t = symbols_support::start_default();
-    let frames = |cpus: &str| {
-        let out = dump(&[&t.pid.to_string(), "--json", "--cpus", cpus]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let mut by_tid: Vec<(i64, String)> = v["threads"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| {
-                let names: Vec<String> = x["frames"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|f| format!("{}:{}", f["function"], f["line"]))
-                    .collect();
-                (x["tid"].as_i64().unwrap(), names.join(" < "))
-            })
-            .collect();
-        by_tid.sort();
-        by_tid
-    };
+    let frames = |cpus: &str| frames_by_tid(&dump(&[&t.pid.to_string(), "--json", "--cpus", cpus]));
     let one = frames("1");
     assert!(
         one.iter().any(|(_, f)| f.contains("ptscope_chain_b")),
         "{one:?}"
     );
     assert_eq!(one, frames("4"));
+    assert_untraced_and_running(t.pid);
+}
+
+#[test]
+fn a_second_dump_answers_from_what_the_first_remembered() {
+    let t = symbols_support::start_default();
+    let cache = std::env::temp_dir().join(format!("ptscope-dump-answers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cache);
+    let answers = cache.join("ptscope").join("answers");
+    let frames = |extra: &[&str]| {
+        let out = Command::new(bin())
+            .env("XDG_CACHE_HOME", &cache)
+            .args(["dump", &t.pid.to_string(), "--json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        frames_by_tid(&out)
+    };
+    let written = || -> Vec<(std::path::PathBuf, String)> {
+        let mut files: Vec<_> = std::fs::read_dir(&answers)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .into_iter()
+            .map(|p| {
+                let text = std::fs::read_to_string(&p).unwrap();
+                (p, text)
+            })
+            .collect()
+    };
+
+    let fresh = frames(&["--no-cache"]);
+    assert!(written().is_empty(), "--no-cache writes nothing");
+    let cold = frames(&[]);
+    assert_eq!(cold, fresh, "remembering changes nothing in a first dump");
+    let files = written();
+    assert!(
+        files
+            .iter()
+            .any(|(_, text)| text.contains("ptscope_chain_b")),
+        "the program's answers are kept: {files:?}"
+    );
+    let warm = frames(&[]);
+    assert_eq!(
+        warm, cold,
+        "the second dump says the same from the kept answers"
+    );
+    assert_eq!(written(), files, "nothing new to keep");
+
+    // The second dump did read them: a name changed on disk is what it shows, and only
+    // without --no-cache.
+    for (p, text) in &files {
+        std::fs::write(p, text.replace("ptscope_chain_b", "kept_chain_b")).unwrap();
+    }
+    let planted = frames(&[]);
+    let shown = format!("{planted:?}");
+    assert!(
+        shown.contains("kept_chain_b") && !shown.contains("ptscope_chain_b"),
+        "{shown}"
+    );
+    assert_eq!(frames(&["--no-cache"]), fresh);
+    let _ = std::fs::remove_dir_all(&cache);
     assert_untraced_and_running(t.pid);
 }
 

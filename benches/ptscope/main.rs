@@ -50,6 +50,14 @@ fn main() {
         quick,
     };
     figures::install_wake_signal();
+    // Every `ptscope dump` of the run keeps its answers (symbols/remembered.rs) in a
+    // directory of its own, which starts empty: what the run measures does not depend on
+    // what earlier dumps on this machine left, and the cold rows (`--no-cache`) say what a
+    // first dump of a build costs.
+    let answers = std::env::temp_dir().join(format!("ptscope-bench-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&answers);
+    // Set before any thread of this run exists.
+    std::env::set_var("XDG_CACHE_HOME", &answers);
     // As ptscope's own main does: tracee stops must not interrupt this thread's sleeps.
     ptscope::tracer::keep_child_signals_for_tracers().expect("block SIGCHLD");
     println!("ptscope benchmark: {}", machine());
@@ -103,6 +111,7 @@ fn main() {
     }
     println!("{}", EXPLAIN.trim());
     println!("total run time {:.0} s", started.elapsed().as_secs_f64());
+    let _ = std::fs::remove_dir_all(&answers);
 }
 
 const EXPLAIN: &str = "
@@ -140,6 +149,10 @@ nothing else: no events, channels or state machine.
    running -> the first frame showing STOPPED (raw: the raw loop's attach-stop-detach).
    `dump --cpus N` (N = every CPU) against the default dump, which keeps at most all CPUs
    but one busy: the pause the target feels is mostly its wait for a CPU our loaders hold.
+   A dump keeps what each mapped file answered (names, lines; per build id) for the next
+   one, as gdb's index-cache does: the `dump` rows are dumps after a first one (the run
+   starts with an empty cache of its own and one unmeasured dump), `--no-cache` rows parse
+   every file again, as the first dump of a new build does.
 8: hits that do not stop. `ptscope trace PID ptscope_lab_hot --for 1` as a user runs it (its
    lines read from a pipe; the rate is its own count over the traced window, checked against
    the lines) against gdb `dprintf *ADDR,\"%lu\\n\",$rdi` (output to a pipe, rate from the

@@ -157,6 +157,14 @@ pub fn snapshots(plan: &Plan, rows: &mut Vec<Row>) {
             "",
             goal,
         );
+        // A dump of files no dump has answered for (a new build, a first run): nothing
+        // remembered, every mapped file parsed.
+        let mut cold = Row::new(
+            format!("7. `dump --no-cache`, {total} threads: whole, nothing remembered"),
+            Kind::Time,
+            "",
+            goal,
+        );
         // The same dump allowed every CPU (`--cpus N`; by default it leaves the target one):
         // what the default trades, in wall time, for the pause the target feels.
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -178,11 +186,14 @@ pub fn snapshots(plan: &Plan, rows: &mut Vec<Row>) {
         }
         figures_gdb_missing(plan, &mut pause);
         figures_gdb_missing(plan, &mut whole);
+        figures_gdb_missing(plan, &mut cold);
         if !eu {
             pause.other = Err("no eu-stack".into());
             whole.other = Err("no eu-stack".into());
+            cold.other = Err("no eu-stack".into());
         }
-        // Warm the page cache and the binaries once, unmeasured.
+        // Warm the page cache and the binaries once, unmeasured (and have the answers of
+        // these files kept, as any earlier dump of them would have).
         ptscope_cmd(&["dump"], t.pid);
         for i in 0..plan.reps {
             let (w, p) = t.measure(|pid| {
@@ -193,6 +204,9 @@ pub fn snapshots(plan: &Plan, rows: &mut Vec<Row>) {
             let (w, p) = t.measure(|pid| ptscope_cmd(&["dump"], pid));
             whole.pts.push(w);
             pause.pts.push(p);
+            let (w, _) = t.measure(|pid| ptscope_cmd(&["dump", "--no-cache"], pid));
+            cold.pts.push(w);
+            cold.raw.push(*whole.raw.last().expect("raw measured"));
             if n == 10 {
                 whole_all.raw.push(w);
                 pause_all.raw.push(p);
@@ -203,16 +217,18 @@ pub fn snapshots(plan: &Plan, rows: &mut Vec<Row>) {
             if eu {
                 let (w, p) = t.measure(eu_stack);
                 whole.other_push(w);
+                cold.other_push(w);
                 pause.other_push(p);
             }
             if plan.gdb_turn(i) {
                 let (w, p) = t.measure(gdb_bt);
                 whole.gdb_push(w);
+                cold.gdb_push(w);
                 pause.gdb_push(p);
             }
             lab::assert_untraced_and_running(t.pid);
         }
-        rows.extend([pause, whole]);
+        rows.extend([pause, whole, cold]);
         if n == 10 {
             rows.extend([pause_all, whole_all]);
         }

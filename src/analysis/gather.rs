@@ -292,9 +292,11 @@ fn data_symbol(sym: &Symbolizer, addr: u64) -> Option<DataSymbol> {
     })?;
     let elf = sym.elf(module).ok()?;
     let bias = sym.bias(module, &elf)?;
-    let (s, offset) = elf.symbol_at(addr.wrapping_sub(bias))?;
-    (s.size > 0 && offset < s.size).then(|| DataSymbol {
-        name: s.name().to_string(),
+    let svma = addr.wrapping_sub(bias);
+    let s = elf.named_at(svma)?;
+    let offset = svma.checked_sub(s.addr)?;
+    (s.size > 0 && offset < s.size).then_some(DataSymbol {
+        name: s.name,
         offset,
     })
 }

@@ -15,7 +15,7 @@ pub use cpus::Cpus;
 
 use crate::analysis::{self, facts::ThreadInput, gather, restart, Analysis};
 use crate::procinfo::{self, ThreadKernelView};
-use crate::symbols::{self, Backtrace, Symbolizer};
+use crate::symbols::{self, AnswerStore, Backtrace, ModuleCache, Symbolizer};
 use crate::text::sanitize;
 use crate::tracer::memory::Memory;
 use crate::tracer::{
@@ -49,6 +49,9 @@ pub struct DumpOptions {
     /// The most CPUs the dump keeps busy at once (`cpus.rs`; `Cpus::default_budget()`
     /// leaves the target one).
     pub cpus: usize,
+    /// Look pcs up in, and add them to, the answers kept on disk between dumps
+    /// (`symbols/remembered.rs`), instead of parsing every mapped file each time.
+    pub remember: bool,
 }
 
 /// Attaches, waits for the all-stop (bounded), unwinds every stopped thread, detaches: the
@@ -60,15 +63,20 @@ pub fn take(pid: i32, backtraces: bool) -> Result<Dump, TraceError> {
             backtraces,
             analysis: false,
             cpus: Cpus::default_budget(),
+            remember: false,
         },
     )
 }
 
 pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
     // The memory map first (one small read): everything else before the stop works from it.
+    let modules = match opts.remember.then(AnswerStore::user_default).flatten() {
+        Some(store) => ModuleCache::remembering(store),
+        None => ModuleCache::shared(),
+    };
     let sym = opts
         .backtraces
-        .then(|| Symbolizer::new(pid).ok())
+        .then(|| Symbolizer::with_cache(pid, modules).ok())
         .flatten()
         .map(Arc::new);
     let cpus = Cpus::new(opts.cpus);
@@ -148,6 +156,9 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
         };
         if opts.analysis {
             d.analysis = Some(analyse(&d, &lock_words, sym.as_deref()));
+        }
+        if let Some(sym) = sym.as_deref().filter(|_| opts.remember) {
+            sym.save_answers();
         }
         Ok(d)
     })
@@ -495,6 +506,8 @@ pub struct Request {
     pub analysis: bool,
     /// `DumpOptions::cpus`.
     pub cpus: usize,
+    /// `DumpOptions::remember`.
+    pub remember: bool,
 }
 
 /// The command: prints to stdout; the caller turns an error into one line and exit 1.
@@ -505,6 +518,7 @@ pub fn run(pid: i32, req: &Request) -> Result<(), TraceError> {
             backtraces: req.backtraces,
             analysis: req.analysis,
             cpus: req.cpus,
+            remember: req.remember,
         },
     )?;
     let text = if req.json {

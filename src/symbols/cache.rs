@@ -11,6 +11,7 @@
 //! second dump in the same process, parses nothing again.
 
 use super::elf::ElfModule;
+use super::remembered::AnswerStore;
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
@@ -38,11 +39,22 @@ type Slot = Arc<OnceLock<Loaded>>;
 pub struct ModuleCache {
     modules: Mutex<HashMap<Key, Slot>>,
     by_build_id: Mutex<HashMap<BuildKey, Arc<ElfModule>>>,
+    /// Where every file parsed here keeps its answers between runs, if anywhere.
+    store: Option<AnswerStore>,
 }
 
 impl ModuleCache {
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// A cache whose files look their answers up in `store` first (`remembered.rs`): a
+    /// one-shot command (dump) that would otherwise parse every file it maps every time.
+    pub fn remembering(store: AnswerStore) -> Arc<Self> {
+        Arc::new(Self {
+            store: Some(store),
+            ..Self::default()
+        })
     }
 
     /// The one cache of this process.
@@ -98,7 +110,12 @@ impl ModuleCache {
         });
         let loaded = match known {
             Some(m) => Ok(m),
-            None => ElfModule::open(path).map(Arc::new),
+            None => ElfModule::open(path).map(|m| {
+                if let Some(store) = &self.store {
+                    m.remember_in(store);
+                }
+                Arc::new(m)
+            }),
         };
         match (id, loaded) {
             // Two names parsed at once: both get the first one kept.

@@ -10,6 +10,7 @@
 //! stepping commands (`lines.rs`) load every DWARF section, on their first use only.
 
 use super::demangle::demangle;
+use super::remembered::{AnswerStore, Named, Remembered};
 use gimli::{EndianReader, LittleEndian, UnwindSection};
 use object::elf::PT_LOAD;
 use object::read::elf::{ElfFile64, ProgramHeader};
@@ -162,6 +163,8 @@ pub struct ElfModule {
     whole: OnceLock<Option<WholeDwarf>>,
     /// Where separate debug info (found by build id) lives, if any.
     debug_file: Option<std::path::PathBuf>,
+    /// Answers kept on disk between dumps (`remembered.rs`), when the caller asked for them.
+    remembered: OnceLock<Remembered>,
 }
 
 impl std::fmt::Debug for ElfModule {
@@ -337,8 +340,54 @@ impl ElfModule {
             dwarf: OnceLock::new(),
             whole: OnceLock::new(),
             debug_file,
+            remembered: OnceLock::new(),
             data,
         })
+    }
+
+    /// Looks this file's answers up in `store` from now on. Only a file with a build id is
+    /// remembered; its key also holds its size (a stripped copy keeps the build id) and the
+    /// size and time of the debug file its lines come from.
+    pub fn remember_in(&self, store: &AnswerStore) {
+        let Some(id) = &self.build_id else { return };
+        let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+        let debug = match self.debug_file.as_ref().map(std::fs::metadata) {
+            None => "none".to_string(),
+            Some(Ok(m)) => {
+                use std::os::unix::fs::MetadataExt;
+                format!("{:x}.{:x}", m.size(), m.mtime())
+            }
+            Some(Err(_)) => return,
+        };
+        let key = format!("{hex}-{:x}-{debug}", self.data.len());
+        let _ = self.remembered.set(store.open(&key));
+    }
+
+    /// Answers for this file were read from disk: parsing it up front can wait for a miss.
+    pub fn answers_remembered(&self) -> bool {
+        self.remembered.get().is_some_and(Remembered::loaded)
+    }
+
+    /// Writes what was answered since the file was read (a failed write only loses speed).
+    pub fn save_answers(&self) {
+        if let Some(r) = self.remembered.get() {
+            let _ = r.save();
+        }
+    }
+
+    /// The symbol covering `svma`, owned (remembered when answers are kept).
+    pub fn named_at(&self, svma: u64) -> Option<Named> {
+        let find = || {
+            self.symbol_at(svma).map(|(s, _)| Named {
+                name: s.name().to_string(),
+                addr: s.addr,
+                size: s.size,
+            })
+        };
+        match self.remembered.get() {
+            Some(r) => r.function(svma, find),
+            None => find(),
+        }
     }
 
     /// The load bias of a mapping of this file: runtime address minus ELF address. Derived from
@@ -549,8 +598,16 @@ impl ElfModule {
         self.dwarf.get_or_init(|| self.load_dwarf());
     }
 
-    /// Source file and line of `svma`, when DWARF line tables are present.
+    /// Source file and line of `svma`, when DWARF line tables are present (remembered when
+    /// answers are kept).
     pub fn location(&self, svma: u64) -> Option<(String, Option<u32>)> {
+        match self.remembered.get() {
+            Some(r) => r.line(svma, || self.find_location(svma)),
+            None => self.find_location(svma),
+        }
+    }
+
+    fn find_location(&self, svma: u64) -> Option<(String, Option<u32>)> {
         match self.dwarf.get_or_init(|| self.load_dwarf()) {
             DwarfState::Missing => None,
             DwarfState::ByUnit(t) => t.find(svma),

@@ -14,6 +14,7 @@ pub mod expr;
 mod line_index;
 mod line_pairing;
 pub mod lines;
+pub mod remembered;
 pub mod source;
 pub mod unwind;
 
@@ -23,6 +24,7 @@ pub use elf::ElfModule;
 pub use error::SymbolError;
 pub use expr::resolve_in;
 pub use lines::{parse_file_line, FunctionSpan, LineMatch, LineSpan};
+pub use remembered::{AnswerStore, Named};
 pub use source::SourceFile;
 pub use unwind::{unwind, unwind_located, Backtrace, Frame, FrameKind, UnwindStop, MAX_DEPTH};
 
@@ -284,11 +286,23 @@ impl Symbolizer {
     }
 
     /// Parses every mapped file now (symbols, program headers, where its CFI is), so that
-    /// later lookups only search: what a dump does before it stops the process.
+    /// later lookups only search: what a dump does before it stops the process. A file whose
+    /// answers were remembered (`remembered.rs`) is opened only: its tables wait for a miss.
     pub fn preload(&self) {
         for m in &self.modules {
             if let Ok(elf) = self.elf(m) {
-                let _ = elf.symbols();
+                if !elf.answers_remembered() {
+                    let _ = elf.symbols();
+                }
+            }
+        }
+    }
+
+    /// Writes the answers found since they were read, for every file that keeps them.
+    pub fn save_answers(&self) {
+        for m in &self.modules {
+            if let Some(Ok(elf)) = m.elf.get() {
+                elf.save_answers();
             }
         }
     }
@@ -304,7 +318,9 @@ impl Symbolizer {
             }
             done.push(m.path.clone());
             if let Ok(elf) = self.elf(m) {
-                elf.preload_lines();
+                if !elf.answers_remembered() {
+                    elf.preload_lines();
+                }
             }
         }
     }
@@ -345,9 +361,9 @@ impl Symbolizer {
         };
         let svma = probe.wrapping_sub(bias);
         loc.module_offset = addr.wrapping_sub(bias);
-        if let Some((sym, _)) = elf.symbol_at(svma) {
-            loc.function = Some(sym.name().to_string());
+        if let Some(sym) = elf.named_at(svma) {
             loc.offset = addr.wrapping_sub(bias).wrapping_sub(sym.addr);
+            loc.function = Some(sym.name);
         }
         if let Some((file, line)) = elf.location(svma) {
             loc.file = Some(file);
@@ -365,6 +381,10 @@ impl Symbolizer {
         let m = self.module_of[i]?;
         let module = &self.modules[m];
         let elf = self.elf(module).ok()?;
+        // Telling the unit reads the file's line tables, which remembered answers spare.
+        if elf.answers_remembered() {
+            return None;
+        }
         let bias = self.bias(module, &elf)?;
         Some((m, elf.line_unit(probe.wrapping_sub(bias))?))
     }

@@ -1,0 +1,336 @@
+//! What a file's symbols and line tables answered, kept on disk between dumps.
+//!
+//! A small dump spends most of its time not on the process but on the files it maps: parsing
+//! a symbol table of a megabyte or two, inflating and walking compressed line tables, all to
+//! name a few dozen pcs. Those answers are a property of the file alone, so they are
+//! remembered per file (its build id and size, and the size and time of the separate debug
+//! file it was read with, if any: installing libc6-dbg later makes new answers) in
+//! `$XDG_CACHE_HOME/ptscope/answers` (or `~/.cache/...`), the way gdb's index-cache and perf's
+//! build-id cache do. A later dump of any process mapping the same file looks its pcs up there
+//! and parses nothing unless a pc is new.
+//!
+//! The files are only a speed-up: one that is unreadable, malformed or made for another key
+//! is ignored, a write that fails is dropped, and they are written whole under a temporary
+//! name then renamed, so parallel dumps never read half a file. The directory is used only
+//! when it is the user's own and not writable by others (the answers are shown as the
+//! process's names).
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Bumped whenever what an answer means changes.
+const FORMAT: u32 = 1;
+/// A file is not grown past this many answers (a process has a few hundred distinct pcs;
+/// this bounds what a long-lived cache costs to read).
+const MOST_ANSWERS: usize = 50_000;
+
+/// The symbol covering an address: its (demangled) name, ELF address and size.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Named {
+    pub name: String,
+    pub addr: u64,
+    pub size: u64,
+}
+
+/// A source file and line.
+pub type SourceLine = (String, Option<u32>);
+
+/// One remembered answer, one JSON object per line of the file.
+#[derive(Serialize, Deserialize)]
+enum Answer {
+    Function { at: u64, named: Option<Named> },
+    Line { at: u64, line: Option<SourceLine> },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    ptscope_answers: u32,
+    key: String,
+}
+
+/// Where answer files live.
+#[derive(Clone, Debug)]
+pub struct AnswerStore {
+    dir: PathBuf,
+}
+
+impl AnswerStore {
+    /// `$XDG_CACHE_HOME/ptscope/answers`, else `$HOME/.cache/ptscope/answers`, made if
+    /// missing. None when neither variable is set or the directory is not safely ours.
+    pub fn user_default() -> Option<Self> {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|v| !v.is_empty())
+                    .map(|h| PathBuf::from(h).join(".cache"))
+            })?;
+        Self::at(&base.join("ptscope").join("answers"))
+    }
+
+    /// A store in `dir`, made (mode 0700) if missing; None unless it is a directory owned by
+    /// this user that no one else may write to.
+    pub fn at(dir: &Path) -> Option<Self> {
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir);
+        let meta = std::fs::symlink_metadata(dir).ok()?;
+        // SAFETY: geteuid(2) cannot fail and touches no memory.
+        let me = unsafe { libc::geteuid() };
+        let ours = meta.is_dir() && meta.uid() == me && meta.permissions().mode() & 0o022 == 0;
+        ours.then(|| Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The answers remembered for `key` (none if there is no valid file for it).
+    pub fn open(&self, key: &str) -> Remembered {
+        let path = self.dir.join(format!("{key}.json"));
+        let state = std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| parse(&bytes, key))
+            .unwrap_or_default();
+        let loaded = state.len() > 0;
+        Remembered {
+            path,
+            key: key.to_string(),
+            loaded,
+            state: Mutex::new(state),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    functions: HashMap<u64, Option<Named>>,
+    lines: HashMap<u64, Option<SourceLine>>,
+    /// Answers found since the file was read.
+    added: usize,
+}
+
+impl State {
+    fn len(&self) -> usize {
+        self.functions.len() + self.lines.len()
+    }
+}
+
+fn parse(bytes: &[u8], key: &str) -> Option<State> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let mut lines = text.lines();
+    let header: Header = serde_json::from_str(lines.next()?).ok()?;
+    if header.ptscope_answers != FORMAT || header.key != key {
+        return None;
+    }
+    let mut state = State::default();
+    for l in lines {
+        match serde_json::from_str(l).ok()? {
+            Answer::Function { at, named } => {
+                state.functions.insert(at, named);
+            }
+            Answer::Line { at, line } => {
+                state.lines.insert(at, line);
+            }
+        }
+    }
+    Some(state)
+}
+
+/// The answers of one file: looked up first, computed and added on a miss.
+pub struct Remembered {
+    path: PathBuf,
+    key: String,
+    /// Some answers were read from disk: a dump then need not parse the file up front.
+    loaded: bool,
+    state: Mutex<State>,
+}
+
+impl Remembered {
+    pub fn loaded(&self) -> bool {
+        self.loaded
+    }
+
+    /// The symbol covering ELF address `at`, remembered or found by `find` (outside the lock:
+    /// a first answer may take milliseconds and other workers keep looking up theirs).
+    pub fn function(&self, at: u64, find: impl FnOnce() -> Option<Named>) -> Option<Named> {
+        if let Some(known) = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|s| s.functions.get(&at).cloned())
+        {
+            return known;
+        }
+        let found = find();
+        if let Ok(mut s) = self.state.lock() {
+            if s.len() < MOST_ANSWERS && s.functions.insert(at, found.clone()).is_none() {
+                s.added += 1;
+            }
+        }
+        found
+    }
+
+    /// The source line of ELF address `at`, as `function`.
+    pub fn line(&self, at: u64, find: impl FnOnce() -> Option<SourceLine>) -> Option<SourceLine> {
+        if let Some(known) = self
+            .state
+            .lock()
+            .ok()
+            .and_then(|s| s.lines.get(&at).cloned())
+        {
+            return known;
+        }
+        let found = find();
+        if let Ok(mut s) = self.state.lock() {
+            if s.len() < MOST_ANSWERS && s.lines.insert(at, found.clone()).is_none() {
+                s.added += 1;
+            }
+        }
+        found
+    }
+
+    /// Writes the file again if anything was added (whole, under a temporary name first).
+    pub fn save(&self) -> std::io::Result<()> {
+        let Ok(mut s) = self.state.lock() else {
+            return Ok(());
+        };
+        if s.added == 0 {
+            return Ok(());
+        }
+        let mut out = Vec::with_capacity(64 * (s.len() + 1));
+        let header = Header {
+            ptscope_answers: FORMAT,
+            key: self.key.clone(),
+        };
+        push_json(&mut out, &header)?;
+        let mut functions: Vec<_> = s.functions.iter().collect();
+        functions.sort_by_key(|(at, _)| **at);
+        for (at, named) in functions {
+            push_json(
+                &mut out,
+                &Answer::Function {
+                    at: *at,
+                    named: named.clone(),
+                },
+            )?;
+        }
+        let mut lines: Vec<_> = s.lines.iter().collect();
+        lines.sort_by_key(|(at, _)| **at);
+        for (at, l) in lines {
+            push_json(
+                &mut out,
+                &Answer::Line {
+                    at: *at,
+                    line: l.clone(),
+                },
+            )?;
+        }
+        let tmp = self
+            .path
+            .with_extension(format!("{}.tmp", std::process::id()));
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(&out));
+        let renamed = written.and_then(|()| std::fs::rename(&tmp, &self.path));
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        renamed?;
+        s.added = 0;
+        Ok(())
+    }
+}
+
+fn push_json(out: &mut Vec<u8>, value: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, value).map_err(std::io::Error::other)?;
+    out.push(b'\n');
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("ptscope-answers-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    fn named(name: &str) -> Option<Named> {
+        Some(Named {
+            name: name.into(),
+            addr: 0x1000,
+            size: 0x40,
+        })
+    }
+
+    #[test]
+    fn answers_come_back_from_disk_and_are_not_computed_again() {
+        let dir = scratch("roundtrip");
+        let store = AnswerStore::at(&dir).expect("a private directory of ours");
+        let r = store.open("k1");
+        assert!(!r.loaded());
+        assert_eq!(r.function(0x1010, || named("read")), named("read"));
+        assert_eq!(r.function(0x2000, || None), None);
+        let line = Some(("/src/a.c".to_string(), Some(42)));
+        assert_eq!(r.line(0x1010, || line.clone()), line);
+        r.save().unwrap();
+
+        let again = store.open("k1");
+        assert!(again.loaded());
+        let never = || -> Option<Named> { panic!("remembered answers are not computed again") };
+        assert_eq!(again.function(0x1010, never), named("read"));
+        assert_eq!(
+            again.function(0x2000, never),
+            None,
+            "a miss is remembered too"
+        );
+        assert_eq!(again.line(0x1010, || panic!("remembered")), line);
+        // Another file's key does not see them.
+        assert!(!store.open("k2").loaded());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_damaged_or_foreign_file_is_ignored() {
+        let dir = scratch("damaged");
+        let store = AnswerStore::at(&dir).unwrap();
+        let r = store.open("k1");
+        r.function(0x10, || named("f"));
+        r.save().unwrap();
+        let path = dir.join("k1.json");
+        let good = std::fs::read_to_string(&path).unwrap();
+        // Cut mid-line: unreadable as a whole, so nothing of it is believed.
+        std::fs::write(&path, &good[..good.len() - 5]).unwrap();
+        assert!(!store.open("k1").loaded());
+        // Renamed to another key: its header says whose it is.
+        std::fs::write(dir.join("k2.json"), &good).unwrap();
+        assert!(!store.open("k2").loaded());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_directory_others_may_write_is_not_used() {
+        let dir = scratch("shared");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(AnswerStore::at(&dir).is_none());
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(AnswerStore::at(&dir).is_some());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
