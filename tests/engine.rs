@@ -153,6 +153,51 @@ fn a_thread_exit_reports_its_code() {
 }
 
 #[test]
+fn a_thread_end_that_stops_nothing_is_one_report_with_its_code() {
+    // With thread events only logged, a thread other than the leader is traced without
+    // PTRACE_O_TRACEEXIT: its end is its exit status, with no exit stop first.
+    let mut lab = start_lab(1);
+    let opts = Options {
+        stop_on_thread_events: false,
+        ..Options::default()
+    };
+    let h = TracerHandle::attach(lab.pid, opts).expect("attach");
+    wait_all_stopped(&h);
+    cont(&h);
+    lab.send("exit-thread 7").unwrap();
+    let tid: i32 = lab
+        .wait_line("exiting ")
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut reports = Vec::new();
+    let exited = wait_for(&h, |e| match &e.kind {
+        EventKind::Transition(t) if t.tid == tid => {
+            reports.push((t.new, t.cause, t.status.map(|s| s.decoded)));
+            t.new == ThreadState::Exited
+        }
+        _ => false,
+    });
+    let EventKind::Transition(t) = exited.kind else {
+        unreachable!()
+    };
+    assert_eq!(
+        t.status.map(|s| s.decoded),
+        Some(ptscope::tracer::WaitStatus::Exited { code: 7 })
+    );
+    assert!(
+        !reports
+            .iter()
+            .any(|(_, cause, _)| matches!(cause, Some(StopCause::ThreadExiting { .. }))),
+        "no exit stop before the exit status: {reports:?}"
+    );
+    leave(h, &mut lab);
+}
+
+#[test]
 fn breakpoint_hit_continue_and_hit_again() {
     let mut lab = start_lab(1);
     let hot_tid = lab.command_tid("hot").unwrap();

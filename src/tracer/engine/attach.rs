@@ -43,6 +43,7 @@ impl Engine {
         // Seized threads run on until the all-stop below interrupts them.
         let mut e = Engine::new(pid, false, opts, events, mem, shared, Phase::Running);
         let options = pt::options(false);
+        let thread_options = pt::thread_options(false, opts.stop_on_thread_events);
         let mut seen = std::collections::HashSet::new();
         loop {
             let tids = tasks::list_tids(pid).map_err(|_| TraceError::NoSuchProcess(pid))?;
@@ -52,6 +53,7 @@ impl Engine {
                     continue;
                 }
                 found_new = true;
+                let options = if tid == pid { options } else { thread_options };
                 match pt::seize(tid, options) {
                     Ok(()) => {
                         // It lived before we came: its name is the one it chose.

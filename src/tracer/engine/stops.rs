@@ -75,6 +75,7 @@ impl Engine {
         if self.late_exit_stop(tid, state, &status) {
             return;
         }
+        self.fit_options(tid, state, &status);
         let Some(thread) = self.tracees.get(tid) else {
             return;
         };
@@ -492,6 +493,18 @@ impl Engine {
         match event {
             PtraceEvent::Clone => {
                 let new_tid = msg as Tid;
+                // A newborn whose own stop came first was named nothing (see handle_unknown):
+                // now its parent is known, and with it the comm it started with.
+                let unnamed = self
+                    .tracees
+                    .get(new_tid)
+                    .is_some_and(|t| t.name.is_empty() && !t.name_read);
+                if unnamed {
+                    let name = self.tracees.get(tid).map(|t| t.name.clone());
+                    if let (Some(born), Some(name)) = (self.tracees.get_mut(new_tid), name) {
+                        born.name = name;
+                    }
+                }
                 // A group exit's SIGKILL can take the parent from this stop to its exit stop
                 // before PTRACE_GETEVENTMSG, which then gives its exit status instead (see
                 // `killed_while_reporting`): a thread id that is no thread of the process is
@@ -578,6 +591,29 @@ impl Engine {
         }
     }
 
+    /// Exit stops only where they stop something (`pt::thread_options`), set while the thread
+    /// sits in the stop just reported: a newborn inherited its parent's options, and a thread
+    /// that exec'd took over the leader's id (and must report the process's end) with its own.
+    fn fit_options(&mut self, tid: Tid, state: TraceeState, status: &RawStatus) {
+        let exit_stops = self.stop_on_thread_events || tid == self.pid;
+        let fits = match status.decoded {
+            WaitStatus::EventStop {
+                event: PtraceEvent::Exec,
+            } => true,
+            WaitStatus::Exited { .. }
+            | WaitStatus::Killed { .. }
+            | WaitStatus::EventStop {
+                event: PtraceEvent::Exit,
+            } => false,
+            _ => state == TraceeState::Newborn && !exit_stops,
+        };
+        if fits {
+            // A failure (the thread was killed meanwhile) leaves the exit stop, which is
+            // handled as before.
+            let _ = pt::set_options(tid, pt::thread_options(self.launched, exit_stops));
+        }
+    }
+
     /// A new thread whose first stop came in while the process runs joins the running.
     fn resume_newborn(&mut self, tid: Tid) {
         if !matches!(self.phase, Phase::Running) {
@@ -620,9 +656,11 @@ impl Engine {
         // lookup of a stat of /proc/PID/task/TID was an eighth of the tracer's CPU in a storm of
         // thread births, where the newborn's first stop often beats its parent's event).
         if pt::is_thread_of(self.pid, tid) {
-            // A thread whose first stop beat its parent's PTRACE_EVENT_CLONE.
-            let name = tasks::thread_name(self.pid, tid);
-            let mut t = Tracee::new(name, TraceeState::Newborn);
+            // A thread whose first stop beat its parent's PTRACE_EVENT_CLONE. Its parent is
+            // not known yet, so neither is the comm it inherited; reading it here was a tenth
+            // of the tracer's CPU in a storm of births. The name stays empty (name_final is
+            // false) until the next all-stop reads it with every young thread's.
+            let mut t = Tracee::new(String::new(), TraceeState::Newborn);
             t.debug = self.newborn_debug();
             self.tracees.insert(tid, t);
             self.handle_status(tid, status.raw);
