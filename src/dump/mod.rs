@@ -70,7 +70,8 @@ pub fn take(pid: i32, backtraces: bool) -> Result<Dump, TraceError> {
 
 pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
     // The memory map first (one small read): everything else before the stop works from it.
-    let modules = match opts.remember.then(AnswerStore::user_default).flatten() {
+    let store = opts.remember.then(AnswerStore::user_default).flatten();
+    let modules = match store.clone() {
         Some(store) => ModuleCache::remembering(store),
         None => ModuleCache::shared(),
     };
@@ -159,6 +160,11 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
         }
         if let Some(sym) = sym.as_deref().filter(|_| opts.remember) {
             sym.save_answers();
+        }
+        // After the answer: a directory listing and a stat per file, which the process
+        // does not wait for.
+        if let Some(store) = &store {
+            store.prune(symbols::remembered::STORE_BUDGET);
         }
         Ok(d)
     })

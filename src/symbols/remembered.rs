@@ -27,6 +27,11 @@ const FORMAT: u32 = 1;
 /// A file is not grown past this many answers (a process has a few hundred distinct pcs;
 /// this bounds what a long-lived cache costs to read).
 const MOST_ANSWERS: usize = 50_000;
+/// What the directory may hold in all: the least recently used files go beyond it (a host
+/// that deploys a new build every day would otherwise keep every build's answers).
+pub const STORE_BUDGET: u64 = 32 << 20;
+/// A temporary file this old is left over from a dump that was killed while writing.
+const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The symbol covering an address: its (demangled) name, ELF address and size.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +98,43 @@ impl AnswerStore {
         &self.dir
     }
 
+    /// Deletes the least recently used answer files until the rest fit in `budget` bytes,
+    /// and temporary files a killed dump left. Only names this module writes are touched.
+    pub fn prune(&self, budget: u64) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let now = std::time::SystemTime::now();
+        let mut files = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            if !meta.is_file() {
+                continue;
+            }
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let used = meta.modified().unwrap_or(now);
+            if name.ends_with(".tmp") {
+                let age = now.duration_since(used).unwrap_or_default();
+                if age > STALE_TEMP {
+                    let _ = std::fs::remove_file(&path);
+                }
+            } else if name.ends_with(".json") {
+                files.push((used, meta.len(), path));
+            }
+        }
+        // Newest first; what is past the budget goes.
+        files.sort_by_key(|f| std::cmp::Reverse(f.0));
+        let mut kept = 0u64;
+        for (_, len, path) in files {
+            kept = kept.saturating_add(len);
+            if kept > budget {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+
     /// The answers remembered for `key` (none if there is no valid file for it).
     pub fn open(&self, key: &str) -> Remembered {
         let path = self.dir.join(format!("{key}.json"));
@@ -101,6 +143,13 @@ impl AnswerStore {
             .and_then(|bytes| parse(&bytes, key))
             .unwrap_or_default();
         let loaded = state.len() > 0;
+        if loaded {
+            // Used now: its time keeps it among the recent ones when the store is pruned.
+            let _ = std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        }
         Remembered {
             path,
             key: key.to_string(),
@@ -320,6 +369,49 @@ mod tests {
         // Renamed to another key: its header says whose it is.
         std::fs::write(dir.join("k2.json"), &good).unwrap();
         assert!(!store.open("k2").loaded());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn pruning_keeps_the_recently_used_files_within_the_budget() {
+        let dir = scratch("prune");
+        let store = AnswerStore::at(&dir).expect("own dir");
+        let day = std::time::Duration::from_secs(86_400);
+        let then = |days: u32| std::time::SystemTime::now() - day * days;
+        for (key, days) in [("old", 3), ("older", 5), ("new", 1)] {
+            let r = store.open(key);
+            r.function(1, || named("f"));
+            r.save().expect("saved");
+            let f = std::fs::File::options()
+                .write(true)
+                .open(dir.join(format!("{key}.json")))
+                .expect("written");
+            f.set_modified(then(days)).expect("time set");
+        }
+        // Reading "older" makes it the most recently used.
+        assert!(store.open("older").loaded());
+        let stale = dir.join("x.json.77.tmp");
+        std::fs::write(&stale, b"half").expect("temp");
+        std::fs::File::options()
+            .write(true)
+            .open(&stale)
+            .and_then(|f| f.set_modified(then(1)))
+            .expect("time set");
+        let other = dir.join("notes.txt");
+        std::fs::write(&other, vec![b'x'; 4096]).expect("other file");
+        let len = |n: &str| std::fs::metadata(dir.join(n)).expect("len").len();
+        store.prune(len("older.json") + len("new.json"));
+        let left = |n: &str| dir.join(n).exists();
+        assert!(
+            left("older.json") && left("new.json"),
+            "the two most recent stay"
+        );
+        assert!(!left("old.json"), "the least recently used goes");
+        assert!(
+            !left("x.json.77.tmp"),
+            "a killed dump's temporary file goes"
+        );
+        assert!(left("notes.txt"), "files not ours stay");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
