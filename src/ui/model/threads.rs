@@ -183,9 +183,19 @@ impl ThreadsModel {
             self.rows.remove(&t.tid);
         }
         if let Some(StopCause::ThreadCreated { tid }) = t.cause {
-            if let Entry::Vacant(e) = self.rows.entry(tid) {
-                e.insert(ThreadRow::new(tid));
-                self.births_unnamed = true;
+            // A clone starts with its parent's name (comm); the next snapshot has the one
+            // it gives itself. A thread that lives less than that shows its parent's, not
+            // nothing. Its own first stop can have made its row already.
+            let parent = self.rows.get(&t.tid).map(|r| r.name.clone());
+            let row = match self.rows.entry(tid) {
+                Entry::Vacant(e) => {
+                    self.births_unnamed = true;
+                    e.insert(ThreadRow::new(tid))
+                }
+                Entry::Occupied(e) => e.into_mut(),
+            };
+            if row.name.is_empty() {
+                row.name = parent.unwrap_or_default();
             }
         }
         self.ensure_selection();

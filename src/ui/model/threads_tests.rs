@@ -228,3 +228,36 @@ fn a_storm_of_births_asks_for_no_names() {
         assert!(update(&mut m, Msg::Tracer(event(1, 1, born))).is_empty());
     }
 }
+
+#[test]
+fn a_newborn_is_shown_with_its_parents_name_until_a_snapshot_names_it() {
+    let mut m = running_model();
+    let parent = PID + 1;
+    let parent_name = m.threads.rows[&parent].name.clone();
+    assert!(!parent_name.is_empty());
+    let born = |child| {
+        EventKind::Transition(Transition {
+            tid: parent,
+            old: ThreadState::Running,
+            new: ThreadState::Running,
+            cause: Some(StopCause::ThreadCreated { tid: child }),
+            status: None,
+            note: "created a thread",
+        })
+    };
+    update(&mut m, Msg::Tracer(event(60, 6000, born(9001))));
+    assert_eq!(m.threads.rows[&9001].name, parent_name);
+    // Its own first stop came first: the row exists, nameless, until the parent's event.
+    let first_stop = EventKind::Transition(Transition {
+        tid: 9002,
+        old: ThreadState::Stopping,
+        new: ThreadState::Running,
+        cause: None,
+        status: None,
+        note: "new thread joins the running process",
+    });
+    update(&mut m, Msg::Tracer(event(61, 6100, first_stop)));
+    assert_eq!(m.threads.rows[&9002].name, "");
+    update(&mut m, Msg::Tracer(event(62, 6200, born(9002))));
+    assert_eq!(m.threads.rows[&9002].name, parent_name);
+}
