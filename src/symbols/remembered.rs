@@ -211,36 +211,31 @@ impl Remembered {
     /// The symbol covering ELF address `at`, remembered or found by `find` (outside the lock:
     /// a first answer may take milliseconds and other workers keep looking up theirs).
     pub fn function(&self, at: u64, find: impl FnOnce() -> Option<Named>) -> Option<Named> {
-        if let Some(known) = self
-            .state
-            .lock()
-            .ok()
-            .and_then(|s| s.functions.get(&at).cloned())
-        {
-            return known;
-        }
-        let found = find();
-        if let Ok(mut s) = self.state.lock() {
-            if s.len() < MOST_ANSWERS && s.functions.insert(at, found.clone()).is_none() {
-                s.added += 1;
-            }
-        }
-        found
+        self.answer(at, |s| &mut s.functions, find)
     }
 
     /// The source line of ELF address `at`, as `function`.
     pub fn line(&self, at: u64, find: impl FnOnce() -> Option<SourceLine>) -> Option<SourceLine> {
+        self.answer(at, |s| &mut s.lines, find)
+    }
+
+    fn answer<T: Clone>(
+        &self,
+        at: u64,
+        table: impl Fn(&mut State) -> &mut HashMap<u64, Option<T>>,
+        find: impl FnOnce() -> Option<T>,
+    ) -> Option<T> {
         if let Some(known) = self
             .state
             .lock()
             .ok()
-            .and_then(|s| s.lines.get(&at).cloned())
+            .and_then(|mut s| table(&mut s).get(&at).cloned())
         {
             return known;
         }
         let found = find();
         if let Ok(mut s) = self.state.lock() {
-            if s.len() < MOST_ANSWERS && s.lines.insert(at, found.clone()).is_none() {
+            if s.len() < MOST_ANSWERS && table(&mut s).insert(at, found.clone()).is_none() {
                 s.added += 1;
             }
         }
