@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{bin, task_ids, TIMEOUT};
+use common::{bin, ptscope_dump, task_ids, TIMEOUT};
 use crossbeam_channel::{unbounded, Receiver};
 use ptscope::coredump::{self, Method, Options};
 use ptscope::procinfo::{self, SyscallState};
@@ -256,8 +256,8 @@ fn words_read(out: &str) -> BTreeMap<u64, u64> {
 /// or the nearest exported symbol without it) differs between tools and machines; their
 /// return addresses do not.
 fn live_dump(pid: i32) -> BTreeMap<i32, Vec<(u64, Option<String>)>> {
-    let out = Command::new(bin())
-        .args(["dump", &pid.to_string(), "--json"])
+    let out = ptscope_dump()
+        .args([&pid.to_string(), "--json"])
         .output()
         .unwrap();
     assert!(

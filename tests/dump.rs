@@ -7,7 +7,7 @@ use common::*;
 use std::process::Command;
 
 fn dump(args: &[&str]) -> std::process::Output {
-    Command::new(bin()).arg("dump").args(args).output().unwrap()
+    ptscope_dump().args(args).output().unwrap()
 }
 
 #[test]

@@ -5,7 +5,6 @@ mod common;
 use common::debugregs::{assert_all_clear, assert_all_disarmed};
 use common::pty::Ui;
 use common::*;
-use std::process::Command;
 
 #[test]
 fn kill_9_of_ptscope_while_the_process_rests_on_a_breakpoint_leaves_it_alive() {
@@ -52,10 +51,7 @@ fn dump_of_a_process_already_traced_names_the_tracer() {
     lab.command_tid("hot").unwrap();
     let (mut holder, line) = start_holder(&lab);
     assert!(line.starts_with("HELD"));
-    let out = Command::new(bin())
-        .args(["dump", &lab.pid.to_string()])
-        .output()
-        .unwrap();
+    let out = ptscope_dump().arg(lab.pid.to_string()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");

@@ -18,6 +18,18 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_ptscope")
 }
 
+/// `ptscope dump`, keeping the answers it remembers (`symbols/remembered.rs`) under target/
+/// rather than in the user's ~/.cache: shared by the tests, which also run it warm.
+pub fn ptscope_dump() -> Command {
+    let mut c = Command::new(bin());
+    c.env(
+        "XDG_CACHE_HOME",
+        concat!(env!("CARGO_TARGET_TMPDIR"), "/cache"),
+    )
+    .arg("dump");
+    c
+}
+
 /// The `__demo lab` program, driven through its stdin and read through its stdout.
 pub use ptscope::demo::lab::Driver as Lab;
 

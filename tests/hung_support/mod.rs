@@ -109,8 +109,7 @@ impl Demo {
     }
 
     pub fn dump(&self, args: &[&str]) -> std::process::Output {
-        Command::new(bin())
-            .arg("dump")
+        crate::common::ptscope_dump()
             .arg(self.pid.to_string())
             .args(args)
             .output()
