@@ -473,3 +473,46 @@ fn a_condition_that_cannot_be_evaluated_stops_and_says_why() {
     h.shutdown().unwrap();
     assert_alive(&mut lab);
 }
+
+#[test]
+fn a_thread_that_ends_in_the_instruction_stepped_over_stops_nothing() {
+    // A false condition on the exit(2) `syscall` of a short-lived thread: a system call is
+    // never run out of line, so the world stops and the thread steps over it in place, and
+    // ends there. With thread events only logged it has no exit stop: its end is its exit
+    // status, which must let the others run on, not publish a stop named after it.
+    let mut lab = start_lab(1);
+    let h = attach_stopped(&lab, PassHits::OutOfLine);
+    h.call(Command::AddBreakpointWith {
+        addr: lab.exit,
+        rule: rule(Some("rdi == 0xffff"), 0, OnHit::Stop),
+    })
+    .expect("breakpoint on the exit syscall");
+    h.call(Command::Continue).expect("continue");
+    lab.send("exit-thread 7").unwrap();
+    let tid: i32 = lab
+        .wait_line("exiting ")
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut stops = Vec::new();
+    wait_for(&h, |e| match &e.kind {
+        EventKind::AllStopped(s) => {
+            stops.push(s.stopped_by);
+            false
+        }
+        EventKind::Transition(t) => t.tid == tid && t.new == ptscope::tracer::ThreadState::Exited,
+        _ => false,
+    });
+    // The process runs on: the lab answers a command, and no stop was published.
+    assert_alive(&mut lab);
+    stops.extend(h.events().try_iter().filter_map(|e| match e.kind {
+        EventKind::AllStopped(s) => Some(s.stopped_by),
+        _ => None,
+    }));
+    assert!(stops.is_empty(), "stops published: {stops:?}");
+    h.shutdown().expect("detach");
+    assert_untraced_and_running(lab.pid);
+}

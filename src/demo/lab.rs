@@ -3,7 +3,7 @@
 //! timeouts instead of sleeping.
 //!
 //! Start line: `READY {"pid":..,"hot":"0x..","counter":"0x..","usr1":"0x..","alrm":"0x..",
-//! "peek":"0x..","answer":"0x..","tids":[..]}` (`Ready`). `Driver` runs the program from another
+//! "peek":"0x..","answer":"0x..","exit":"0x..","tids":[..]}` (`Ready`). `Driver` runs the program from another
 //! process; this file and that one are the whole protocol.
 //!
 //! `burst T N` has T threads call the hot function N times each with rdi = 0..N and answers
@@ -45,6 +45,9 @@ pub struct Ready {
     /// `ptscope_lab_answer`: 31 c0 90 b8 2a 00 00 00 c3; returns 42, or 0 with a ret at +2.
     #[serde(with = "hex")]
     pub answer: u64,
+    /// The `syscall` instruction in `ptscope_lab_exit` that ends an `exit-thread` thread.
+    #[serde(with = "hex")]
+    pub exit: u64,
     pub tids: Vec<i32>,
 }
 
@@ -101,8 +104,29 @@ std::arch::global_asm!(
     ".popsection",
 );
 
+// `ptscope_lab_exit(code)`: exit(2) of the calling thread alone, with a chosen code (which
+// pthread_exit cannot give), through a `syscall` instruction of its own at +5, so that a test can
+// put a breakpoint on the very instruction that ends the thread: b8 3c 00 00 00 (mov eax, 60),
+// 0f 05 (syscall), 0f 0b (ud2, never reached).
+std::arch::global_asm!(
+    ".pushsection .text.ptscope_lab_exit,\"ax\",@progbits",
+    ".globl ptscope_lab_exit",
+    ".type ptscope_lab_exit,@function",
+    ".p2align 4",
+    "ptscope_lab_exit:",
+    "mov eax, 60",
+    "syscall",
+    "ud2",
+    ".size ptscope_lab_exit, .-ptscope_lab_exit",
+    ".popsection",
+);
+
+/// Where the `syscall` of `ptscope_lab_exit` is.
+const EXIT_SYSCALL_AT: u64 = 5;
+
 extern "C" {
     fn ptscope_lab_answer() -> u32;
+    fn ptscope_lab_exit(code: i64) -> !;
 }
 
 /// A function worth a breakpoint: called in a loop by `hot` threads.
@@ -223,6 +247,7 @@ pub fn run(args: &[String]) -> i32 {
         alrm: &ALRM_SEEN as *const AtomicU64 as usize as u64,
         peek: &PEEK_ME as *const AtomicU64 as usize as u64,
         answer: ptscope_lab_answer as *const () as usize as u64,
+        exit: ptscope_lab_exit as *const () as usize as u64 + EXIT_SYSCALL_AT,
         tids,
     };
     match serde_json::to_string(&ready) {
@@ -256,10 +281,9 @@ fn control_loop(zombie: std::sync::mpsc::Sender<()>) {
             (Some("exit-thread"), code) => {
                 let code: i64 = code.and_then(|c| c.parse().ok()).unwrap_or(0);
                 let tid = spawn_named("short", move || {
-                    // exit(2) of this thread alone with a chosen code, which pthread_exit
-                    // cannot give.
-                    // SAFETY: the thread holds no lock and nothing borrows from its stack.
-                    unsafe { libc::syscall(libc::SYS_exit, code) };
+                    // SAFETY: exit(2) ends this thread alone; it holds no lock and nothing
+                    // borrows from its stack (its pthread is never joined).
+                    unsafe { ptscope_lab_exit(code) };
                 });
                 say(&format!("exiting {tid}"));
             }

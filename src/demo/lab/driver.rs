@@ -56,6 +56,8 @@ pub struct Driver {
     pub peek: u64,
     /// `ptscope_lab_answer`, whose bytes tests rewrite.
     pub answer: u64,
+    /// The `syscall` instruction that ends an `exit-thread` thread.
+    pub exit: u64,
     /// The threads at READY: main, the idle ones, control.
     pub tids: Vec<i32>,
     /// How long `wait_line` and `command` wait for an answer.
@@ -126,6 +128,7 @@ impl Driver {
             alrm: ready.alrm,
             peek: ready.peek,
             answer: ready.answer,
+            exit: ready.exit,
             tids: ready.tids,
             timeout,
             stdin,
@@ -239,13 +242,15 @@ mod tests {
             alrm: 0x55d0_c0c0_0008,
             peek: 0x55d0_c0c0_0020,
             answer: 0x55d0_c0a0_1200,
+            exit: 0x55d0_c0a0_1245,
             tids: vec![42, 43, 44],
         };
         let line = format!("READY {}", serde_json::to_string(&ready).unwrap());
         assert_eq!(
             line,
             "READY {\"pid\":42,\"hot\":\"0x55d0c0a01139\",\"counter\":\"0x55d0c0c00010\",\
-             \"usr1\":\"0x55d0c0c00018\",\"alrm\":\"0x55d0c0c00008\",\"peek\":\"0x55d0c0c00020\",\"answer\":\"0x55d0c0a01200\",\"tids\":[42,43,44]}"
+             \"usr1\":\"0x55d0c0c00018\",\"alrm\":\"0x55d0c0c00008\",\"peek\":\"0x55d0c0c00020\",\"answer\":\"0x55d0c0a01200\",\
+             \"exit\":\"0x55d0c0a01245\",\"tids\":[42,43,44]}"
         );
         assert_eq!(parse_ready(&line).unwrap(), ready);
         assert!(matches!(

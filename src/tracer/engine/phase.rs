@@ -173,12 +173,15 @@ impl Engine {
     }
 
     /// The first thread that did not end its step-over with the step itself. One that is
-    /// dying (a group exit killed it during its step) stops nothing: it is let go with the
-    /// others.
+    /// dying or gone (a group exit killed it during its step, or it called exit there: a
+    /// thread without exit stops reports its end as its exit status) stops nothing: the others
+    /// are let go.
     pub(super) fn interrupted_step_over(&self, over: &[Tid]) -> Option<Tid> {
         over.iter().copied().find(|tid| {
             self.tracees.get(*tid).is_some_and(|t| {
-                t.cause != Some(StopCause::Stepped) && t.state.view() != ThreadState::Exiting
+                t.is_live()
+                    && t.cause != Some(StopCause::Stepped)
+                    && t.state.view() != ThreadState::Exiting
             })
         })
     }
