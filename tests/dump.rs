@@ -154,9 +154,6 @@ fn json_has_the_kernel_view_and_the_call_chain_of_each_thread() {
     assert_untraced_and_running(t.pid);
 }
 
-/// The CPU budget changes how much runs side by side, never what is found: one CPU (every
-/// loader and walker in turn) and four (side by side, more than the default gives here) show
-/// the same frames for every thread.
 /// Each thread's frames as `function:line`, innermost first, by thread id.
 fn frames_by_tid(out: &std::process::Output) -> Vec<(i64, String)> {
     assert!(
@@ -183,6 +180,9 @@ fn frames_by_tid(out: &std::process::Output) -> Vec<(i64, String)> {
     by_tid
 }
 
+/// The CPU budget changes how much runs side by side, never what is found: one CPU (every
+/// loader and walker in turn) and four (side by side, more than the default gives here) show
+/// the same frames for every thread.
 #[test]
 fn the_cpu_budget_changes_nothing_in_the_answer() {
     let t = symbols_support::start_default();

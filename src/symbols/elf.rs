@@ -351,7 +351,13 @@ impl ElfModule {
     pub fn remember_in(&self, store: &AnswerStore) {
         let Some(id) = &self.build_id else { return };
         let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
-        let debug = match self.debug_file.as_ref().map(std::fs::metadata) {
+        // A debug file that is there but cannot be read would have its answers (no lines,
+        // no internal names) kept for good: a chmod changes neither its size nor its time.
+        let debug = match self
+            .debug_file
+            .as_ref()
+            .map(|df| File::open(df)?.metadata())
+        {
             None => "none".to_string(),
             Some(Ok(m)) => {
                 use std::os::unix::fs::MetadataExt;

@@ -55,6 +55,35 @@ enum Answer {
 struct Header {
     ptscope_answers: u32,
     key: String,
+    /// The ptscope that wrote it (`writer`): a change to how names or lines are found must
+    /// not be hidden by what an older build answered.
+    writer: String,
+}
+
+/// This ptscope: its version and its executable's size and time. Another build's answers are
+/// read as none (and replaced).
+fn writer() -> &'static str {
+    static WRITER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    WRITER.get_or_init(|| {
+        use std::os::unix::fs::MetadataExt;
+        let exe = std::env::current_exe().and_then(std::fs::metadata);
+        let (size, time) = exe.map_or((0, 0), |m| {
+            (m.size(), m.mtime_nsec() as u64 ^ m.mtime() as u64)
+        });
+        format!("{}-{size:x}-{time:x}", env!("CARGO_PKG_VERSION"))
+    })
+}
+
+/// Files of the store are opened without following a symbolic link.
+fn no_follow() -> std::fs::OpenOptions {
+    let mut o = std::fs::OpenOptions::new();
+    o.custom_flags(libc::O_NOFOLLOW);
+    o
+}
+
+/// Owned by `me` and writable by no one else.
+fn private(meta: &std::fs::Metadata, me: u32) -> bool {
+    meta.uid() == me && meta.permissions().mode() & 0o022 == 0
 }
 
 /// Where answer files live.
@@ -65,7 +94,9 @@ pub struct AnswerStore {
 
 impl AnswerStore {
     /// `$XDG_CACHE_HOME/ptscope/answers`, else `$HOME/.cache/ptscope/answers`, made if
-    /// missing. None when neither variable is set or the directory is not safely ours.
+    /// missing. None when neither variable is set, the cache directory is not this user's
+    /// (root under `sudo -E` must not leave root's files in a user's home, nor read theirs), or
+    /// the store is not safely ours.
     pub fn user_default() -> Option<Self> {
         let base = std::env::var_os("XDG_CACHE_HOME")
             .filter(|v| !v.is_empty())
@@ -75,20 +106,28 @@ impl AnswerStore {
                     .filter(|v| !v.is_empty())
                     .map(|h| PathBuf::from(h).join(".cache"))
             })?;
+        // SAFETY: geteuid(2) cannot fail and touches no memory.
+        let me = unsafe { libc::geteuid() };
+        let ours = std::fs::metadata(&base).map_or(true, |m| m.uid() == me);
+        if !ours {
+            return None;
+        }
         Self::at(&base.join("ptscope").join("answers"))
     }
 
-    /// A store in `dir`, made (mode 0700) if missing; None unless it is a directory owned by
-    /// this user that no one else may write to.
+    /// A store in `dir`, made (mode 0700) if missing; None unless it and its parent are
+    /// directories (not links) owned by this user that no one else may write to, so that no
+    /// one else can put files in it or swap it for another.
     pub fn at(dir: &Path) -> Option<Self> {
         let _ = std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir);
-        let meta = std::fs::symlink_metadata(dir).ok()?;
         // SAFETY: geteuid(2) cannot fail and touches no memory.
         let me = unsafe { libc::geteuid() };
-        let ours = meta.is_dir() && meta.uid() == me && meta.permissions().mode() & 0o022 == 0;
+        let safe =
+            |d: &Path| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir() && private(&m, me));
+        let ours = safe(dir) && dir.parent().is_none_or(safe);
         ours.then(|| Self {
             dir: dir.to_path_buf(),
         })
@@ -138,14 +177,20 @@ impl AnswerStore {
     /// The answers remembered for `key` (none if there is no valid file for it).
     pub fn open(&self, key: &str) -> Remembered {
         let path = self.dir.join(format!("{key}.json"));
-        let state = std::fs::read(&path)
+        let state = no_follow()
+            .read(true)
+            .open(&path)
+            .and_then(|mut f| {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut f, &mut bytes).map(|_| bytes)
+            })
             .ok()
             .and_then(|bytes| parse(&bytes, key))
             .unwrap_or_default();
         let loaded = state.len() > 0;
         if loaded {
             // Used now: its time keeps it among the recent ones when the store is pruned.
-            let _ = std::fs::File::options()
+            let _ = no_follow()
                 .write(true)
                 .open(&path)
                 .and_then(|f| f.set_modified(std::time::SystemTime::now()));
@@ -177,7 +222,7 @@ fn parse(bytes: &[u8], key: &str) -> Option<State> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut lines = text.lines();
     let header: Header = serde_json::from_str(lines.next()?).ok()?;
-    if header.ptscope_answers != FORMAT || header.key != key {
+    if header.ptscope_answers != FORMAT || header.key != key || header.writer != writer() {
         return None;
     }
     let mut state = State::default();
@@ -254,6 +299,7 @@ impl Remembered {
         let header = Header {
             ptscope_answers: FORMAT,
             key: self.key.clone(),
+            writer: writer().to_string(),
         };
         push_json(&mut out, &header)?;
         let mut functions: Vec<_> = s.functions.iter().collect();
@@ -281,10 +327,11 @@ impl Remembered {
         let tmp = self
             .path
             .with_extension(format!("{}.tmp", std::process::id()));
-        let written = std::fs::OpenOptions::new()
+        // A new file (O_EXCL, no link followed): one left by a killed dump of the same pid goes.
+        let _ = std::fs::remove_file(&tmp);
+        let written = no_follow()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
             .open(&tmp)
             .and_then(|mut f| f.write_all(&out));
@@ -308,10 +355,16 @@ fn push_json(out: &mut Vec<u8>, value: &impl Serialize) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// A store's directory in a private parent of its own (the store refuses a parent others
+    /// may write to, such as /tmp itself); `cleanup` removes both.
     fn scratch(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("ptscope-answers-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
-        d
+        d.join("answers")
+    }
+
+    fn cleanup(dir: &Path) {
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap_or(dir));
     }
 
     fn named(name: &str) -> Option<Named> {
@@ -346,7 +399,7 @@ mod tests {
         assert_eq!(again.line(0x1010, || panic!("remembered")), line);
         // Another file's key does not see them.
         assert!(!store.open("k2").loaded());
-        let _ = std::fs::remove_dir_all(&dir);
+        cleanup(&dir);
     }
 
     #[test]
@@ -355,16 +408,26 @@ mod tests {
         let store = AnswerStore::at(&dir).unwrap();
         let r = store.open("k1");
         r.function(0x10, || named("f"));
+        r.function(0x20, || named("g"));
+        r.line(0x10, || Some(("f.rs".into(), Some(3))));
         r.save().unwrap();
         let path = dir.join("k1.json");
         let good = std::fs::read_to_string(&path).unwrap();
-        // Cut mid-line: unreadable as a whole, so nothing of it is believed.
+        assert!(store.open("k1").loaded());
+        // Its last line cut: the good lines before it are not believed either.
         std::fs::write(&path, &good[..good.len() - 5]).unwrap();
         assert!(!store.open("k1").loaded());
         // Renamed to another key: its header says whose it is.
         std::fs::write(dir.join("k2.json"), &good).unwrap();
         assert!(!store.open("k2").loaded());
-        let _ = std::fs::remove_dir_all(&dir);
+        // Written by another ptscope build: answered again, not believed.
+        let other = good.replacen(writer(), "0.0.0-0-0", 1);
+        assert_ne!(other, good);
+        std::fs::write(&path, &other).unwrap();
+        assert!(!store.open("k1").loaded());
+        std::fs::write(&path, &good).unwrap();
+        assert!(store.open("k1").loaded());
+        cleanup(&dir);
     }
 
     #[test]
@@ -407,7 +470,7 @@ mod tests {
             "a killed dump's temporary file goes"
         );
         assert!(left("notes.txt"), "files not ours stay");
-        let _ = std::fs::remove_dir_all(&dir);
+        cleanup(&dir);
     }
 
     #[test]
@@ -418,6 +481,13 @@ mod tests {
         assert!(AnswerStore::at(&dir).is_none());
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
         assert!(AnswerStore::at(&dir).is_some());
-        let _ = std::fs::remove_dir_all(&dir);
+        // Nor one whose parent others may write to (they could swap the store for another).
+        std::fs::set_permissions(
+            dir.parent().unwrap(),
+            std::fs::Permissions::from_mode(0o777),
+        )
+        .unwrap();
+        assert!(AnswerStore::at(&dir).is_none());
+        cleanup(&dir);
     }
 }
