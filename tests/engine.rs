@@ -198,6 +198,64 @@ fn a_thread_end_that_stops_nothing_is_one_report_with_its_code() {
 }
 
 #[test]
+fn a_thread_the_leader_starts_inherits_no_exit_stop_either() {
+    // The leader keeps PTRACE_O_TRACEEXIT (the process's end is read at its exit stop) and a
+    // clone inherits its parent's options: a thread the leader starts gets them set at its
+    // first stop. The demo's leader starts a short-lived thread every few hundred ms.
+    let args = vec!["__demo".to_string(), "demo".to_string()];
+    let opts = Options {
+        stdio: ptscope::tracer::LaunchStdio::Null,
+        stop_on_thread_events: false,
+        ..Options::default()
+    };
+    let h = TracerHandle::launch(bin(), &args, opts).expect("launch");
+    let pid = h.pid();
+    cont(&h);
+    // Its children, and what each reported; the demo's signaller stops the world with its
+    // SIGUSR1 every second (policy: stop), which is continued.
+    let mut children: std::collections::BTreeMap<i32, Vec<Option<StopCause>>> = Default::default();
+    let end = loop {
+        let ev = wait_for(&h, |e| {
+            matches!(&e.kind, EventKind::Transition(_) | EventKind::AllStopped(_))
+        });
+        match ev.kind {
+            // The launch's own stop is still in the stream, continued already.
+            EventKind::AllStopped(_) => match h.call(Command::Continue) {
+                Ok(_) | Err(TraceError::WrongState(_)) => {}
+                Err(e) => panic!("continue: {e}"),
+            },
+            EventKind::Transition(t) => {
+                if let (true, Some(StopCause::ThreadCreated { tid })) = (t.tid == pid, t.cause) {
+                    children.insert(tid, Vec::new());
+                }
+                if let Some(causes) = children.get_mut(&t.tid) {
+                    causes.push(t.cause);
+                    if t.new == ThreadState::Exited {
+                        break t;
+                    }
+                }
+            }
+            _ => {}
+        }
+    };
+    assert!(
+        matches!(
+            end.status.map(|s| s.decoded),
+            Some(ptscope::tracer::WaitStatus::Exited { .. })
+        ),
+        "{end:?}"
+    );
+    let causes = &children[&end.tid];
+    assert!(
+        !causes
+            .iter()
+            .any(|c| matches!(c, Some(StopCause::ThreadExiting { .. }))),
+        "no exit stop before the exit status: {causes:?}"
+    );
+    h.shutdown().unwrap();
+}
+
+#[test]
 fn breakpoint_hit_continue_and_hit_again() {
     let mut lab = start_lab(1);
     let hot_tid = lab.command_tid("hot").unwrap();
