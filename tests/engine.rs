@@ -210,6 +210,7 @@ fn a_thread_the_leader_starts_inherits_no_exit_stop_either() {
     };
     let h = TracerHandle::launch(bin(), &args, opts).expect("launch");
     let pid = h.pid();
+    wait_all_stopped(&h);
     cont(&h);
     // Its children, and what each reported; the demo's signaller stops the world with its
     // SIGUSR1 every second (policy: stop), which is continued.
@@ -219,11 +220,7 @@ fn a_thread_the_leader_starts_inherits_no_exit_stop_either() {
             matches!(&e.kind, EventKind::Transition(_) | EventKind::AllStopped(_))
         });
         match ev.kind {
-            // The launch's own stop is still in the stream, continued already.
-            EventKind::AllStopped(_) => match h.call(Command::Continue) {
-                Ok(_) | Err(TraceError::WrongState(_)) => {}
-                Err(e) => panic!("continue: {e}"),
-            },
+            EventKind::AllStopped(_) => cont(&h),
             EventKind::Transition(t) => {
                 if let (true, Some(StopCause::ThreadCreated { tid })) = (t.tid == pid, t.cause) {
                     children.insert(tid, Vec::new());

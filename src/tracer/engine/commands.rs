@@ -155,9 +155,13 @@ impl Engine {
                     .live()
                     .filter(|(_, t)| !t.state.view().is_settled())
                     .count();
-                Err(TraceError::WrongState(format!(
-                    "cannot {what}: {pending} thread(s) have not stopped yet"
-                )))
+                // Every thread at rest, the stop not published yet (its picture is being
+                // read, or a step's leg is ending): a moment, not a thread, is missing.
+                Err(TraceError::WrongState(if pending == 0 {
+                    format!("cannot {what}: the stop is not complete yet")
+                } else {
+                    format!("cannot {what}: {pending} thread(s) have not stopped yet")
+                }))
             }
         }
     }
