@@ -40,6 +40,9 @@ pub(crate) struct Tracee {
     pub name_read: bool,
     /// What ptscope last wrote into its debug registers.
     pub debug: DebugState,
+    /// Its ptrace options may include PTRACE_O_TRACEEXIT (`pt::thread_options`): as set at
+    /// its seize, or inherited from the parent that cloned it; true when not known.
+    pub exit_stops: bool,
 }
 
 impl Tracee {
@@ -56,6 +59,7 @@ impl Tracee {
             name_final: false,
             name_read: false,
             debug: DebugState::Untouched,
+            exit_stops: true,
         }
     }
 

@@ -64,6 +64,7 @@ impl Engine {
                             .unwrap_or_else(|| tasks::thread_name(pid, tid));
                         let mut t = Tracee::new(name, TraceeState::Running);
                         t.name_final = true;
+                        t.exit_stops = tid == pid || opts.stop_on_thread_events;
                         e.tracees.insert(tid, t);
                     }
                     // Gone between the listing and the seize.

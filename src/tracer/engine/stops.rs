@@ -516,12 +516,13 @@ impl Engine {
                     // Its own first stop (PTRACE_EVENT_STOP) is still to come.
                     // A clone starts with its parent's comm, which is what /proc would say now:
                     // no read at every birth (the all-stops read a young thread's name again).
-                    let name = self
+                    let (name, exit_stops) = self
                         .tracees
                         .get(tid)
-                        .map(|t| t.name.clone())
-                        .unwrap_or_default();
+                        .map_or((String::new(), true), |t| (t.name.clone(), t.exit_stops));
                     let mut t = Tracee::new(name, TraceeState::Newborn);
+                    // Options are inherited: a parent without the exit stop passes none on.
+                    t.exit_stops = exit_stops;
                     t.debug = self.newborn_debug();
                     self.tracees.insert(new_tid, t);
                     self.transition(
@@ -596,6 +597,7 @@ impl Engine {
     /// that exec'd took over the leader's id (and must report the process's end) with its own.
     fn fit_options(&mut self, tid: Tid, state: TraceeState, status: &RawStatus) {
         let exit_stops = self.stop_on_thread_events || tid == self.pid;
+        let has = self.tracees.get(tid).is_none_or(|t| t.exit_stops);
         let fits = match status.decoded {
             WaitStatus::EventStop {
                 event: PtraceEvent::Exec,
@@ -605,12 +607,15 @@ impl Engine {
             | WaitStatus::EventStop {
                 event: PtraceEvent::Exit,
             } => false,
-            _ => state == TraceeState::Newborn && !exit_stops,
+            // Only a newborn whose parent had the exit stop (the leader's) needs a call.
+            _ => state == TraceeState::Newborn && !exit_stops && has,
         };
-        if fits {
-            // A failure (the thread was killed meanwhile) leaves the exit stop, which is
-            // handled as before.
-            let _ = pt::set_options(tid, pt::thread_options(self.launched, exit_stops));
+        // A failure (the thread was killed meanwhile) leaves the exit stop, which is handled
+        // as before.
+        if fits && pt::set_options(tid, pt::thread_options(self.launched, exit_stops)).is_ok() {
+            if let Some(t) = self.tracees.get_mut(tid) {
+                t.exit_stops = exit_stops;
+            }
         }
     }
 
