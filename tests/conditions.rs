@@ -488,15 +488,9 @@ fn a_thread_that_ends_in_the_instruction_stepped_over_stops_nothing() {
     })
     .expect("breakpoint on the exit syscall");
     h.call(Command::Continue).expect("continue");
-    lab.send("exit-thread 7").unwrap();
-    let tid: i32 = lab
-        .wait_line("exiting ")
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let tid = lab
+        .command_tid("exit-thread 7")
+        .expect("a thread that exits");
     let mut stops = Vec::new();
     wait_for(&h, |e| match &e.kind {
         EventKind::AllStopped(s) => {

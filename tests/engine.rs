@@ -164,15 +164,9 @@ fn a_thread_end_that_stops_nothing_is_one_report_with_its_code() {
     let h = TracerHandle::attach(lab.pid, opts).expect("attach");
     wait_all_stopped(&h);
     cont(&h);
-    lab.send("exit-thread 7").unwrap();
-    let tid: i32 = lab
-        .wait_line("exiting ")
-        .unwrap()
-        .split_whitespace()
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let tid = lab
+        .command_tid("exit-thread 7")
+        .expect("a thread that exits");
     let mut reports = Vec::new();
     let exited = wait_for(&h, |e| match &e.kind {
         EventKind::Transition(t) if t.tid == tid => {
