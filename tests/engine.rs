@@ -162,6 +162,11 @@ fn a_thread_end_that_stops_nothing_is_one_report_with_its_code() {
         ..Options::default()
     };
     let h = TracerHandle::attach(lab.pid, opts).expect("attach");
+    // The log says why, for whoever reads it to learn.
+    wait_for(
+        &h,
+        |e| matches!(&e.kind, EventKind::Note { text, .. } if text.contains("no PTRACE_O_TRACEEXIT")),
+    );
     wait_all_stopped(&h);
     cont(&h);
     let tid = lab

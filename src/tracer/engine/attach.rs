@@ -107,9 +107,10 @@ impl Engine {
             e.abandon_attach(wake);
             return Err(TraceError::NoSuchProcess(pid));
         }
+        let how = e.thread_end_options();
         e.note(
             None,
-            format!("seized {} threads with PTRACE_SEIZE", e.tracees.len()),
+            format!("seized {} threads with PTRACE_SEIZE{how}", e.tracees.len()),
         );
         // A one-shot snapshot lets go as soon as its copy is taken (`publish_stop`).
         let then = if once.is_some() {
@@ -210,10 +211,21 @@ impl Engine {
         let mut t = Tracee::new(tasks::thread_name(pid, pid), TraceeState::Stopped);
         t.cause = Some(StopCause::Exec);
         e.tracees.insert(pid, t);
+        let how = e.thread_end_options();
         e.note(
             Some(pid),
-            format!("launched {program}: stopped at PTRACE_EVENT_EXEC"),
+            format!("launched {program}: stopped at PTRACE_EVENT_EXEC{how}"),
         );
         Ok(e)
+    }
+
+    /// For the attach's log line: how thread ends will be reported (`pt::thread_options`).
+    fn thread_end_options(&self) -> &'static str {
+        if self.stop_on_thread_events {
+            "; every thread stops at PTRACE_EVENT_EXIT before it ends"
+        } else {
+            "; thread ends are only logged, so threads other than the leader get no \
+             PTRACE_O_TRACEEXIT: one report, the exit status, per end"
+        }
     }
 }
