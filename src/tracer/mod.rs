@@ -235,7 +235,7 @@ impl TracerHandle {
     /// The stream of everything the tracer saw, in order. A stop, a reply, a write or the
     /// process's end is sent at once; a routine event (a report that left its thread running,
     /// a thread's end while the process runs, a note, a logged line, a trace hit) may wait up
-    /// to 10 ms for company (`engine/outbox.rs`). Everything emitted before a `call`'s answer
+    /// to 40 ms for company (`engine/outbox.rs`). Everything emitted before a `call`'s answer
     /// is on this stream before the answer returns.
     pub fn events(&self) -> &Receiver<Event> {
         &self.events
