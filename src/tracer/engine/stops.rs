@@ -75,7 +75,7 @@ impl Engine {
         if self.late_exit_stop(tid, state, &status) {
             return;
         }
-        self.fit_options(tid, state, &status);
+        self.fit_options(tid, &status);
         let Some(thread) = self.tracees.get(tid) else {
             return;
         };
@@ -595,7 +595,7 @@ impl Engine {
     /// Exit stops only where they stop something (`pt::thread_options`), set while the thread
     /// sits in the stop just reported: a newborn inherited its parent's options, and a thread
     /// that exec'd took over the leader's id (and must report the process's end) with its own.
-    fn fit_options(&mut self, tid: Tid, state: TraceeState, status: &RawStatus) {
+    fn fit_options(&mut self, tid: Tid, status: &RawStatus) {
         let exit_stops = self.stop_on_thread_events || tid == self.pid;
         let has = self.tracees.get(tid).is_none_or(|t| t.exit_stops);
         let fits = match status.decoded {
@@ -607,8 +607,10 @@ impl Engine {
             | WaitStatus::EventStop {
                 event: PtraceEvent::Exit,
             } => false,
-            // Only a newborn whose parent had the exit stop (the leader's) needs a call.
-            _ => state == TraceeState::Newborn && !exit_stops && has,
+            // Only a thread that may still have the exit stop needs a call: a newborn whose
+            // parent had it (the leader), one whose parent is not known yet, or one cloned
+            // while the attach was seizing (auto-attached before its own seize).
+            _ => !exit_stops && has,
         };
         // A failure (the thread was killed meanwhile) leaves the exit stop, which is handled
         // as before.
