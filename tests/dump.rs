@@ -4,7 +4,6 @@ mod common;
 mod symbols_support;
 
 use common::*;
-use std::process::Command;
 
 fn dump(args: &[&str]) -> std::process::Output {
     ptscope_dump().args(args).output().unwrap()
@@ -203,9 +202,10 @@ fn a_second_dump_answers_from_what_the_first_remembered() {
     let _ = std::fs::remove_dir_all(&cache);
     let answers = cache.join("ptscope").join("answers");
     let frames = |extra: &[&str]| {
-        let out = Command::new(bin())
+        // Its own cache, in place of the one the tests share.
+        let out = ptscope_dump()
             .env("XDG_CACHE_HOME", &cache)
-            .args(["dump", &t.pid.to_string(), "--json"])
+            .args([&t.pid.to_string(), "--json"])
             .args(extra)
             .output()
             .unwrap();

@@ -70,7 +70,10 @@ pub fn take(pid: i32, backtraces: bool) -> Result<Dump, TraceError> {
 
 pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
     // The memory map first (one small read): everything else before the stop works from it.
-    let store = opts.remember.then(AnswerStore::user_default).flatten();
+    // Answers are only asked for by stack walks: without them there is nothing to keep.
+    let store = (opts.remember && opts.backtraces)
+        .then(AnswerStore::user_default)
+        .flatten();
     let modules = match store.clone() {
         Some(store) => ModuleCache::remembering(store),
         None => ModuleCache::shared(),
@@ -158,12 +161,10 @@ pub fn take_with(pid: i32, opts: DumpOptions) -> Result<Dump, TraceError> {
         if opts.analysis {
             d.analysis = Some(analyse(&d, &lock_words, sym.as_deref()));
         }
-        if let Some(sym) = sym.as_deref().filter(|_| opts.remember) {
+        // After the answer, which the process does not wait for: the new answers written,
+        // then a directory listing and a stat per file.
+        if let (Some(store), Some(sym)) = (&store, sym.as_deref()) {
             sym.save_answers();
-        }
-        // After the answer: a directory listing and a stat per file, which the process
-        // does not wait for.
-        if let Some(store) = &store {
             store.prune(symbols::remembered::STORE_BUDGET);
         }
         Ok(d)

@@ -67,10 +67,8 @@ fn writer() -> &'static str {
     WRITER.get_or_init(|| {
         use std::os::unix::fs::MetadataExt;
         let exe = std::env::current_exe().and_then(std::fs::metadata);
-        let (size, time) = exe.map_or((0, 0), |m| {
-            (m.size(), m.mtime_nsec() as u64 ^ m.mtime() as u64)
-        });
-        format!("{}-{size:x}-{time:x}", env!("CARGO_PKG_VERSION"))
+        let (size, secs, nanos) = exe.map_or((0, 0, 0), |m| (m.size(), m.mtime(), m.mtime_nsec()));
+        format!("{}-{size:x}-{secs:x}.{nanos:x}", env!("CARGO_PKG_VERSION"))
     })
 }
 
@@ -81,9 +79,14 @@ fn no_follow() -> std::fs::OpenOptions {
     o
 }
 
-/// Owned by `me` and writable by no one else.
-fn private(meta: &std::fs::Metadata, me: u32) -> bool {
-    meta.uid() == me && meta.permissions().mode() & 0o022 == 0
+fn euid() -> u32 {
+    // SAFETY: geteuid(2) cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
+}
+
+/// Owned by this user and writable by no one else.
+fn private(meta: &std::fs::Metadata) -> bool {
+    meta.uid() == euid() && meta.permissions().mode() & 0o022 == 0
 }
 
 /// Where answer files live.
@@ -106,9 +109,7 @@ impl AnswerStore {
                     .filter(|v| !v.is_empty())
                     .map(|h| PathBuf::from(h).join(".cache"))
             })?;
-        // SAFETY: geteuid(2) cannot fail and touches no memory.
-        let me = unsafe { libc::geteuid() };
-        let ours = std::fs::metadata(&base).map_or(true, |m| m.uid() == me);
+        let ours = std::fs::metadata(&base).map_or(true, |m| m.uid() == euid());
         if !ours {
             return None;
         }
@@ -123,18 +124,11 @@ impl AnswerStore {
             .recursive(true)
             .mode(0o700)
             .create(dir);
-        // SAFETY: geteuid(2) cannot fail and touches no memory.
-        let me = unsafe { libc::geteuid() };
-        let safe =
-            |d: &Path| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir() && private(&m, me));
+        let safe = |d: &Path| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir() && private(&m));
         let ours = safe(dir) && dir.parent().is_none_or(safe);
         ours.then(|| Self {
             dir: dir.to_path_buf(),
         })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// Deletes the least recently used answer files until the rest fit in `budget` bytes,
@@ -302,28 +296,11 @@ impl Remembered {
             writer: writer().to_string(),
         };
         push_json(&mut out, &header)?;
-        let mut functions: Vec<_> = s.functions.iter().collect();
-        functions.sort_by_key(|(at, _)| **at);
-        for (at, named) in functions {
-            push_json(
-                &mut out,
-                &Answer::Function {
-                    at: *at,
-                    named: named.clone(),
-                },
-            )?;
-        }
-        let mut lines: Vec<_> = s.lines.iter().collect();
-        lines.sort_by_key(|(at, _)| **at);
-        for (at, l) in lines {
-            push_json(
-                &mut out,
-                &Answer::Line {
-                    at: *at,
-                    line: l.clone(),
-                },
-            )?;
-        }
+        push_sorted(&mut out, &s.functions, |at, named| Answer::Function {
+            at,
+            named,
+        })?;
+        push_sorted(&mut out, &s.lines, |at, line| Answer::Line { at, line })?;
         let tmp = self
             .path
             .with_extension(format!("{}.tmp", std::process::id()));
@@ -343,6 +320,20 @@ impl Remembered {
         s.added = 0;
         Ok(())
     }
+}
+
+/// One line per answer of `table`, by address (the same answers, the same file).
+fn push_sorted<T: Clone>(
+    out: &mut Vec<u8>,
+    table: &HashMap<u64, Option<T>>,
+    answer: impl Fn(u64, Option<T>) -> Answer,
+) -> std::io::Result<()> {
+    let mut rows: Vec<_> = table.iter().collect();
+    rows.sort_by_key(|(at, _)| **at);
+    for (at, value) in rows {
+        push_json(out, &answer(*at, value.clone()))?;
+    }
+    Ok(())
 }
 
 fn push_json(out: &mut Vec<u8>, value: &impl Serialize) -> std::io::Result<()> {

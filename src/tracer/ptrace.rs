@@ -37,11 +37,11 @@ pub fn options(launched: bool) -> ptrace::Options {
     }
 }
 
-/// The options of a thread other than the leader. Without `exit_stops`, PTRACE_O_TRACEEXIT
-/// is left out: a thread whose end stops nothing (thread events only logged) then reports
-/// once, with its exit status, instead of first stopping at PTRACE_EVENT_EXIT to be resumed
-/// (a third of the reports in a storm of thread births). Options are per tracee, and a clone
-/// inherits its parent's, so the leader keeps the exit stop the process's end is read at.
+/// The options of one thread: `options`, less PTRACE_O_TRACEEXIT without `exit_stops`. A
+/// thread whose end stops nothing (thread events only logged) then reports once, with its
+/// exit status, instead of first stopping at PTRACE_EVENT_EXIT to be resumed (a third of the
+/// reports in a storm of thread births). Options are per tracee, and a clone inherits its
+/// parent's, so the leader keeps the exit stop the process's end is read at.
 pub fn thread_options(launched: bool, exit_stops: bool) -> ptrace::Options {
     let all = options(launched);
     if exit_stops {

@@ -109,6 +109,7 @@ impl Tracees {
         self.by_tid.get_mut(&tid)
     }
 
+    #[cfg(test)]
     pub fn contains(&self, tid: Tid) -> bool {
         self.by_tid.contains_key(&tid)
     }

@@ -42,8 +42,6 @@ impl Engine {
         })?;
         // Seized threads run on until the all-stop below interrupts them.
         let mut e = Engine::new(pid, false, opts, events, mem, shared, Phase::Running);
-        let options = pt::options(false);
-        let thread_options = pt::thread_options(false, opts.stop_on_thread_events);
         let mut seen = std::collections::HashSet::new();
         loop {
             let tids = tasks::list_tids(pid).map_err(|_| TraceError::NoSuchProcess(pid))?;
@@ -53,8 +51,8 @@ impl Engine {
                     continue;
                 }
                 found_new = true;
-                let options = if tid == pid { options } else { thread_options };
-                match pt::seize(tid, options) {
+                let exit_stops = e.wants_exit_stops(tid);
+                match pt::seize(tid, pt::thread_options(false, exit_stops)) {
                     Ok(()) => {
                         // It lived before we came: its name is the one it chose.
                         let name = opts
@@ -64,7 +62,7 @@ impl Engine {
                             .unwrap_or_else(|| tasks::thread_name(pid, tid));
                         let mut t = Tracee::new(name, TraceeState::Running);
                         t.name_final = true;
-                        t.exit_stops = tid == pid || opts.stop_on_thread_events;
+                        t.exit_stops = exit_stops;
                         e.tracees.insert(tid, t);
                     }
                     // Gone between the listing and the seize.

@@ -493,33 +493,24 @@ impl Engine {
         match event {
             PtraceEvent::Clone => {
                 let new_tid = msg as Tid;
-                // A newborn whose own stop came first was named nothing (see handle_unknown):
-                // now its parent is known, and with it the comm it started with.
-                let unnamed = self
+                // A clone starts with its parent's comm, which is what /proc would say now:
+                // no read at every birth (the all-stops read a young thread's name again).
+                let (name, exit_stops) = self
                     .tracees
-                    .get(new_tid)
-                    .is_some_and(|t| t.name.is_empty() && !t.name_read);
-                if unnamed {
-                    let name = self.tracees.get(tid).map(|t| t.name.clone());
-                    if let (Some(born), Some(name)) = (self.tracees.get_mut(new_tid), name) {
+                    .get(tid)
+                    .map_or((String::new(), true), |t| (t.name.clone(), t.exit_stops));
+                if let Some(born) = self.tracees.get_mut(new_tid) {
+                    // Its own stop came first and it was named nothing (see handle_unknown):
+                    // now its parent is known, and with it the comm it started with.
+                    if born.name.is_empty() && !born.name_read {
                         born.name = name;
                     }
-                }
-                // A group exit's SIGKILL can take the parent from this stop to its exit stop
-                // before PTRACE_GETEVENTMSG, which then gives its exit status instead (see
-                // `killed_while_reporting`): a thread id that is no thread of the process is
-                // no birth.
-                if !self.tracees.contains(new_tid)
-                    && new_tid > 0
-                    && pt::is_thread_of(self.pid, new_tid)
-                {
-                    // Its own first stop (PTRACE_EVENT_STOP) is still to come.
-                    // A clone starts with its parent's comm, which is what /proc would say now:
-                    // no read at every birth (the all-stops read a young thread's name again).
-                    let (name, exit_stops) = self
-                        .tracees
-                        .get(tid)
-                        .map_or((String::new(), true), |t| (t.name.clone(), t.exit_stops));
+                } else if new_tid > 0 && pt::is_thread_of(self.pid, new_tid) {
+                    // A group exit's SIGKILL can take the parent from this stop to its exit
+                    // stop before PTRACE_GETEVENTMSG, which then gives its exit status instead
+                    // (see `killed_while_reporting`): a thread id that is no thread of the
+                    // process is no birth. Its own first stop (PTRACE_EVENT_STOP) is still to
+                    // come.
                     let mut t = Tracee::new(name, TraceeState::Newborn);
                     // Options are inherited: a parent without the exit stop passes none on.
                     t.exit_stops = exit_stops;
@@ -596,8 +587,8 @@ impl Engine {
     /// sits in the stop just reported: a newborn inherited its parent's options, and a thread
     /// that exec'd took over the leader's id (and must report the process's end) with its own.
     fn fit_options(&mut self, tid: Tid, status: &RawStatus) {
-        let exit_stops = self.stop_on_thread_events || tid == self.pid;
-        let has = self.tracees.get(tid).is_none_or(|t| t.exit_stops);
+        let exit_stops = self.wants_exit_stops(tid);
+        let has = || self.tracees.get(tid).is_none_or(|t| t.exit_stops);
         let fits = match status.decoded {
             WaitStatus::EventStop {
                 event: PtraceEvent::Exec,
@@ -610,7 +601,7 @@ impl Engine {
             // Only a thread that may still have the exit stop needs a call: a newborn whose
             // parent had it (the leader), one whose parent is not known yet, or one cloned
             // while the attach was seizing (auto-attached before its own seize).
-            _ => !exit_stops && has,
+            _ => !exit_stops && has(),
         };
         // A failure (the thread was killed meanwhile) leaves the exit stop, which is handled
         // as before.
@@ -619,6 +610,12 @@ impl Engine {
                 t.exit_stops = exit_stops;
             }
         }
+    }
+
+    /// Whether `tid` should stop at PTRACE_EVENT_EXIT: the leader always (the process's end
+    /// is read there), the others only when thread events stop the world.
+    pub(super) fn wants_exit_stops(&self, tid: Tid) -> bool {
+        self.stop_on_thread_events || tid == self.pid
     }
 
     /// A new thread whose first stop came in while the process runs joins the running.
