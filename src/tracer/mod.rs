@@ -3,6 +3,7 @@
 pub mod breakpoints;
 pub mod cannot_stop;
 pub mod debugregs;
+mod doorbell;
 mod engine;
 pub mod error;
 pub mod event;
@@ -35,12 +36,12 @@ pub use thread::{StopCause, ThreadState, Tid};
 pub use wakeup::{keep_child_signals_for_tracers, with_empty_signal_mask};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use doorbell::CommandBell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use wakeup::CommandBell;
 
 /// Where a launched program's standard streams go.
 #[derive(Clone, Debug, Default)]

@@ -43,6 +43,11 @@ pub(crate) struct Tracee {
     /// Its ptrace options may include PTRACE_O_TRACEEXIT (`pt::thread_options`): as set at
     /// its seize, or inherited from the parent that cloned it; true when not known.
     pub exit_stops: bool,
+    /// It sits in the signal-delivery-stop of its step-over's SIGTRAP, to be resumed with
+    /// signal 0 (which drops it) by the continue that follows at once (`stops.rs`,
+    /// `hold_step_trap`); settled into an event-stop instead if the world comes to rest
+    /// (`phase.rs`, `settle_held_traps`).
+    pub trap_held: bool,
 }
 
 impl Tracee {
@@ -60,6 +65,7 @@ impl Tracee {
             name_read: false,
             debug: DebugState::Untouched,
             exit_stops: true,
+            trap_held: false,
         }
     }
 
@@ -72,6 +78,7 @@ impl Tracee {
     pub fn ran(&mut self) {
         self.regs = None;
         self.handled_hit = None;
+        self.trap_held = false;
     }
 
     /// Live and at rest: it will not run until the tracer resumes it.

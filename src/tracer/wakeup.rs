@@ -7,7 +7,8 @@
 //! stop; a process-wide handler writes to the eventfd of every live tracer; each tracer thread
 //! polls its own eventfd plus a command eventfd, then reaps with
 //! waitpid(-1, __WALL | __WNOTHREAD | WNOHANG), which only sees the tracees of the calling
-//! thread. An idle tracer sleeps in poll and costs nothing.
+//! thread. An idle tracer sleeps in poll and costs nothing. (While the process runs the tracer
+//! sleeps in a blocking wait4 instead, which needs none of this: `doorbell.rs`.)
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use std::os::fd::{AsFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
@@ -222,28 +223,6 @@ pub fn unblock_all_signals() {
         let mut none: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut none);
         libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-    }
-}
-
-/// The eventfd that tells the tracer thread a command is waiting in its channel.
-pub struct CommandBell {
-    fd: EventFd,
-}
-
-impl CommandBell {
-    pub fn new() -> std::io::Result<Self> {
-        Ok(CommandBell {
-            fd: EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?,
-        })
-    }
-    pub fn ring(&self) {
-        let _ = self.fd.write(1);
-    }
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-    pub fn drain(&self) {
-        let _ = self.fd.read();
     }
 }
 

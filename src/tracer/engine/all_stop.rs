@@ -147,6 +147,7 @@ impl Engine {
             job(&snap);
         }
         self.emit(EventKind::AllStopped(Box::new(snap)));
+        self.just_published = true;
     }
 
     /// A thread interrupted right after it ran one of our int3 bytes may have its SIGTRAP still

@@ -69,6 +69,14 @@ impl Engine {
         self.held_for().map(|waited| HOLD.saturating_sub(waited))
     }
 
+    /// When the oldest event in the outbox is due to be sent (None: the outbox is empty).
+    /// The same instant at every call while that event waits, so a timer set for it once
+    /// stays right.
+    pub(super) fn hold_until(&self) -> Option<std::time::Instant> {
+        let oldest = self.outbox.first()?;
+        Some(self.start + oldest.at + HOLD)
+    }
+
     /// How long the oldest event in the outbox has waited (None: the outbox is empty).
     fn held_for(&self) -> Option<Duration> {
         let oldest = self.outbox.first()?;

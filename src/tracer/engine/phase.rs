@@ -9,7 +9,7 @@ use super::{Engine, ReplyTo};
 use crate::tracer::error::TraceError;
 use crate::tracer::event::{EventKind, Reply};
 use crate::tracer::status::ExitKind;
-use crate::tracer::thread::{StopCause, ThreadState, Tid};
+use crate::tracer::thread::{StopCause, ThreadState, Tid, TraceeState};
 
 pub(super) enum Phase {
     /// Every live thread is being brought to a stop. `by`: the thread whose own stop began it
@@ -186,6 +186,22 @@ impl Engine {
         })
     }
 
+    /// Threads left in their step-over's signal-delivery-stop (`hold_step_trap`) when the
+    /// world is coming to rest instead of running on: settled now, so that none rests holding
+    /// our SIGTRAP (delivered if ptscope were killed, it would end the program).
+    fn settle_held_traps(&mut self) {
+        for tid in self.tracees.tids_where(|t| t.trap_held) {
+            if let Some(t) = self.tracees.get_mut(tid) {
+                t.trap_held = false;
+            }
+            if self.settle(tid).is_ok() {
+                if let Some(t) = self.tracees.get_mut(tid) {
+                    t.state = TraceeState::Stopping;
+                }
+            }
+        }
+    }
+
     /// Completes an all-stop (or a step, which ends in one) once every thread has reported.
     /// A stepping command on its way may take it as the end of one leg and start the next
     /// instead (nothing is published then). True when a detach is due now.
@@ -195,6 +211,7 @@ impl Engine {
             Phase::Stepping { .. } => AfterStop::Rest,
             _ => return false,
         };
+        self.settle_held_traps();
         if !self.tracees.all_settled() {
             self.look_at_stragglers();
         }
