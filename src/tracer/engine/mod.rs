@@ -330,7 +330,10 @@ impl Engine {
         const WINDOW: Duration = Duration::from_micros(50);
         let deadline = Instant::now() + WINDOW;
         while Instant::now() < deadline {
+            // What the reports complete is done before any command is taken (the loop's top
+            // finds nothing more to reap, and so would not move things on).
             if self.reap() > 0 {
+                self.progress();
                 return true;
             }
             std::thread::yield_now();
@@ -349,7 +352,13 @@ impl Engine {
         const WINDOW: Duration = Duration::from_micros(250);
         let deadline = Instant::now() + WINDOW;
         while Instant::now() < deadline {
-            if !rx.is_empty() || self.reap() > 0 || self.phase.is_over() {
+            if !rx.is_empty() || self.phase.is_over() {
+                return true;
+            }
+            // As in `reap_births`: a settle reaped here completes a step before the next
+            // command is taken (seen: "the stop is not complete yet" for a Step sent at once).
+            if self.reap() > 0 {
+                self.progress();
                 return true;
             }
             std::thread::yield_now();
