@@ -1,8 +1,9 @@
 //! The tracer thread: every ptrace call of one traced process happens here.
 //!
 //! It sleeps in a blocking wait4 while the process runs and in epoll otherwise (`doorbell.rs`
-//! says why and how a command wakes either), reaps wait statuses of its own tracees only, runs each through the state machine in `thread.rs`, carries out the action,
-//! and publishes what happened as owned events. The process as a whole is in one `Phase`
+//! says why and how a command wakes either), reaps wait statuses of its own tracees only, runs
+//! each through the state machine in `thread.rs`, carries out the action, and publishes what
+//! happened as owned events. The process as a whole is in one `Phase`
 //! (`phase.rs`), moved on in one place after every report and command.
 //!
 //! By job: `attach.rs` (attach, launch, abandon), `stops.rs` (each wait status and what is
@@ -330,10 +331,7 @@ impl Engine {
         const WINDOW: Duration = Duration::from_micros(50);
         let deadline = Instant::now() + WINDOW;
         while Instant::now() < deadline {
-            // What the reports complete is done before any command is taken (the loop's top
-            // finds nothing more to reap, and so would not move things on).
-            if self.reap() > 0 {
-                self.progress();
+            if self.reap_and_move_on() {
                 return true;
             }
             std::thread::yield_now();
@@ -355,15 +353,24 @@ impl Engine {
             if !rx.is_empty() || self.phase.is_over() {
                 return true;
             }
-            // As in `reap_births`: a settle reaped here completes a step before the next
-            // command is taken (seen: "the stop is not complete yet" for a Step sent at once).
-            if self.reap() > 0 {
-                self.progress();
+            if self.reap_and_move_on() {
                 return true;
             }
             std::thread::yield_now();
         }
         false
+    }
+
+    /// Reaps, and moves on what the reports complete, before any command is taken: a look
+    /// outside the loop's top must, since the top then finds nothing more to reap (seen: a
+    /// settle reaped while lingering left its step unfinished, and the next Step, sent the
+    /// moment the last was answered, found "the stop is not complete yet").
+    fn reap_and_move_on(&mut self) -> bool {
+        let reaped = self.reap() > 0;
+        if reaped {
+            self.progress();
+        }
+        reaped
     }
 
     /// Handles the report the blocking wait4 returned (`sleep`), alone: looking for others
@@ -491,8 +498,7 @@ impl Engine {
         const WINDOW: Duration = Duration::from_micros(200);
         let deadline = Instant::now() + WINDOW;
         loop {
-            if self.reap() > 0 {
-                self.progress();
+            if self.reap_and_move_on() {
                 self.flush_events();
             }
             let waiting = self.tracees.live().any(|(_, t)| {

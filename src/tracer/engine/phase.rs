@@ -130,7 +130,7 @@ impl Engine {
     pub(super) fn progress(&mut self) {
         let detach = match &self.phase {
             Phase::SteppingOver { over, .. } => {
-                if !self.steps_in_flight(over) {
+                if !self.steps_in_flight(over.iter().copied()) {
                     // Stopped for a reason of its own while stepping over: the continue ends
                     // here and that stop is reported like any other.
                     match self.interrupted_step_over(over) {
@@ -161,9 +161,9 @@ impl Engine {
     }
 
     /// A step-over is still on its way: stepping, or settling after its step.
-    fn steps_in_flight(&self, over: &[Tid]) -> bool {
-        over.iter().any(|tid| {
-            self.tracees.get(*tid).is_some_and(|t| {
+    pub(super) fn steps_in_flight(&self, mut over: impl Iterator<Item = Tid>) -> bool {
+        over.any(|tid| {
+            self.tracees.get(tid).is_some_and(|t| {
                 matches!(
                     t.state.view(),
                     ThreadState::Stepping | ThreadState::Stopping

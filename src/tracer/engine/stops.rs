@@ -474,16 +474,7 @@ impl Engine {
         if !over.contains(&tid) {
             return false;
         }
-        let others_in_flight = over.iter().any(|&o| {
-            o != tid
-                && self.tracees.get(o).is_some_and(|t| {
-                    matches!(
-                        t.state.view(),
-                        ThreadState::Stepping | ThreadState::Stopping
-                    )
-                })
-        });
-        if others_in_flight {
+        if self.steps_in_flight(over.iter().copied().filter(|&o| o != tid)) {
             return false;
         }
         let Some(t) = self.tracees.get_mut(tid) else {
