@@ -358,11 +358,25 @@ fn a_step_over_cut_short_by_a_signal_leaves_no_thread_resting_on_our_sigtrap() {
         assert_eq!(t.tid, at_bp[0]);
         assert_eq!(t.cause, Some(StopCause::Signal { sig: libc::SIGUSR1 }));
         assert_none_rests_on_a_sigtrap(&events, &snap);
-        let held = events.iter().any(|e| {
-            matches!(&e.kind, EventKind::Transition(tr)
-                if at_bp[1..].contains(&tr.tid) && tr.note.contains("its SIGTRAP is dropped by the resume"))
+        // A trap kept for the resume, then settled because the world came to rest: the log
+        // says both.
+        let held: Vec<i32> = events
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EventKind::Transition(tr)
+                    if at_bp[1..].contains(&tr.tid)
+                        && tr.note.contains("its SIGTRAP is dropped by the resume") =>
+                {
+                    Some(tr.tid)
+                }
+                _ => None,
+            })
+            .collect();
+        let settled = events.iter().any(|e| {
+            matches!(&e.kind, EventKind::Note { tid: Some(tid), text }
+                if held.contains(tid) && text.contains("did not come (the world rests)"))
         });
-        if held {
+        if settled {
             held_then_rested += 1;
             if held_then_rested == 3 {
                 break;

@@ -198,6 +198,14 @@ impl Engine {
                 if let Some(t) = self.tracees.get_mut(tid) {
                     t.state = TraceeState::Stopping;
                 }
+                // Its step-over's SIGTRAP was left for the resume to drop, and no resume comes:
+                // the log says why the thread reports once more.
+                self.note(
+                    Some(tid),
+                    "step-over trap kept for a resume that did not come (the world rests): \
+                     settled with PTRACE_INTERRUPT and a resume with signal 0"
+                        .to_string(),
+                );
             }
         }
     }
