@@ -449,25 +449,13 @@ mod tests {
         // Other tests of this process map memory too (thread stacks): then the mappings
         // differ and the quick way is not taken; try until one round sees the same mappings.
         for _ in 0..50 {
-            // SAFETY: a fresh private anonymous mapping; unmapped below.
-            let base = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            assert_ne!(base, libc::MAP_FAILED);
-            let start = base as u64;
+            let start = crate::procinfo::pagemap::fresh_anonymous(len);
             let recent = smaps::read_smaps(me).unwrap();
             // SAFETY: inside the mapping made above.
             unsafe { std::ptr::write_volatile((start + PAGE) as *mut u8, 1) };
             let quick = entries_at_stop(me, &recent, &pagemap);
             // SAFETY: the mapping made above, no longer used.
-            unsafe { libc::munmap(base, len) };
+            unsafe { libc::munmap(start as *mut libc::c_void, len) };
             let Some(quick) = quick else { continue };
             let at = |entries: &[SmapsEntry]| {
                 entries

@@ -210,6 +210,24 @@ impl Pagemap {
     }
 }
 
+/// A fresh private anonymous read-write mapping of `len` bytes, for tests (the caller unmaps).
+#[cfg(test)]
+pub(crate) fn fresh_anonymous(len: usize) -> u64 {
+    // SAFETY: a new mapping the kernel places; nothing else refers to it.
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(base, libc::MAP_FAILED);
+    base as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,19 +235,7 @@ mod tests {
     #[test]
     fn only_written_pages_are_resident() {
         let pages = 16 * PAGE as usize;
-        // SAFETY: a fresh private anonymous mapping; unmapped at the end of the test.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                pages,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(base, libc::MAP_FAILED);
-        let base = base as u64;
+        let base = fresh_anonymous(pages);
         for p in [0u64, 1, 5, 15] {
             // SAFETY: inside the mapping made above.
             unsafe { std::ptr::write_volatile((base + p * PAGE) as *mut u8, 1) };
@@ -260,19 +266,8 @@ mod tests {
         let me = std::process::id() as i32;
         let map = Pagemap::open(me).unwrap();
         let pages = 8 * PAGE as usize;
-        // SAFETY: a fresh private anonymous mapping; unmapped at the end of the test.
-        let anon = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                pages,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(anon, libc::MAP_FAILED);
-        let a = anon as u64;
+        let anon = fresh_anonymous(pages);
+        let a = anon;
         let end = a + pages as u64;
         assert_eq!(map.has_private_written(a, end).unwrap(), Some(false));
         // A read maps the shared zero page: present, but nothing was written.
@@ -318,7 +313,7 @@ mod tests {
         assert_eq!(map.has_private_written(f, fend).unwrap(), Some(true));
         // SAFETY: the mappings made above, no longer used.
         unsafe {
-            libc::munmap(anon, pages);
+            libc::munmap(anon as *mut libc::c_void, pages);
             libc::munmap(fmap, pages);
         }
         let _ = std::fs::remove_file(&path);
