@@ -167,17 +167,7 @@ mod tests {
     fn read_many_reads_every_range_and_finishes_the_one_the_kernel_stopped_in() {
         // Two pages of our own memory, then a hole: the second range runs into it.
         let len = 3 * PAGE as usize;
-        // SAFETY: a fresh private anonymous mapping of our own, unmapped at the end.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        } as u64;
+        let base = crate::procinfo::pagemap::fresh_anonymous(len);
         // SAFETY: the first two pages of the mapping above, written before the hole is made.
         let bytes = unsafe { std::slice::from_raw_parts_mut(base as *mut u8, 2 * PAGE as usize) };
         for (i, b) in bytes.iter_mut().enumerate() {
