@@ -211,7 +211,8 @@ pub fn plan(
 ///   except do-not-dump: a madvise(MADV_DONTDUMP or DODUMP) of a whole mapping (one that
 ///   does not split it) in the moment between that read and the stop is not seen.
 ///
-/// None (read smaps) when anything differs, or when the kernel has no PAGEMAP_SCAN.
+/// None (read smaps) when anything differs, or when a mapping must be asked and the kernel has
+/// no PAGEMAP_SCAN.
 pub(super) fn entries_at_stop(
     view: i32,
     recent: &[SmapsEntry],
