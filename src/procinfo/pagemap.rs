@@ -169,13 +169,11 @@ impl Pagemap {
                 };
             }
             for r in &regions[..n as usize] {
-                match runs.last_mut() {
-                    Some(run) if run.1 == r.start => run.1 = r.end,
-                    _ => runs.push((r.start, r.end)),
-                }
+                extend(&mut runs, r.start, r.end);
             }
             let full = n as usize == REGIONS;
-            if max_pages > 0 && !runs.is_empty() || !full || arg.walk_end <= at {
+            let enough = max_pages > 0 && !runs.is_empty();
+            if enough || !full || arg.walk_end <= at {
                 break;
             }
             at = arg.walk_end;
@@ -199,14 +197,19 @@ impl Pagemap {
                     continue;
                 }
                 let at = (page + i as u64) * PAGE;
-                match runs.last_mut() {
-                    Some(run) if run.1 == at => run.1 = at + PAGE,
-                    _ => runs.push((at, at + PAGE)),
-                }
+                extend(&mut runs, at, at + PAGE);
             }
             page += n as u64;
         }
         Ok(runs)
+    }
+}
+
+/// Adds `start..end` to `runs` (in address order), joining it to the last run it touches.
+fn extend(runs: &mut Vec<(u64, u64)>, start: u64, end: u64) {
+    match runs.last_mut() {
+        Some(run) if run.1 == start => run.1 = end,
+        _ => runs.push((start, end)),
     }
 }
 
